@@ -1,0 +1,120 @@
+"""The CLI's edge: read scenario files and the files they point at, build core objects."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from llmemu.core.catalog import load_system
+from llmemu.core.errors import ConfigError
+from llmemu.core.scenario import ScenarioSpec, apply_overrides, parse_scenario
+from llmemu.core.simulate import Workload, materialise
+from llmemu.core.specs.loading import load_model
+from llmemu.core.specs.model import ModelSpec
+from llmemu.core.specs.system import SystemSpec
+from llmemu.core.workload import parse_length_rows
+
+DTYPE_BYTES = {"fp32": 4, "float32": 4, "fp16": 2, "float16": 2, "bf16": 2, "bfloat16": 2, "fp8": 1}
+
+
+@dataclass
+class Loaded:
+    spec: ScenarioSpec
+    model: ModelSpec
+    system: SystemSpec
+    base_dir: Path
+
+    def workload(self) -> Workload:
+        wl = self.spec.workload
+        if wl is None:
+            raise ConfigError("scenario has no workload; add workload: {requests, arrival, ...}")
+        rows = trace = None
+        if wl.lengths is not None:
+            path = self._path(wl.lengths.path, "workload.lengths.path")
+            rows = parse_length_rows(path.read_text(), str(path))
+        if wl.trace is not None:
+            trace = read_trace(self._path(wl.trace, "workload.trace"))
+        return materialise(
+            wl, self.spec.seed, rows=rows, trace=trace, max_context=self.model.max_context
+        )
+
+    def _path(self, name: str, field: str) -> Path:
+        path = Path(name)
+        if not path.is_absolute():
+            path = self.base_dir / path
+        if not path.exists():
+            raise ConfigError(f"{field}: file {str(path)!r} does not exist; fix the path")
+        return path
+
+
+def read_yaml(path: Path) -> Any:
+    if not path.exists():
+        raise ConfigError(f"scenario file {str(path)!r} does not exist")
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}; fix the syntax") from None
+
+
+def read_trace(path: Path) -> np.ndarray:
+    rows = []
+    for i, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+            rows.append(
+                (float(rec["arrival_s"]), int(rec["input_tokens"]), int(rec["output_tokens"]))
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(
+                f"{path}:{i}: each line needs arrival_s, input_tokens, output_tokens ({exc})"
+            ) from None
+    if not rows:
+        raise ConfigError(f"{path}: the trace is empty")
+    return np.array(rows, dtype=np.float64)
+
+
+def resolve_model(ref: str | dict[str, Any], base_dir: Path, dtype: str | None = None) -> ModelSpec:
+    if isinstance(ref, dict) and isinstance(ref.get("hf_config"), str):
+        path = Path(ref["hf_config"])
+        path = path if path.is_absolute() else base_dir / path
+        if not path.exists():
+            raise ConfigError(f"model.hf_config: file {str(path)!r} does not exist; fix the path")
+        try:
+            config = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}: not valid JSON ({exc})") from None
+        ref = {
+            "hf_config": config,
+            "name": ref.get("name") or path.parent.name or path.stem,
+            "path": str(path),
+        }
+    if dtype is not None:
+        if dtype not in DTYPE_BYTES:
+            raise ConfigError(f"dtype {dtype!r}: choose one of {', '.join(DTYPE_BYTES)}")
+        base = load_model(ref)
+        return base.model_copy(update={"dtype_bytes": DTYPE_BYTES[dtype]})
+    return load_model(ref)
+
+
+def load_scenario_data(data: Any, base_dir: Path, overrides: list[str], source: str) -> Loaded:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping with model, system and workload keys")
+    data = apply_overrides(data, overrides)
+    spec = parse_scenario(data, source)
+    model = resolve_model(spec.model, base_dir, spec.dtype)
+    system = load_system(spec.system)
+    return Loaded(spec, model, system, base_dir)
+
+
+def load_scenario(path: str, overrides: list[str]) -> Loaded:
+    p = Path(path)
+    return load_scenario_data(read_yaml(p), p.parent, overrides, str(p))

@@ -1,0 +1,137 @@
+"""`llmemu`: simulate scenarios, explain one iteration, list presets (and more, registered
+by other modules in COMMANDS). Errors the user can fix print one line and exit with 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from llmemu.core.errors import LlmemuError
+
+Command = tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
+
+
+def _add_simulate(p: argparse.ArgumentParser) -> None:
+    p.add_argument("scenario", help="scenario YAML file")
+    p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a scenario key, e.g. workload.arrival.rate=20",
+    )
+    p.add_argument("--out", help="also write the JSON result to this file")
+
+
+def _run_simulate(args: argparse.Namespace) -> int:
+    from llmemu.cli.files import load_scenario
+    from llmemu.cli.progress import Progress
+    from llmemu.cli.render import render_summary
+    from llmemu.core.replica import build_replica
+    from llmemu.core.results import summarize
+    from llmemu.core.simulate import run
+
+    start = time.perf_counter()
+    loaded = load_scenario(args.scenario, args.set)
+    replica = build_replica(loaded.model, loaded.system, loaded.spec.policy, seed=loaded.spec.seed)
+    result = run(replica, loaded.workload(), Progress("simulating"))
+    summary = summarize(result, time.perf_counter() - start)
+    text = json.dumps(summary, indent=2)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+    print(text if args.json else render_summary(summary))
+    return 0
+
+
+def _add_explain(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True)
+    p.add_argument("--system", required=True)
+    p.add_argument("--decode-requests", type=int, default=0, help="decoding requests in the batch")
+    p.add_argument("--context", type=int, default=0, help="context tokens of each decoding request")
+    p.add_argument(
+        "--prefill-tokens", type=int, default=0, help="tokens of one prompt being prefilled"
+    )
+    p.add_argument("--ideal", action="store_true", help="efficiencies 1 and no overheads")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="policy override, e.g. routing=opb (keys of the scenario's policy)",
+    )
+    p.add_argument("--dtype", help="fp16, bf16 or fp32 instead of the model's own")
+    p.add_argument("--json", action="store_true")
+
+
+def _run_explain(args: argparse.Namespace) -> int:
+    from llmemu.cli.explain import explain
+    from llmemu.cli.render import render_explain
+
+    report = explain(args)
+    print(json.dumps(report, indent=2) if args.json else render_explain(report))
+    return 0
+
+
+def _add_presets(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true")
+
+
+def _run_presets(args: argparse.Namespace) -> int:
+    from llmemu.core import presets
+    from llmemu.core.catalog import system_names
+
+    listing = {
+        "models": list(presets.names("models")),
+        "devices": list(presets.names("devices")),
+        "systems": system_names(),
+    }
+    if args.json:
+        print(json.dumps(listing, indent=2))
+    else:
+        for kind, names in listing.items():
+            print(f"{kind}:")
+            print("  " + "\n  ".join(names))
+    return 0
+
+
+COMMANDS: dict[str, Command] = {
+    "simulate": (_add_simulate, _run_simulate),
+    "explain": (_add_explain, _run_explain),
+    "presets": (_add_presets, _run_presets),
+}
+
+
+def _load_plugins() -> None:
+    """Commands that live beside their subsystem (serve, reproduce, sweep...) register here."""
+    from llmemu.cli import commands
+
+    commands.register(COMMANDS)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="llmemu", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (add, _) in COMMANDS.items():
+        add(sub.add_parser(name, help=(add.__doc__ or "").strip() or None))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    _load_plugins()
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command][1](args)
+    except LlmemuError as exc:
+        print(f"llmemu {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""Build device and system specs from presets or inline mappings.
+
+`<device>x<N>` systems (h100x4, a100-40gx1, ...) are not files: every GPU preset gives them
+for N = 1, 2, 4, 8, with the device's own link. Other systems are YAML files.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import ValidationError
+
+from llmemu.core import presets
+from llmemu.core.errors import ConfigError
+from llmemu.core.specs.device import DeviceSpec
+from llmemu.core.specs.system import SystemSpec
+
+_REPLICATED = re.compile(r"^(?P<device>.+)x(?P<count>1|2|4|8)$")
+REPLICA_COUNTS = (1, 2, 4, 8)
+
+
+def validated(cls, data: dict[str, Any], what: str):
+    """Construct a pydantic spec; its errors become one ConfigError naming the field."""
+    try:
+        return cls.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or what
+        raise ConfigError(f"{what}: field {field!r}: {err['msg']}") from None
+
+
+def load_device(spec: str | dict[str, Any]) -> DeviceSpec:
+    """A device from a preset name or an inline mapping."""
+    data = presets.raw("devices", spec) if isinstance(spec, str) else dict(spec)
+    return validated(DeviceSpec, data, f"device {data.get('name', '?')!r}")
+
+
+def _gpu_names() -> list[str]:
+    return [n for n in presets.names("devices") if presets.raw("devices", n).get("kind") == "gpu"]
+
+
+def system_names() -> list[str]:
+    """Every system preset name, files and replicated GPU systems."""
+    replicated = [f"{d}x{n}" for d in _gpu_names() for n in REPLICA_COUNTS]
+    return sorted(set(presets.names("systems")) | set(replicated))
+
+
+def _replicated(name: str) -> dict[str, Any] | None:
+    match = _REPLICATED.match(name)
+    if not match or match["device"] not in _gpu_names():
+        return None
+    device = presets.raw("devices", match["device"])
+    return {
+        "name": name,
+        "tensor_parallel": int(match["count"]),
+        "processors": [{"name": match["device"], "device": match["device"]}],
+        "interconnect": {
+            "bytes_per_s": device["link_bytes_per_s"],
+            "latency_s": device.get("link_latency_s", 0.0),
+        },
+        "source": f"{match['count']} x {match['device']} under tensor parallelism",
+    }
+
+
+def load_system(spec: str | dict[str, Any]) -> SystemSpec:
+    """A system from a preset name or an inline mapping (processors name device presets)."""
+    if isinstance(spec, str):
+        data = _replicated(spec)
+        if data is None:
+            if spec not in presets.names("systems"):
+                valid = ", ".join(system_names())
+                raise ConfigError(f"unknown system preset {spec!r}; choose one of: {valid}")
+            data = presets.raw("systems", spec)
+    else:
+        data = dict(spec)
+    data = dict(data)
+    data["processors"] = [
+        {**p, "device": load_device(p["device"])} for p in data.get("processors", [])
+    ]
+    return validated(SystemSpec, data, f"system {data.get('name', '?')!r}")

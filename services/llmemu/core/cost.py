@@ -1,0 +1,85 @@
+"""The cost model: how long one operation takes on one processor of the replica.
+
+time = max(FLOPs / effective compute, bytes / effective bandwidth) + overhead, per layer,
+with the work spread over the `tensor_parallel` devices. Collectives are priced by the
+system's all-reduce algorithm. `ideal=True` sets every efficiency to 1 and drops overheads,
+as the papers' own estimates do (NanoFlow Table 2 "Est").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from llmemu.core.collectives import AllReduce, LinkModel, ring
+from llmemu.core.ops import Op, OpKind
+from llmemu.core.specs.device import DeviceSpec
+from llmemu.core.specs.system import SystemSpec
+
+
+@dataclass(frozen=True, slots=True)
+class Rates:
+    """A processor's effective rates for one dtype, as plain floats for the hot path."""
+
+    flops: float
+    attention_flops: float
+    bytes_per_s: float
+    half_tokens: float
+    overhead_s: float
+
+    @classmethod
+    def of(cls, device: DeviceSpec, dtype_bytes: int, *, ideal: bool = False) -> Rates:
+        peak = device.flops_for(dtype_bytes)
+        bw = device.compute_bytes_per_s
+        if ideal:
+            return cls(peak, peak, bw, 0.0, 0.0)
+        eff = device.efficiency
+        return cls(
+            flops=peak * eff.compute,
+            attention_flops=peak * (eff.attention_compute or eff.compute),
+            bytes_per_s=bw * eff.memory,
+            half_tokens=eff.compute_half_tokens,
+            overhead_s=device.op_overhead_s,
+        )
+
+    def compute_time(self, op: Op) -> float:
+        """Seconds for the op's FLOPs on one device's worth of work (caller divides by TP)."""
+        if op.kind is OpKind.ATTENTION:
+            return op.flops / self.attention_flops
+        if self.half_tokens and op.tokens:
+            return op.flops * (op.tokens + self.half_tokens) / (op.tokens * self.flops)
+        return op.flops / self.flops
+
+
+class Pricer:
+    """Prices ops on the processors of one system."""
+
+    def __init__(
+        self,
+        system: SystemSpec,
+        dtype_bytes: int,
+        *,
+        allreduce: AllReduce = ring,
+        ideal: bool = False,
+    ) -> None:
+        self.system = system
+        self.tp = system.tensor_parallel
+        self.rates = {
+            p.name: Rates.of(p.device, dtype_bytes, ideal=ideal) for p in system.processors
+        }
+        self.allreduce = allreduce
+        link = system.interconnect
+        network_eff = 1.0 if ideal else system.primary.device.efficiency.network
+        self.link = LinkModel(
+            devices=self.tp,
+            bytes_per_s=(link.bytes_per_s * network_eff) if link else float("inf"),
+            latency_s=(0.0 if ideal or link is None else link.latency_s),
+        )
+
+    def time(self, op: Op, processor: str) -> float:
+        """Seconds for one layer's instance of `op` on `processor` of every device."""
+        rates = self.rates[processor]
+        if op.kind is OpKind.COLLECTIVE:
+            return self.allreduce(op.payload_bytes, self.link) + rates.overhead_s
+        compute = rates.compute_time(op) / self.tp
+        memory = op.bytes / (rates.bytes_per_s * self.tp)
+        return (compute if compute > memory else memory) + rates.overhead_s

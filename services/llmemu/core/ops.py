@@ -1,0 +1,101 @@
+"""Operations and iteration plans: what one iteration of a batch asks of the hardware.
+
+An `Op` is one kernel of one layer for the whole replica (all tensor-parallel shards
+together), so its FLOPs and bytes match the papers' whole-model tables once multiplied by
+the block's repeat count. A `Block` is a run of identical layers; its `stages` run one
+after another, and the ops of one stage are independent of each other (a timeline may run
+them at once on different processors).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class OpKind(str, Enum):
+    """What bounds an operation and which efficiency prices it."""
+
+    GEMM = "gemm"
+    ATTENTION = "attention"
+    COLLECTIVE = "collective"
+
+
+# Operation names, in the order they appear in a layer.
+OP_NAMES = (
+    "qkv",
+    "attn_prefill",
+    "attn_decode",
+    "o_proj",
+    "router",
+    "experts",
+    "gate_up",
+    "down",
+    "allreduce",
+    "lm_head",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    """One kernel of one layer, for the whole replica."""
+
+    name: str
+    kind: OpKind
+    flops: float
+    bytes: float
+    net_bytes: float = 0.0
+    tokens: int = 0
+    """GEMM rows (M); sets the shape-dependent compute efficiency."""
+    payload_bytes: float = 0.0
+    """Collectives: the tensor every device contributes."""
+    expert_tokens: tuple[int, ...] = ()
+    """Experts: tokens routed to each expert (the op is their grouped GEMM)."""
+
+    @property
+    def op_per_byte(self) -> float:
+        return self.flops / self.bytes if self.bytes else float("inf")
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """`repeat` identical layers; stages run in order, ops within a stage are independent."""
+
+    stages: tuple[tuple[Op, ...], ...]
+    repeat: int = 1
+
+    def ops(self):
+        for stage in self.stages:
+            yield from stage
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """One iteration: the blocks of the model, in order."""
+
+    blocks: tuple[Block, ...]
+    tokens: int = 0
+    """Tokens computed in this iteration (prefill chunks plus decodes)."""
+
+    def ops(self):
+        for block in self.blocks:
+            yield from block.ops()
+
+
+@dataclass(frozen=True, slots=True)
+class BatchShape:
+    """What the scheduler granted this iteration, as the planner needs it."""
+
+    prefill_chunks: tuple[tuple[int, int], ...] = ()
+    """(new tokens, tokens already in the KV cache) per prefilling request."""
+    num_decode: int = 0
+    decode_context: int = 0
+    """Sum over decoding requests of the tokens each attends to."""
+    num_logits: int = 0
+    """Requests that sample a token this iteration (decodes and finished prompts)."""
+    expert_tokens: tuple[int, ...] | None = field(default=None)
+    """Tokens per expert when the routing is known; None lets the planner spread them evenly."""
+
+    @property
+    def num_tokens(self) -> int:
+        return self.num_decode + sum(c for c, _ in self.prefill_chunks)

@@ -1,0 +1,134 @@
+"""The planner: a batch becomes the operations of one iteration, with FLOPs and bytes.
+
+Formulas follow NanoFlow Table 2 (whole-model GFLOP and GB of each kernel), which the tests
+reproduce: a GEMM of m tokens by a k x n weight does 2mkn FLOPs and moves (mk + kn + mn)
+elements; decode attention reads every cached K and V once and does 4 FLOPs per query head,
+head dimension and context token; a ring all-reduce moves 2(N-1) times the payload.
+"""
+
+from __future__ import annotations
+
+from llmemu.core.ops import BatchShape, Block, Op, OpKind, Plan
+from llmemu.core.specs.model import ModelSpec
+
+
+def gemm(name: str, m: int, k: int, n: int, dtype_bytes: int) -> Op:
+    return Op(
+        name=name,
+        kind=OpKind.GEMM,
+        flops=2.0 * m * k * n,
+        bytes=float(m * k + k * n + m * n) * dtype_bytes,
+        tokens=m,
+    )
+
+
+def attn_decode(model: ModelSpec, batch: BatchShape) -> Op:
+    dt = model.dtype_bytes
+    flops = 4.0 * model.q_size * batch.decode_context
+    kv = 2.0 * model.kv_size * dt * batch.decode_context
+    q_and_out = 2.0 * model.q_size * dt * batch.num_decode
+    return Op("attn_decode", OpKind.ATTENTION, flops, kv + q_and_out, tokens=batch.num_decode)
+
+
+def attn_prefill(model: ModelSpec, batch: BatchShape) -> Op:
+    """Causal attention of each chunk over its cached prefix and itself."""
+    dt = model.dtype_bytes
+    pairs = sum(c * p + c * (c + 1) / 2 for c, p in batch.prefill_chunks)
+    kv_tokens = sum(c + p for c, p in batch.prefill_chunks)
+    new = sum(c for c, _ in batch.prefill_chunks)
+    flops = 4.0 * model.q_size * pairs
+    moved = 2.0 * model.kv_size * dt * kv_tokens + 2.0 * model.q_size * dt * new
+    return Op("attn_prefill", OpKind.ATTENTION, flops, moved, tokens=new)
+
+
+def allreduce(model: ModelSpec, m: int, tp: int) -> Op:
+    """One all-reduce of the m x hidden activations; traffic as a ring moves it."""
+    payload = float(m * model.hidden_size * model.dtype_bytes)
+    traffic = 2.0 * (tp - 1) * payload
+    return Op(
+        name="allreduce",
+        kind=OpKind.COLLECTIVE,
+        flops=float((tp - 1) * m * model.hidden_size),
+        bytes=traffic,
+        net_bytes=traffic,
+        tokens=m,
+        payload_bytes=payload,
+    )
+
+
+def even_expert_tokens(model: ModelSpec, m: int) -> tuple[int, ...]:
+    """m tokens each choose k experts, spread as evenly as integers allow."""
+    total, experts = m * model.experts_per_token, model.num_experts
+    base, extra = divmod(total, experts)
+    return tuple(base + (1 if e < extra else 0) for e in range(experts))
+
+
+def experts(model: ModelSpec, expert_tokens: tuple[int, ...]) -> Op:
+    """The grouped GEMM of every expert's FFN; an expert with no tokens is not read."""
+    dt, h, f, mats = model.dtype_bytes, model.hidden_size, model.ffn_size, model.ffn_matrices
+    flops = sum(2.0 * mats * t * h * f for t in expert_tokens)
+    weights = sum(mats * h * f for t in expert_tokens if t)
+    acts = sum(t * (2 * h + (mats - 1) * f + f) for t in expert_tokens)
+    return Op(
+        name="experts",
+        kind=OpKind.GEMM,
+        flops=flops,
+        bytes=float(weights + acts) * dt,
+        tokens=max(expert_tokens, default=0),
+        expert_tokens=expert_tokens,
+    )
+
+
+def _attention_stages(model: ModelSpec, batch: BatchShape, m: int, tp: int):
+    dt = model.dtype_bytes
+    attention = []
+    if batch.prefill_chunks:
+        attention.append(attn_prefill(model, batch))
+    if batch.num_decode:
+        attention.append(attn_decode(model, batch))
+    stages = [
+        (gemm("qkv", m, model.hidden_size, model.qkv_out, dt),),
+        tuple(attention),
+        (gemm("o_proj", m, model.q_size, model.hidden_size, dt),),
+    ]
+    if tp > 1:
+        stages.append((allreduce(model, m, tp),))
+    return stages
+
+
+def _ffn_stages(model: ModelSpec, batch: BatchShape, m: int, tp: int, moe: bool):
+    dt, h, f = model.dtype_bytes, model.hidden_size, model.ffn_size
+    if moe:
+        routed = batch.expert_tokens or even_expert_tokens(model, m)
+        stages = [
+            (gemm("router", m, h, model.num_experts, dt),),
+            (experts(model, routed),),
+        ]
+    else:
+        stages = [
+            (gemm("gate_up", m, h, (model.ffn_matrices - 1) * f, dt),),
+            (gemm("down", m, f, h, dt),),
+        ]
+    if tp > 1:
+        stages.append((allreduce(model, m, tp),))
+    return stages
+
+
+def plan_iteration(model: ModelSpec, batch: BatchShape, tensor_parallel: int = 1) -> Plan:
+    """The operations of one iteration, grouped into blocks of identical layers."""
+    m = batch.num_tokens
+    tp = tensor_parallel
+    attention = _attention_stages(model, batch, m, tp)
+    blocks = []
+    if model.num_dense_layers:
+        ffn = _ffn_stages(model, batch, m, tp, moe=False)
+        blocks.append(Block(tuple(attention + ffn), model.num_dense_layers))
+    if model.num_moe_layers:
+        ffn = _ffn_stages(model, batch, m, tp, moe=True)
+        blocks.append(Block(tuple(attention + ffn), model.num_moe_layers))
+    if batch.num_logits:
+        head = gemm(
+            "lm_head", batch.num_logits, model.hidden_size, model.vocab_size, model.dtype_bytes
+        )
+        blocks.append(Block(((head,),), 1))
+    return Plan(tuple(blocks), tokens=m)

@@ -1,0 +1,129 @@
+"""From a batch to an iteration's duration and per-processor work.
+
+PlanPricer is the one place that joins the planner, the routing policy, the cost model
+and the timeline; the engine sees only `price(batch) -> IterationCost`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from llmemu.core.cost import Pricer
+from llmemu.core.ops import BatchShape, Plan
+from llmemu.core.planner import plan_iteration
+from llmemu.core.routing import PricedPlan, Router
+from llmemu.core.specs.model import ModelSpec
+from llmemu.core.timeline import Timeline
+
+
+@dataclass(slots=True)
+class ProcessorWork:
+    """What one processor (over all TP devices) did, summed over iterations."""
+
+    busy_s: float = 0.0
+    flops: float = 0.0
+    bytes: float = 0.0
+    ops_by_kind: dict[str, float] = field(default_factory=dict)
+
+    def add(self, other: ProcessorWork, scale: float = 1.0) -> None:
+        self.busy_s += other.busy_s * scale
+        self.flops += other.flops * scale
+        self.bytes += other.bytes * scale
+        for name, count in other.ops_by_kind.items():
+            self.ops_by_kind[name] = self.ops_by_kind.get(name, 0.0) + count * scale
+
+
+@dataclass(slots=True)
+class IterationCost:
+    """Duration of one iteration (or the total of a fused run) and the work behind it."""
+
+    duration_s: float
+    work: dict[str, ProcessorWork]
+    plan: PricedPlan | None = None
+
+    def interpolate(self, last: IterationCost, k: int, limit: int) -> IterationCost:
+        """Totals over the first k of `limit` iterations whose costs grow linearly to `last`."""
+        weight_last = k * (k - 1) / 2 / (limit - 1)
+        weight_first = k - weight_last
+        work: dict[str, ProcessorWork] = {}
+        for name in self.work.keys() | last.work.keys():
+            total = ProcessorWork()
+            if name in self.work:
+                total.add(self.work[name], weight_first)
+            if name in last.work:
+                total.add(last.work[name], weight_last)
+            work[name] = total
+        duration = self.duration_s * weight_first + last.duration_s * weight_last
+        return IterationCost(duration, work, self.plan)
+
+
+def processor_work(plan: PricedPlan) -> dict[str, ProcessorWork]:
+    work: dict[str, ProcessorWork] = {}
+    for placed, repeat in plan.placed_with_repeat():
+        w = work.get(placed.processor)
+        if w is None:
+            w = work[placed.processor] = ProcessorWork()
+        w.busy_s += placed.time_s * repeat
+        w.flops += placed.op.flops * repeat
+        w.bytes += placed.op.bytes * repeat
+        w.ops_by_kind[placed.op.name] = w.ops_by_kind.get(placed.op.name, 0.0) + repeat
+    return work
+
+
+class ExpertRouting:
+    """Tokens per expert: `uniform` samples each token's top-k choice (seeded); `balanced`
+    spreads them evenly (the planner's default when no counts are given)."""
+
+    def __init__(self, model: ModelSpec, kind: str, seed: int) -> None:
+        self.model = model
+        self.kind = kind
+        self.rng = np.random.default_rng(seed)
+        self.probs = np.full(model.num_experts, 1.0 / model.num_experts) if model.is_moe else None
+
+    def sample(self, tokens: int) -> tuple[int, ...] | None:
+        if self.probs is None or self.kind == "balanced" or tokens == 0:
+            return None
+        counts = self.rng.multinomial(tokens * self.model.experts_per_token, self.probs)
+        return tuple(int(c) for c in counts)
+
+
+class PlanPricer:
+    """Plans, routes, prices and times one iteration."""
+
+    def __init__(
+        self,
+        model: ModelSpec,
+        pricer: Pricer,
+        router: Router,
+        timeline: Timeline,
+        experts: ExpertRouting | None = None,
+        *,
+        keep_plan: bool = False,
+    ) -> None:
+        self.model = model
+        self.pricer = pricer
+        self.router = router
+        self.timeline = timeline
+        self.experts = experts
+        self.keep_plan = keep_plan
+
+    def with_routing(self, batch: BatchShape) -> BatchShape:
+        if self.experts is None or not self.model.is_moe:
+            return batch
+        counts = self.experts.sample(batch.num_tokens)
+        if counts is None:
+            return batch
+        return BatchShape(
+            batch.prefill_chunks, batch.num_decode, batch.decode_context, batch.num_logits, counts
+        )
+
+    def plan(self, batch: BatchShape) -> Plan:
+        return plan_iteration(self.model, batch, self.pricer.tp)
+
+    def price(self, batch: BatchShape) -> IterationCost:
+        priced = self.router(self.plan(batch), self.pricer)
+        return IterationCost(
+            self.timeline(priced), processor_work(priced), priced if self.keep_plan else None
+        )

@@ -1,0 +1,112 @@
+"""The summary of a simulation, with the stable keys of `llmemu simulate --json`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from llmemu.core.simulate import Recorder, SimulationRun
+
+
+def _stats(values: np.ndarray) -> dict[str, float]:
+    if values.size == 0:
+        return {"mean": 0.0, "p50": 0.0, "p90": 0.0, "p99": 0.0}
+    p50, p90, p99 = np.percentile(values, [50, 90, 99])
+    return {"mean": float(values.mean()), "p50": float(p50), "p90": float(p90), "p99": float(p99)}
+
+
+def _weighted_stats(values: np.ndarray, weights: np.ndarray) -> dict[str, float]:
+    if values.size == 0 or weights.sum() == 0:
+        return _stats(np.empty(0))
+    order = np.argsort(values, kind="stable")
+    v, w = values[order], weights[order]
+    cum = np.cumsum(w) / w.sum()
+    q = [float(v[min(len(v) - 1, np.searchsorted(cum, p))]) for p in (0.5, 0.9, 0.99)]
+    return {"mean": float((v * w).sum() / w.sum()), "p50": q[0], "p90": q[1], "p99": q[2]}
+
+
+def itl_distribution(rec: Recorder) -> tuple[np.ndarray, np.ndarray]:
+    """Every iteration's duration, weighted by the decode tokens it produced."""
+    if not rec.itl_count:
+        return np.empty(0), np.empty(0)
+    counts = np.asarray(rec.itl_count)
+    starts = np.repeat(np.asarray(rec.itl_first), counts)
+    slopes = np.repeat(np.asarray(rec.itl_slope), counts)
+    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    weights = np.repeat(np.asarray(rec.itl_weight), counts)
+    return starts + slopes * offsets, weights
+
+
+def summarize(run: SimulationRun, wall_s: float) -> dict[str, Any]:
+    reqs = [r for r in run.requests if r.finish_s is not None]
+    span = run.simulated_s or 1.0
+    arrival = np.array([r.arrival_s for r in reqs])
+    first = np.array([r.first_token_s for r in reqs])
+    finish = np.array([r.finish_s for r in reqs])
+    started = np.array([r.first_scheduled_s for r in reqs])
+    out = np.array([r.generated for r in reqs])
+    prompt = np.array([r.prompt_tokens for r in reqs])
+    multi = out > 1
+    tpot = (finish[multi] - first[multi]) / (out[multi] - 1)
+    itl, weights = itl_distribution(run.recorder)
+    replica = run.replica
+    tp = replica.system.tensor_parallel
+    kv = replica.engine.kv
+    return {
+        "scenario": {
+            "model": replica.model.name,
+            "system": replica.system.name,
+            "tensor_parallel": tp,
+            "batching": replica.policy.batching,
+            "routing": replica.policy.routing,
+        },
+        "throughput": {
+            "output_tokens_per_s": float(out.sum() / span),
+            "total_tokens_per_s": float((out.sum() + prompt.sum()) / span),
+            "requests_per_s": len(reqs) / span,
+        },
+        "ttft_s": _stats(first - arrival),
+        "tpot_s": _stats(tpot),
+        "itl_s": _weighted_stats(itl, weights),
+        "e2e_s": _stats(finish - arrival),
+        "queue_s": _stats(started - arrival),
+        "requests": {
+            "completed": len(reqs),
+            "rejected": len(run.rejected),
+            "preempted": run.recorder.preemptions,
+        },
+        "memory": {
+            "weights_bytes": replica.memory.weight_bytes,
+            "kv_capacity_tokens": kv.num_blocks * kv.block_size,
+            "kv_peak_usage": kv.peak_used_blocks / kv.num_blocks if kv.num_blocks else 0.0,
+        },
+        "devices": _devices(run, span),
+        "simulated_s": run.simulated_s,
+        "iterations": run.recorder.iterations,
+        "engine_steps": run.recorder.steps,
+        "wall_s": wall_s,
+    }
+
+
+def _devices(run: SimulationRun, span: float) -> dict[str, Any]:
+    replica = run.replica
+    tp = replica.system.tensor_parallel
+    kv = replica.engine.kv
+    kv_peak = kv.peak_used_blocks * kv.block_size * replica.memory.kv_bytes_per_token
+    devices: dict[str, Any] = {}
+    for proc in replica.system.processors:
+        work = run.recorder.work.get(proc.name)
+        memory = (replica.memory.weight_bytes + kv_peak) / tp if proc.owns_memory else 0.0
+        devices[proc.name] = {
+            "count": tp,
+            "utilization": (work.busy_s / span) if work else 0.0,
+            "busy_s": work.busy_s if work else 0.0,
+            "flops": work.flops if work else 0.0,
+            "bytes": work.bytes if work else 0.0,
+            "peak_memory_bytes": memory,
+            "ops_by_kind": {k: round(v) for k, v in sorted(work.ops_by_kind.items())}
+            if work
+            else {},
+        }
+    return devices

@@ -1,0 +1,30 @@
+"""Routing policies: which processor of each device runs each operation.
+
+A policy takes a plan and a pricer and returns the plan with every op placed and priced.
+It may split an op across processors (expert co-processing) as long as the pieces stay in
+the op's stage. Policies are registered by the name a scenario uses (`policy.routing`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from llmemu.core.errors import ConfigError
+from llmemu.core.ops import Plan
+from llmemu.core.routing.placed import Placed, PricedBlock, PricedPlan
+from llmemu.core.routing.xpu_only import route_xpu_only
+
+Router = Callable[[Plan, "Pricer"], PricedPlan]  # noqa: F821 (Pricer: llmemu.core.cost)
+
+ROUTERS: dict[str, Router] = {"xpu-only": route_xpu_only}
+
+
+def get_router(name: str) -> Router:
+    try:
+        return ROUTERS[name]
+    except KeyError:
+        valid = ", ".join(sorted(ROUTERS))
+        raise ConfigError(f"unknown policy.routing {name!r}; choose one of: {valid}") from None
+
+
+__all__ = ["Placed", "PricedBlock", "PricedPlan", "ROUTERS", "Router", "get_router"]

@@ -1,0 +1,23 @@
+"""`xpu-only`: every operation on the system's primary processor (the GPU baseline)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from llmemu.core.ops import Plan
+from llmemu.core.routing.placed import Placed, PricedBlock, PricedPlan
+
+if TYPE_CHECKING:
+    from llmemu.core.cost import Pricer
+
+
+def route_xpu_only(plan: Plan, pricer: Pricer) -> PricedPlan:
+    name = pricer.system.primary.name
+    blocks = tuple(
+        PricedBlock(
+            tuple(tuple(Placed(op, name, pricer.time(op, name)) for op in st) for st in b.stages),
+            b.repeat,
+        )
+        for b in plan.blocks
+    )
+    return PricedPlan(blocks, plan.tokens)

@@ -1,0 +1,95 @@
+"""Scenario files: model, system, policy, workload and seed, validated.
+
+`apply_overrides` implements `--set key.path=value` on the raw mapping before validation,
+so an override is checked exactly like the file.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from llmemu.core.errors import ConfigError
+from llmemu.core.workload import WorkloadSpec
+
+
+class PolicySpec(BaseModel):
+    """How the replica batches, routes and communicates."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    batching: str = Field("continuous", description="batching policy name")
+    max_num_seqs: int = Field(256, gt=0, description="requests in one batch at most")
+    max_num_batched_tokens: int = Field(8192, gt=0, description="token budget per iteration")
+    block_size: int = Field(16, gt=0, description="KV cache block, tokens")
+    routing: str = Field("xpu-only", description="routing policy name")
+    allreduce: str = Field("ring", description="all-reduce algorithm name")
+    expert_routing: str = Field("uniform", description="uniform (sampled, seeded) or balanced")
+    sub_batches: int = Field(1, ge=1, description="NeuPIMs sub-batch interleaving")
+    memory_window: int | None = Field(None, ge=0, description="edge: resident blocks, 0 = off")
+    fuse_iterations: bool = Field(
+        True, description="price stable decode runs in one engine step (same results, faster)"
+    )
+    options: dict[str, Any] = Field(default_factory=dict, description="policy-specific knobs")
+
+
+class ScenarioSpec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str | dict[str, Any] = Field(description="preset name or {hf_config: path}")
+    system: str | dict[str, Any] = Field(description="preset name or an inline system")
+    policy: PolicySpec = Field(default_factory=PolicySpec)
+    workload: WorkloadSpec | None = Field(None, description="required to simulate")
+    seed: int = 0
+    dtype: str | None = Field(None, description="override weights/activations: fp16, bf16, fp32")
+    name: str = ""
+
+
+def _field_path(err: dict[str, Any]) -> str:
+    parts = [str(p) for p in err["loc"] if not str(p).startswith(("function-", "tagged-union"))]
+    return ".".join(parts)
+
+
+def parse_scenario(data: Any, source: str = "scenario") -> ScenarioSpec:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping with model, system and workload keys")
+    try:
+        return ScenarioSpec.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = _field_path(err) or "(top level)"
+        got = f" (got {err['input']!r})" if not isinstance(err.get("input"), dict) else ""
+        raise ConfigError(f"{source}: {field}: {err['msg']}{got}") from None
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """`a.b.c=value` sets a nested key; the value is parsed as YAML (numbers, lists...)."""
+    result = _deep_copy(data)
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {item!r}: expected key.path=value")
+        node = result
+        parts = key.split(".")
+        for part in parts[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = (
+                    {} if child is None else {"kind": child} if isinstance(child, str) else child
+                )
+                if not isinstance(child, dict):
+                    raise ConfigError(f"--set {item!r}: {part!r} is not a mapping")
+                node[part] = child
+            node = child
+        node[parts[-1]] = yaml.safe_load(text)
+    return result
+
+
+def _deep_copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _deep_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_deep_copy(v) for v in value]
+    return value

@@ -1,0 +1,191 @@
+"""Offline simulation in virtual time: feed a workload to a replica, collect what happened."""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from llmemu.core.errors import ConfigError
+from llmemu.core.pricing import ProcessorWork
+from llmemu.core.replica import Replica
+from llmemu.core.request import Request
+from llmemu.core.workload import (
+    Burst,
+    Closed,
+    Poisson,
+    WorkloadSpec,
+    poisson_arrivals,
+    sample_lengths,
+)
+
+
+@dataclass(frozen=True)
+class Workload:
+    """Materialised requests: lengths, and arrival times unless the loop is closed."""
+
+    inputs: np.ndarray
+    outputs: np.ndarray
+    arrivals: np.ndarray | None
+    concurrency: int = 0
+
+
+def materialise(
+    spec: WorkloadSpec,
+    seed: int,
+    *,
+    rows: np.ndarray | None = None,
+    trace: np.ndarray | None = None,
+    max_context: int | None = None,
+) -> Workload:
+    """Draw the requests. `rows` are (input, output) pairs of a lengths file; `trace` rows
+    are (arrival_s, input, output). Prompts are capped so prompt + output fits the context."""
+    rng = np.random.default_rng(seed)
+    n = spec.requests
+    arrivals: np.ndarray | None
+    if trace is not None:
+        take = trace[:n]
+        inputs, outputs, arrivals = take[:, 1], take[:, 2], take[:, 0] - take[0, 0]
+    else:
+        if rows is not None:
+            pick = rows[rng.integers(0, len(rows), n)]
+            inputs, outputs = pick[:, 0], pick[:, 1]
+        else:
+            inputs = sample_lengths(spec.input_tokens, n, rng)
+            outputs = sample_lengths(spec.output_tokens, n, rng)
+        arrivals = _arrivals(spec, n, rng)
+    inputs = np.maximum(1, inputs.astype(np.int64))
+    outputs = np.maximum(1, outputs.astype(np.int64))
+    cap = spec.max_input_tokens or max_context
+    if cap:
+        outputs = np.minimum(outputs, max(1, cap - 1))
+        inputs = np.minimum(inputs, cap - outputs)
+    concurrency = spec.arrival.concurrency if isinstance(spec.arrival, Closed) else 0
+    return Workload(inputs, outputs, arrivals, concurrency)
+
+
+def _arrivals(spec: WorkloadSpec, n: int, rng: np.random.Generator) -> np.ndarray | None:
+    if isinstance(spec.arrival, Poisson):
+        return poisson_arrivals(spec.arrival.rate, n, rng)
+    if isinstance(spec.arrival, Burst):
+        return np.zeros(n)
+    return None
+
+
+@dataclass
+class Recorder:
+    """Everything the summary needs, kept cheaply while the engine runs."""
+
+    iterations: int = 0
+    steps: int = 0
+    preemptions: int = 0
+    itl_first: list[float] = field(default_factory=list)
+    itl_slope: list[float] = field(default_factory=list)
+    itl_count: list[int] = field(default_factory=list)
+    itl_weight: list[int] = field(default_factory=list)
+    work: dict[str, ProcessorWork] = field(default_factory=dict)
+
+
+@dataclass
+class SimulationRun:
+    replica: Replica
+    requests: list[Request]
+    rejected: list[tuple[int, str]]
+    simulated_s: float
+    recorder: Recorder
+
+
+class _Arrivals:
+    """Next arrival times: a fixed schedule, or a closed loop fed by completions."""
+
+    def __init__(self, workload: Workload) -> None:
+        self.workload = workload
+        self.total = len(workload.inputs)
+        self.issued = 0
+        self.heap: list[float] = []
+        if workload.arrivals is None:
+            self.heap = [0.0] * min(workload.concurrency, self.total)
+
+    def next_time(self) -> float:
+        if self.issued >= self.total:
+            return math.inf
+        if self.workload.arrivals is not None:
+            return float(self.workload.arrivals[self.issued])
+        return self.heap[0] if self.heap else math.inf
+
+    def pop(self) -> tuple[float, int, int]:
+        i = self.issued
+        self.issued += 1
+        t = (
+            float(self.workload.arrivals[i])
+            if self.workload.arrivals is not None
+            else heapq.heappop(self.heap)
+        )
+        return t, int(self.workload.inputs[i]), int(self.workload.outputs[i])
+
+    def completed(self, at: float) -> None:
+        if self.workload.arrivals is None and self.issued + len(self.heap) < self.total:
+            heapq.heappush(self.heap, at)
+
+
+def run(
+    replica: Replica,
+    workload: Workload,
+    progress: Callable[[int, int], None] | None = None,
+) -> SimulationRun:
+    engine = replica.engine
+    max_tokens = replica.memory.kv_bytes / replica.memory.kv_bytes_per_token
+    arrivals = _Arrivals(workload)
+    requests: list[Request] = []
+    rejected: list[tuple[int, str]] = []
+    rec = Recorder()
+    now, done = 0.0, 0
+    while True:
+        while arrivals.next_time() <= now:
+            t, n_in, n_out = arrivals.pop()
+            if n_in + n_out > max_tokens:
+                rejected.append(
+                    (
+                        arrivals.issued - 1,
+                        f"needs {n_in + n_out} KV tokens, cache holds {int(max_tokens)}",
+                    )
+                )
+                arrivals.completed(t)
+                continue
+            requests.append(engine.new_request(t, n_in, n_out))
+        horizon = arrivals.next_time()
+        result = engine.step(now, horizon) if engine.has_work() else None
+        if result is None:
+            if horizon == math.inf:
+                break
+            now = max(now, horizon)
+            continue
+        now += result.duration_s
+        _record(rec, result)
+        for req in result.finished:
+            arrivals.completed(now)
+        done += len(result.finished)
+        if progress is not None and result.finished:
+            progress(done, arrivals.total)
+    if any(not r.done for r in requests):
+        raise ConfigError("simulation ended with unfinished requests; this is a bug")
+    return SimulationRun(replica, requests, rejected, now, rec)
+
+
+def _record(rec: Recorder, result) -> None:
+    rec.steps += 1
+    rec.iterations += result.iterations
+    rec.preemptions += len(result.scheduled.preempted)
+    if result.itl_samples:
+        rec.itl_first.append(result.first_iteration_s)
+        rec.itl_slope.append(result.slope_s)
+        rec.itl_count.append(result.iterations)
+        rec.itl_weight.append(result.itl_samples)
+    for name, work in result.cost.work.items():
+        total = rec.work.get(name)
+        if total is None:
+            total = rec.work[name] = ProcessorWork()
+        total.add(work)

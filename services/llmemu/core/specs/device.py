@@ -1,0 +1,65 @@
+"""Device specs: one processor's peak rates, memory and the efficiencies that calibrate them."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Efficiency(BaseModel):
+    """Fractions of peak that real kernels reach; calibrated per device (see the preset's comments).
+
+    GEMM efficiency depends on shape: with few tokens a GEMM is launch- and tile-bound, so the
+    achieved fraction of peak compute rises with the row count m as
+    ``compute * m / (m + compute_half_tokens)``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    compute: float = Field(gt=0, le=1, description="fraction of peak FLOP/s of large GEMMs")
+    compute_half_tokens: float = Field(
+        0.0, ge=0, description="GEMM rows at which compute efficiency is half of `compute`"
+    )
+    attention_compute: float = Field(
+        0.0, ge=0, le=1, description="fraction of peak FLOP/s of attention kernels (0: use compute)"
+    )
+    memory: float = Field(
+        gt=0, le=1, description="fraction of peak memory bandwidth when streaming"
+    )
+    network: float = Field(1.0, gt=0, le=1, description="fraction of link bandwidth in collectives")
+
+
+class DeviceSpec(BaseModel):
+    """One processor: a GPU, an NPU, a PIM unit or an edge CPU."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(description="preset name")
+    kind: Literal["gpu", "npu", "pim", "cpu"] = Field(description="processor class")
+    peak_flops: dict[str, float] = Field(description="FLOP/s by dtype: fp16, bf16, fp8, fp32")
+    memory_bytes_per_s: float = Field(gt=0, description="bandwidth of the memory it reads, B/s")
+    memory_capacity_bytes: float = Field(ge=0, description="memory it owns, bytes")
+    internal_bytes_per_s: float = Field(
+        0.0, ge=0, description="PIM: bandwidth its in-memory units see, B/s (0: not a PIM)"
+    )
+    link_bytes_per_s: float = Field(0.0, ge=0, description="per-direction link bandwidth, B/s")
+    link_latency_s: float = Field(0.0, ge=0, description="link latency per hop, s")
+    disk_bytes_per_s: float = Field(
+        0.0, ge=0, description="weight-streaming bandwidth from disk, B/s"
+    )
+    op_overhead_s: float = Field(0.0, ge=0, description="fixed cost of one kernel, s")
+    efficiency: Efficiency = Field(description="calibrated fractions of peak")
+    source: str = Field("", description="where the numbers come from")
+
+    @property
+    def compute_bytes_per_s(self) -> float:
+        """Bandwidth this processor's own compute reads memory at."""
+        return self.internal_bytes_per_s or self.memory_bytes_per_s
+
+    def flops_for(self, dtype_bytes: int) -> float:
+        """Peak FLOP/s for elements of this width (fp32 for 4 bytes, fp16 for 2, fp8 for 1)."""
+        key = {4: "fp32", 2: "fp16", 1: "fp8"}.get(dtype_bytes, "fp16")
+        if key in self.peak_flops:
+            return self.peak_flops[key]
+        return self.peak_flops.get("fp16") or max(self.peak_flops.values())

@@ -1,0 +1,60 @@
+"""System specs: processors, how many devices run one replica, and what joins them."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from llmemu.core.specs.device import DeviceSpec
+
+
+class Processor(BaseModel):
+    """A processor of every device of the system (an xPU, a Logic-PIM, an NPU...)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(description="name in results, e.g. h100, logic-pim")
+    device: DeviceSpec
+    owns_memory: bool = Field(True, description="its memory capacity holds weights and KV")
+
+
+class Link(BaseModel):
+    """The interconnect between the devices of one replica."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    bytes_per_s: float = Field(gt=0, description="per-direction bandwidth per device, B/s")
+    latency_s: float = Field(0.0, ge=0, description="one hop, s")
+
+
+class SystemSpec(BaseModel):
+    """One serving replica: `tensor_parallel` devices, each holding every processor listed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    processors: tuple[Processor, ...] = Field(min_length=1)
+    tensor_parallel: int = Field(1, ge=1, description="devices sharding each layer")
+    interconnect: Link | None = Field(
+        None, description="device-to-device link (needed when TP > 1)"
+    )
+    memory_utilization: float = Field(
+        0.9, gt=0, le=1, description="fraction of memory the server may use (vLLM's default)"
+    )
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _check(self) -> SystemSpec:
+        if self.tensor_parallel > 1 and self.interconnect is None:
+            raise ValueError(f"system {self.name!r} has tensor_parallel > 1 but no interconnect")
+        return self
+
+    @property
+    def primary(self) -> Processor:
+        """The processor that runs what no routing policy moves elsewhere."""
+        return self.processors[0]
+
+    @property
+    def memory_capacity_bytes(self) -> float:
+        """Usable memory of the replica (all devices)."""
+        own = sum(p.device.memory_capacity_bytes for p in self.processors if p.owns_memory)
+        return own * self.tensor_parallel * self.memory_utilization

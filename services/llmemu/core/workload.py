@@ -1,0 +1,124 @@
+"""Workloads: when requests arrive and how long they are. Pure: files arrive as rows.
+
+Arrivals are open-loop (`poisson` at a rate, or `trace` times) or closed-loop (`closed`:
+a fixed number of users, each sending its next request when the last one finishes).
+Lengths are `constant`, `normal` (rounded, at least 1), `uniform` (inclusive), or sampled
+rows of (input, output) pairs (`csv`, `trace`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from llmemu.core.errors import ConfigError
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Constant(_Spec):
+    kind: Literal["constant"]
+    value: int = Field(gt=0, description="tokens")
+
+
+class Normal(_Spec):
+    kind: Literal["normal"]
+    mean: float = Field(gt=0, description="tokens")
+    std: float = Field(ge=0, description="tokens")
+
+
+class Uniform(_Spec):
+    kind: Literal["uniform"]
+    low: int = Field(gt=0, description="tokens, inclusive")
+    high: int = Field(gt=0, description="tokens, inclusive")
+
+    @model_validator(mode="after")
+    def _order(self) -> Uniform:
+        if self.low > self.high:
+            raise ValueError(f"low={self.low} is above high={self.high}")
+        return self
+
+
+Length = Annotated[Constant | Normal | Uniform, Field(discriminator="kind")]
+
+
+class Poisson(_Spec):
+    kind: Literal["poisson"]
+    rate: float = Field(gt=0, description="requests per second")
+
+
+class Closed(_Spec):
+    kind: Literal["closed"]
+    concurrency: int = Field(gt=0, description="users, each with one request in flight")
+
+
+class Burst(_Spec):
+    kind: Literal["burst"]
+    """Every request at time 0 (offline throughput, as the papers measure it)."""
+
+
+Arrival = Annotated[Poisson | Closed | Burst, Field(discriminator="kind")]
+
+
+class LengthsFile(_Spec):
+    kind: Literal["csv"]
+    path: str = Field(description="CSV with input_tokens,output_tokens columns (or Splitwise's)")
+
+
+class WorkloadSpec(_Spec):
+    requests: int = Field(1000, gt=0, description="how many requests")
+    arrival: Arrival = Field(default_factory=lambda: Poisson(kind="poisson", rate=1.0))
+    input_tokens: Length | None = None
+    output_tokens: Length | None = None
+    lengths: LengthsFile | None = None
+    trace: str | None = Field(None, description="JSONL of arrival_s, input_tokens, output_tokens")
+    max_input_tokens: int | None = Field(
+        None, gt=0, description="cap on prompts (default: context)"
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> WorkloadSpec:
+        sources = [self.lengths is not None, self.trace is not None, self.input_tokens is not None]
+        if sum(sources) != 1:
+            raise ValueError(
+                "give exactly one of: input_tokens+output_tokens, lengths (csv), or trace"
+            )
+        if self.input_tokens is not None and self.output_tokens is None:
+            raise ValueError("input_tokens needs output_tokens too")
+        return self
+
+
+def sample_lengths(spec: Length, n: int, rng: np.random.Generator) -> np.ndarray:
+    if isinstance(spec, Constant):
+        return np.full(n, spec.value, dtype=np.int64)
+    if isinstance(spec, Normal):
+        return np.maximum(1, np.rint(rng.normal(spec.mean, spec.std, n))).astype(np.int64)
+    return rng.integers(spec.low, spec.high + 1, n, dtype=np.int64)
+
+
+def poisson_arrivals(rate: float, n: int, rng: np.random.Generator) -> np.ndarray:
+    return np.cumsum(rng.exponential(1.0 / rate, n))
+
+
+def parse_length_rows(text: str, source: str) -> np.ndarray:
+    """(input, output) pairs from CSV text with a header; accepts our and Splitwise's names."""
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    header = [h.strip() for h in lines[0].split(",")]
+    aliases = {
+        "input": ("input_tokens", "num_prefill_tokens", "prompt_tokens", "input_length"),
+        "output": ("output_tokens", "num_decode_tokens", "completion_tokens", "output_length"),
+    }
+    cols = {}
+    for key, names in aliases.items():
+        found = [i for i, h in enumerate(header) if h in names]
+        if not found:
+            raise ConfigError(
+                f"{source}: no {key} column; name one of {', '.join(names)} in the header"
+            )
+        cols[key] = found[0]
+    rows = np.array([[float(f) for f in ln.split(",")] for ln in lines[1:]], dtype=np.float64)
+    return rows[:, [cols["input"], cols["output"]]].astype(np.int64)
