@@ -10,10 +10,10 @@ them at once on different processors).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
-class OpKind(str, Enum):
+class OpKind(StrEnum):
     """What bounds an operation and which efficiency prices it."""
 
     GEMM = "gemm"

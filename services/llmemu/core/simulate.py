@@ -165,7 +165,7 @@ def run(
             continue
         now += result.duration_s
         _record(rec, result)
-        for req in result.finished:
+        for _req in result.finished:
             arrivals.completed(now)
         done += len(result.finished)
         if progress is not None and result.finished:
