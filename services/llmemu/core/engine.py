@@ -79,10 +79,10 @@ class Engine:
         scheduled = self.scheduler.schedule()
         if scheduled.empty:
             return None
-        shape = self._shape(scheduled)
+        shape, remaining = self._shape(scheduled)
         first = self.pricer.price(shape)
         k, slope, cost = 1, 0.0, first
-        limit = self._fusable(scheduled)
+        limit = self._fusable(scheduled, remaining)
         if limit > 1:
             last_shape = BatchShape(
                 num_decode=shape.num_decode,
@@ -99,51 +99,64 @@ class Engine:
         self._update(result, now, k)
         return result
 
-    def _shape(self, scheduled: Scheduled) -> BatchShape:
+    def _shape(self, scheduled: Scheduled) -> tuple[BatchShape, int]:
+        """The batch as the planner sees it, and the fewest tokens any request still has to
+        generate if every entry is a decode (0 otherwise: such a batch cannot be fused)."""
         chunks = []
         num_decode = decode_context = logits = 0
+        remaining = 1 << 62
         for req, n in scheduled.entries:
-            if n == 1 and req.computed == req.known_tokens - 1 and req.generated:
+            known = req.prompt_tokens + req.generated
+            computed = req.computed
+            if n == 1 and computed == known - 1 and req.generated:
                 num_decode += 1
-                decode_context += req.computed + 1
+                decode_context += known
+                left = req.max_output_tokens - req.generated
+                if left < remaining:
+                    remaining = left
             else:
-                chunks.append((n, req.computed))
-            if req.computed + n == req.known_tokens:
+                chunks.append((n, computed))
+                remaining = 0
+            if computed + n == known:
                 logits += 1
         batch = BatchShape(tuple(chunks), num_decode, decode_context, logits)
-        return self.pricer.with_routing(batch)
+        return self.pricer.with_routing(batch), remaining
 
-    def _fusable(self, scheduled: Scheduled) -> int:
+    def _fusable(self, scheduled: Scheduled, remaining: int) -> int:
         """How many iterations this batch stays unchanged for (1: do not fuse)."""
         sched = self.scheduler
-        if self.max_fused_iterations <= 1 or len(scheduled.entries) != len(sched.running):
+        if self.max_fused_iterations <= 1 or remaining <= 1:
+            return 1
+        if len(scheduled.entries) != len(sched.running):
             return 1
         if sched.waiting and len(sched.running) < sched.max_num_seqs:
             return 1
-        remaining = math.inf
-        for req, n in scheduled.entries:
-            if n != 1 or not req.generated:
-                return 1
-            remaining = min(remaining, req.remaining_output)
         # Each request may need one more block every block_size tokens.
         per_request = self.kv.block_size * (self.kv.free_blocks // len(scheduled.entries))
-        return int(max(1, min(remaining, per_request, self.max_fused_iterations)))
+        return max(1, min(remaining, per_request, self.max_fused_iterations))
 
     def _update(self, result: StepResult, now: float, k: int) -> None:
         end = now + result.duration_s
+        kv = self.kv
+        block_size = kv.block_size
+        emitted = result.emitted
         for req, n in result.scheduled.entries:
             if req.first_scheduled_s is None:
                 req.first_scheduled_s = now
             if k > 1:
-                self.kv.try_grow(req, req.computed + k)
+                # A fused decode run: room for k tokens was checked by _fusable.
+                extra = -(-(req.computed + k) // block_size) - req.num_blocks
+                if extra > 0:
+                    kv.free_blocks -= extra
+                    req.num_blocks += extra
                 req.computed += k
                 req.generated += k
             else:
                 req.computed += n
-                if req.computed < req.known_tokens:
+                if req.computed < req.prompt_tokens + req.generated:
                     continue  # a prefill chunk that does not finish the prompt
                 req.generated += 1
-            result.emitted.append(req)
+            emitted.append(req)
             if req.first_token_s is None:
                 req.first_token_s = end
                 result.first_tokens.append(req)
@@ -154,6 +167,7 @@ class Engine:
                 req.finish_s = end
                 self.scheduler.finish(req)
                 result.finished.append(req)
+        kv.note_usage()
 
 
 def _iterations_until(span: float, t0: float, slope: float, limit: int) -> int:

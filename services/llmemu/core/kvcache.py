@@ -41,6 +41,12 @@ class KVCache:
             self.peak_used_blocks = used
         return True
 
+    def note_usage(self) -> None:
+        """Record the peak after blocks were taken without try_grow (the scheduler's fast path)."""
+        used = self.num_blocks - self.free_blocks
+        if used > self.peak_used_blocks:
+            self.peak_used_blocks = used
+
     def free(self, req: Request) -> None:
         self.free_blocks += req.num_blocks
         req.num_blocks = 0

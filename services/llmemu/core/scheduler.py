@@ -64,30 +64,46 @@ class Scheduler:
         budget = self.max_num_batched_tokens
         entries: list[tuple[Request, int]] = []
         preempted: list[Request] = []
+        kv = self.kv
+        block_size = kv.block_size
+        running = Status.RUNNING
         for req in list(self.running):
             if budget <= 0:
                 break
-            if req.status is not Status.RUNNING:
+            if req.status is not running:
                 continue  # preempted by an earlier request of this loop
-            n = min(req.pending_tokens, budget)
-            while not self.kv.try_grow(req, req.computed + n):
-                victim = self.running[-1]
-                self._preempt(victim)
-                preempted.append(victim)
-                if victim is req:
-                    n = 0
-                    break
+            pending = req.prompt_tokens + req.generated - req.computed
+            n = pending if pending < budget else budget
+            # Inline KVCache.try_grow: this loop runs for every request of every iteration.
+            extra = -(-(req.computed + n) // block_size) - req.num_blocks
+            if extra > 0:
+                if extra <= kv.free_blocks:
+                    kv.free_blocks -= extra
+                    req.num_blocks += extra
+                else:
+                    n = self._make_room(req, n, preempted)
             if n:
                 entries.append((req, n))
                 budget -= n
+        kv.note_usage()
         while self.waiting and budget > 0 and len(self.running) < self.max_num_seqs:
             req = self.waiting[0]
             n = min(req.pending_tokens, budget)
-            if not self.kv.try_grow(req, req.computed + n):
+            if not kv.try_grow(req, req.computed + n):
                 break
             self.waiting.popleft()
-            req.status = Status.RUNNING
+            req.status = running
             self.running.append(req)
             entries.append((req, n))
             budget -= n
         return Scheduled(tuple(entries), tuple(preempted))
+
+    def _make_room(self, req: Request, n: int, preempted: list[Request]) -> int:
+        """Preempt from the back until `req` can grow by n tokens; 0 if `req` itself went."""
+        while not self.kv.try_grow(req, req.computed + n):
+            victim = self.running[-1]
+            self._preempt(victim)
+            preempted.append(victim)
+            if victim is req:
+                return 0
+        return n
