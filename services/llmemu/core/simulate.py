@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from llmemu.core.busy_series import BusySeries
 from llmemu.core.errors import ConfigError
 from llmemu.core.pricing import ProcessorWork
 from llmemu.core.replica import Replica
@@ -87,6 +88,8 @@ class Recorder:
     itl_count: list[int] = field(default_factory=list)
     itl_weight: list[int] = field(default_factory=list)
     work: dict[str, ProcessorWork] = field(default_factory=dict)
+    busy: BusySeries = field(default_factory=BusySeries)
+    """Busy seconds per processor over time, for utilisation plots."""
 
 
 @dataclass
@@ -189,3 +192,5 @@ def _record(rec: Recorder, result) -> None:
         if total is None:
             total = rec.work[name] = ProcessorWork()
         total.add(work)
+    end_s = result.start_s + result.duration_s
+    rec.busy.add(result.start_s, end_s, {n: w.busy_s for n, w in result.cost.work.items()})
