@@ -74,9 +74,24 @@ class Pricer:
             bytes_per_s=(link.bytes_per_s * network_eff) if link else float("inf"),
             latency_s=(0.0 if ideal or link is None else link.latency_s),
         )
+        self._memo: dict[tuple[Op, str], float] = {}
 
     def time(self, op: Op, processor: str) -> float:
-        """Seconds for one layer's instance of `op` on `processor` of every device."""
+        """Seconds for one layer's instance of `op` on `processor` of every device.
+
+        GEMMs and collectives recur with the same shape every iteration, so their prices are
+        memoised; attention changes with the context every iteration and is not."""
+        if op.kind is OpKind.ATTENTION:
+            return self._time(op, processor)
+        key = (op, processor)
+        seconds = self._memo.get(key)
+        if seconds is None:
+            if len(self._memo) > 65536:
+                self._memo.clear()
+            seconds = self._memo[key] = self._time(op, processor)
+        return seconds
+
+    def _time(self, op: Op, processor: str) -> float:
         rates = self.rates[processor]
         if op.kind is OpKind.COLLECTIVE:
             return self.allreduce(op.payload_bytes, self.link) + rates.overhead_s

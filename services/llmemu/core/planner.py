@@ -8,10 +8,15 @@ head dimension and context token; a ring all-reduce moves 2(N-1) times the paylo
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from llmemu.core.ops import BatchShape, Block, Op, OpKind, Plan
 from llmemu.core.specs.model import ModelSpec
 
 
+# GEMM and all-reduce ops depend on a handful of integers and recur every iteration with the
+# same token count: caching them keeps planning cheap (they are frozen, so sharing is safe).
+@lru_cache(maxsize=4096)
 def gemm(name: str, m: int, k: int, n: int, dtype_bytes: int) -> Op:
     return Op(
         name=name,
@@ -43,12 +48,17 @@ def attn_prefill(model: ModelSpec, batch: BatchShape) -> Op:
 
 def allreduce(model: ModelSpec, m: int, tp: int) -> Op:
     """One all-reduce of the m x hidden activations; traffic as a ring moves it."""
-    payload = float(m * model.hidden_size * model.dtype_bytes)
+    return _allreduce(model.hidden_size, model.dtype_bytes, m, tp)
+
+
+@lru_cache(maxsize=4096)
+def _allreduce(hidden_size: int, dtype_bytes: int, m: int, tp: int) -> Op:
+    payload = float(m * hidden_size * dtype_bytes)
     traffic = 2.0 * (tp - 1) * payload
     return Op(
         name="allreduce",
         kind=OpKind.COLLECTIVE,
-        flops=float((tp - 1) * m * model.hidden_size),
+        flops=float((tp - 1) * m * hidden_size),
         bytes=traffic,
         net_bytes=traffic,
         tokens=m,

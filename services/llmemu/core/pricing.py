@@ -61,14 +61,19 @@ class IterationCost:
 
 def processor_work(plan: PricedPlan) -> dict[str, ProcessorWork]:
     work: dict[str, ProcessorWork] = {}
-    for placed, repeat in plan.placed_with_repeat():
-        w = work.get(placed.processor)
-        if w is None:
-            w = work[placed.processor] = ProcessorWork()
-        w.busy_s += placed.time_s * repeat
-        w.flops += placed.op.flops * repeat
-        w.bytes += placed.op.bytes * repeat
-        w.ops_by_kind[placed.op.name] = w.ops_by_kind.get(placed.op.name, 0.0) + repeat
+    for block in plan.blocks:
+        repeat = block.repeat
+        for stage in block.stages:
+            for placed in stage:
+                w = work.get(placed.processor)
+                if w is None:
+                    w = work[placed.processor] = ProcessorWork()
+                op = placed.op
+                w.busy_s += placed.time_s * repeat
+                w.flops += op.flops * repeat
+                w.bytes += op.bytes * repeat
+                counts = w.ops_by_kind
+                counts[op.name] = counts.get(op.name, 0.0) + repeat
     return work
 
 

@@ -13,11 +13,12 @@ if TYPE_CHECKING:
 
 def route_xpu_only(plan: Plan, pricer: Pricer) -> PricedPlan:
     name = pricer.system.primary.name
+
+    def place(op):
+        return Placed(op, name, pricer.time(op, name))
+
     blocks = tuple(
-        PricedBlock(
-            tuple(tuple(Placed(op, name, pricer.time(op, name)) for op in st) for st in b.stages),
-            b.repeat,
-        )
+        PricedBlock(tuple(tuple(map(place, stage)) for stage in b.stages), b.repeat)
         for b in plan.blocks
     )
     return PricedPlan(blocks, plan.tokens)
