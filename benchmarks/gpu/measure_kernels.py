@@ -44,9 +44,24 @@ import torch
 import torch.nn.functional as F
 
 COLUMNS = [
-    "op", "model", "tp", "m", "k", "n", "batch", "context", "heads", "kv_heads",
-    "head_dim", "median_ms", "flops", "bytes", "achieved_tflops", "achieved_gbps",
-    "device_name", "torch_version",
+    "op",
+    "model",
+    "tp",
+    "m",
+    "k",
+    "n",
+    "batch",
+    "context",
+    "heads",
+    "kv_heads",
+    "head_dim",
+    "median_ms",
+    "flops",
+    "bytes",
+    "achieved_tflops",
+    "achieved_gbps",
+    "device_name",
+    "torch_version",
 ]
 
 M_VALUES = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192]
@@ -54,8 +69,8 @@ DECODE_BATCHES = [1, 8, 32, 64, 128, 256]
 DECODE_CONTEXTS = [128, 512, 1024, 2048, 4096]
 PREFILL_LENGTHS = [512, 1024, 2048, 4096, 8192]
 HEAD_DIM = 128
-KV_LIMIT_BYTES = 20e9          # skip decode combos whose KV cache is larger
-ROTATE_BYTES = 160e6           # rotate buffers until this many bytes are in play
+KV_LIMIT_BYTES = 20e9  # skip decode combos whose KV cache is larger
+ROTATE_BYTES = 160e6  # rotate buffers until this many bytes are in play
 MAX_BUFFERS = 1024
 
 
@@ -156,18 +171,20 @@ class Bench:
                 self._sync()
                 starts = [torch.cuda.Event(enable_timing=True) for _ in range(reps)]
                 ends = [torch.cuda.Event(enable_timing=True) for _ in range(reps)]
-                for s, e in zip(starts, ends):
+                for s, e in zip(starts, ends, strict=True):
                     s.record()
                     g.replay()
                     e.record()
                 self._sync()
-                samples = [s.elapsed_time(e) / inner for s, e in zip(starts, ends)]
+                samples = [s.elapsed_time(e) / inner for s, e in zip(starts, ends, strict=True)]
                 del g
             except Exception as exc:  # noqa: BLE001 - fall back to eager timing
                 self.graph_failures += 1
                 if self.graph_failures <= 3:
-                    print(f"  graph capture failed ({type(exc).__name__}: {exc}); timing eagerly",
-                          flush=True)
+                    print(
+                        f"  graph capture failed ({type(exc).__name__}: {exc}); timing eagerly",
+                        flush=True,
+                    )
                 self._sync()
                 samples = []
         if not samples:
@@ -187,16 +204,29 @@ def gpu_tag(name: str) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default="data/kernels/measured", help="output folder")
-    ap.add_argument("--dry-run", action="store_true",
-                    help="tiny shapes on the CPU (float32), to check the script runs")
-    ap.add_argument("--max-seconds", type=float, default=240.0,
-                    help="after this many seconds, time remaining shapes with 3 reps only")
+    ap.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="tiny shapes on the CPU (float32), to check the script runs",
+    )
+    ap.add_argument(
+        "--max-seconds",
+        type=float,
+        default=240.0,
+        help="after this many seconds, time remaining shapes with 3 reps only",
+    )
     ap.add_argument("--min-reps", type=int, default=10)
     ap.add_argument("--no-graphs", action="store_true", help="time eager loops, not CUDA graphs")
-    ap.add_argument("--repeat-kv", action="store_true",
-                    help="expand KV heads instead of enable_gqa=True (ops get a _repeat_kv suffix)")
-    ap.add_argument("--no-extras", action="store_true",
-                    help="skip the extra attention shapes (70B per-GPU heads at TP 2/4/8)")
+    ap.add_argument(
+        "--repeat-kv",
+        action="store_true",
+        help="expand KV heads instead of enable_gqa=True (ops get a _repeat_kv suffix)",
+    )
+    ap.add_argument(
+        "--no-extras",
+        action="store_true",
+        help="skip the extra attention shapes (70B per-GPU heads at TP 2/4/8)",
+    )
     args = ap.parse_args()
 
     t_start = time.time()
@@ -205,7 +235,7 @@ def main() -> int:
         device = torch.device("cpu")
         dtype = torch.float32
         device_name = "cpu-dry-run"
-        scale = 32                         # divide every model dimension by this
+        scale = 32  # divide every model dimension by this
         m_values = [1, 4, 64]
         batches, contexts, lengths = [1, 8], [128, 512], [128, 256]
         peak_n, copy_bytes = 512, 64 << 20
@@ -217,7 +247,12 @@ def main() -> int:
         dtype = torch.float16
         device_name = torch.cuda.get_device_name(0)
         scale = 1
-        m_values, batches, contexts, lengths = M_VALUES, DECODE_BATCHES, DECODE_CONTEXTS, PREFILL_LENGTHS
+        m_values, batches, contexts, lengths = (
+            M_VALUES,
+            DECODE_BATCHES,
+            DECODE_CONTEXTS,
+            PREFILL_LENGTHS,
+        )
         peak_n, copy_bytes = 8192, 1 << 30
     torch_version = torch.__version__
     esize = torch.tensor([], dtype=dtype).element_size()
@@ -225,44 +260,63 @@ def main() -> int:
 
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, f"{gpu_tag(device_name)}__llmemu.csv")
-    fh = open(path, "w", newline="")
+    fh = open(path, "w", newline="")  # noqa: SIM115 - flushed per row, closed below
     writer = csv.DictWriter(fh, fieldnames=COLUMNS)
     writer.writeheader()
     fh.flush()
     nrows = 0
     results: dict[tuple, dict] = {}
 
-    print(f"device={device_name} torch={torch_version} cuda={torch.version.cuda} "
-          f"cudnn={torch.backends.cudnn.version() if not dry else None} dtype={dtype} "
-          f"graphs={bench.use_graphs} out={path}", flush=True)
+    print(
+        f"device={device_name} torch={torch_version} cuda={torch.version.cuda} "
+        f"cudnn={torch.backends.cudnn.version() if not dry else None} dtype={dtype} "
+        f"graphs={bench.use_graphs} out={path}",
+        flush=True,
+    )
     if bench.cuda:
         props = torch.cuda.get_device_properties(0)
-        print(f"sm_count={props.multi_processor_count} mem_GiB={props.total_memory / 2**30:.1f} "
-              f"capability={props.major}.{props.minor}", flush=True)
+        print(
+            f"sm_count={props.multi_processor_count} mem_GiB={props.total_memory / 2**30:.1f} "
+            f"capability={props.major}.{props.minor}",
+            flush=True,
+        )
 
     def emit(op: str, ms: float, flops: float, nbytes: float, **kw) -> dict:
         nonlocal nrows
         row = {c: "" for c in COLUMNS}
         row.update(kw)
         row.update(
-            op=op, median_ms=f"{ms:.6g}", flops=f"{flops:.0f}", bytes=f"{nbytes:.0f}",
+            op=op,
+            median_ms=f"{ms:.6g}",
+            flops=f"{flops:.0f}",
+            bytes=f"{nbytes:.0f}",
             achieved_tflops=f"{flops / (ms * 1e-3) / 1e12:.4g}" if flops else "",
             achieved_gbps=f"{nbytes / (ms * 1e-3) / 1e9:.4g}" if nbytes else "",
-            device_name=device_name, torch_version=torch_version,
+            device_name=device_name,
+            torch_version=torch_version,
         )
         writer.writerow(row)
         fh.flush()
         nrows += 1
-        results[(op, kw.get("model", ""), kw.get("tp", ""), kw.get("m", ""),
-                 kw.get("batch", ""), kw.get("context", ""), kw.get("heads", ""))] = row
+        results[
+            (
+                op,
+                kw.get("model", ""),
+                kw.get("tp", ""),
+                kw.get("m", ""),
+                kw.get("batch", ""),
+                kw.get("context", ""),
+                kw.get("heads", ""),
+            )
+        ] = row
         return row
 
     def randn(*shape, std: float = 1.0, dt=None):
         return torch.randn(*shape, device=device, dtype=dt or dtype) * std
 
-    def guarded(label: str, thunk) -> None:
+    def guarded(label: str, fn, *args) -> None:
         try:
-            thunk()
+            fn(*args)
         except torch.cuda.OutOfMemoryError as exc:
             print(f"  OOM at {label}: {exc}", flush=True)
         except Exception as exc:  # noqa: BLE001 - keep measuring other shapes
@@ -275,10 +329,10 @@ def main() -> int:
     # ---------------------------------------------------------------- ceilings
     def peak_gemm(dt, label):
         n = peak_n
-        a, b = randn(n, n, dt=dt), randn(n, n, std=n ** -0.5, dt=dt)
+        a, b = randn(n, n, dt=dt), randn(n, n, std=n**-0.5, dt=dt)
         c = torch.empty(n, n, device=device, dtype=dt)
         ms = bench.time(lambda i: torch.matmul(a, b, out=c), budget_ms=60)
-        r = emit(label, ms, 2.0 * n ** 3, 3.0 * n * n * a.element_size(), m=n, k=n, n=n)
+        r = emit(label, ms, 2.0 * n**3, 3.0 * n * n * a.element_size(), m=n, k=n, n=n)
         print(f"{label:16s} {n}^3: {ms:.3f} ms  {r['achieved_tflops']} TFLOP/s", flush=True)
 
     def d2d_copy():
@@ -286,12 +340,15 @@ def main() -> int:
         src, dst = randn(n), torch.empty(n, device=device, dtype=dtype)
         ms = bench.time(lambda i: dst.copy_(src), budget_ms=60)
         r = emit("d2d_copy", ms, 0, 2.0 * n * esize, m=n)
-        print(f"d2d_copy {copy_bytes / 2**30:.2f} GiB: {ms:.3f} ms  {r['achieved_gbps']} GB/s "
-              f"(read+write)", flush=True)
+        print(
+            f"d2d_copy {copy_bytes / 2**30:.2f} GiB: {ms:.3f} ms  {r['achieved_gbps']} GB/s "
+            f"(read+write)",
+            flush=True,
+        )
 
-    guarded("peak_gemm_fp16", lambda: peak_gemm(dtype, "peak_gemm_fp16"))
+    guarded("peak_gemm_fp16", peak_gemm, dtype, "peak_gemm_fp16")
     if not dry:
-        guarded("peak_gemm_bf16", lambda: peak_gemm(torch.bfloat16, "peak_gemm_bf16"))
+        guarded("peak_gemm_bf16", peak_gemm, torch.bfloat16, "peak_gemm_bf16")
     guarded("d2d_copy", d2d_copy)
 
     # ---------------------------------------------------------------- GEMMs
@@ -302,7 +359,7 @@ def main() -> int:
         k, n = k // scale, n // scale
         wbytes = k * n * esize
         nbuf = int(min(MAX_BUFFERS, max(1, math.ceil(ROTATE_BYTES / wbytes))))
-        ws = [randn(k, n, std=k ** -0.5) for _ in range(nbuf)]
+        ws = [randn(k, n, std=k**-0.5) for _ in range(nbuf)]
         for m in m_values:
             key = (m, k, n)
             if key not in gemm_cache:
@@ -310,18 +367,28 @@ def main() -> int:
                 out = torch.empty(m, n, device=device, dtype=dtype)
                 gemm_cache[key] = bench.time(
                     lambda i, x=x, out=out: torch.matmul(x, ws[i % nbuf], out=out),
-                    nbuf=nbuf, budget_ms=30)
+                    nbuf=nbuf,
+                    budget_ms=30,
+                )
                 del x, out
             ms = gemm_cache[key]
-            emit(op, ms, 2.0 * m * k * n, float(esize * (m * k + k * n + m * n)),
-                 model=model.name, tp=tp, m=m, k=k, n=n)
-        del ws
+            emit(
+                op,
+                ms,
+                2.0 * m * k * n,
+                float(esize * (m * k + k * n + m * n)),
+                model=model.name,
+                tp=tp,
+                m=m,
+                k=k,
+                n=n,
+            )
 
     t0 = time.time()
     for model in MODELS:
         for tp in model.tps:
             for op in model.ops:
-                guarded(f"{model.name} tp{tp} {op}", lambda: gemm_rows(model, tp, op))
+                guarded(f"{model.name} tp{tp} {op}", gemm_rows, model, tp, op)
     print(f"GEMMs done: {len(gemm_cache)} distinct shapes in {time.time() - t0:.1f} s", flush=True)
 
     # ---------------------------------------------------------------- attention
@@ -333,8 +400,10 @@ def main() -> int:
             F.scaled_dot_product_attention(q, kv, kv, enable_gqa=True)
     except TypeError:
         gqa_native = False
-    print(f"SDPA GQA mode: {'enable_gqa=True' if gqa_native else 'repeat_interleave KV heads'}",
-          flush=True)
+    print(
+        f"SDPA GQA mode: {'enable_gqa=True' if gqa_native else 'repeat_interleave KV heads'}",
+        flush=True,
+    )
     suffix = "" if gqa_native else "_repeat_kv"
     d = HEAD_DIM
 
@@ -353,6 +422,7 @@ def main() -> int:
             choice = torch._fused_sdp_choice(q, k, v, is_causal=causal, **kw)
             try:
                 from torch.nn.attention import SDPBackend
+
                 return SDPBackend(choice).name
             except Exception:  # noqa: BLE001
                 return str(choice)
@@ -367,14 +437,27 @@ def main() -> int:
         q = randn(b, h, 1, d)
         ks = [expand(randn(b, kvh, ctx, d), h) for _ in range(nbuf)]
         vs = [expand(randn(b, kvh, ctx, d), h) for _ in range(nbuf)]
-        backends_seen.setdefault(f"decode {model} tp{tp} ({h},{kvh})",
-                                 backend_name(q, ks[0], vs[0], False))
-        ms = bench.time(lambda i: sdpa(q, ks[i % nbuf], vs[i % nbuf], False),
-                        nbuf=nbuf, budget_ms=25)
+        backends_seen.setdefault(
+            f"decode {model} tp{tp} ({h},{kvh})", backend_name(q, ks[0], vs[0], False)
+        )
+        ms = bench.time(
+            lambda i: sdpa(q, ks[i % nbuf], vs[i % nbuf], False), nbuf=nbuf, budget_ms=25
+        )
         flops = 4.0 * b * h * ctx * d
         nbytes = kv_bytes + 2.0 * b * h * d * esize  # KV once, q in, out
-        return emit("decode_attn" + suffix, ms, flops, nbytes, model=model, tp=tp,
-                    batch=b, context=ctx, heads=h, kv_heads=kvh, head_dim=d)
+        return emit(
+            "decode_attn" + suffix,
+            ms,
+            flops,
+            nbytes,
+            model=model,
+            tp=tp,
+            batch=b,
+            context=ctx,
+            heads=h,
+            kv_heads=kvh,
+            head_dim=d,
+        )
 
     def prefill(model: str, tp: int, h: int, kvh: int, length: int):
         q = randn(1, h, length, d)
@@ -384,8 +467,19 @@ def main() -> int:
         ms = bench.time(lambda i: sdpa(q, k, v, True), budget_ms=25)
         flops = 4.0 * h * length * length * d / 2  # causal: half the score matrix
         nbytes = float(esize * (2 * h * length * d + 2 * kvh * length * d))
-        return emit("prefill_attn" + suffix, ms, flops, nbytes, model=model, tp=tp,
-                    batch=1, context=length, heads=h, kv_heads=kvh, head_dim=d)
+        return emit(
+            "prefill_attn" + suffix,
+            ms,
+            flops,
+            nbytes,
+            model=model,
+            tp=tp,
+            batch=1,
+            context=length,
+            heads=h,
+            kv_heads=kvh,
+            head_dim=d,
+        )
 
     def decode_sweep(model, tp, h, kvh):
         t0 = time.time()
@@ -393,15 +487,16 @@ def main() -> int:
             for ctx in contexts:
                 if 2.0 * b * kvh * ctx * d * esize > KV_LIMIT_BYTES:
                     continue
-                guarded(f"decode {model} h{h}/{kvh} b{b} ctx{ctx}",
-                        lambda b=b, ctx=ctx: decode(model, tp, h, kvh, b, ctx))
-        print(f"decode_attn {model} tp{tp} ({h},{kvh}) done in {time.time() - t0:.1f} s",
-              flush=True)
+                guarded(
+                    f"decode {model} h{h}/{kvh} b{b} ctx{ctx}", decode, model, tp, h, kvh, b, ctx
+                )
+        print(
+            f"decode_attn {model} tp{tp} ({h},{kvh}) done in {time.time() - t0:.1f} s", flush=True
+        )
 
     def prefill_sweep(model, tp, h, kvh):
         for length in lengths:
-            guarded(f"prefill {model} h{h}/{kvh} L{length}",
-                    lambda length=length: prefill(model, tp, h, kvh, length))
+            guarded(f"prefill {model} h{h}/{kvh} L{length}", prefill, model, tp, h, kvh, length)
 
     h8, kv8 = 32 // (1 if not dry else 4), 8 // (1 if not dry else 4)
     decode_sweep("llama-3-8b", 1, h8, kv8)
