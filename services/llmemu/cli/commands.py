@@ -10,9 +10,27 @@ import importlib
 
 _MODULES = {
     # "serve": "llmemu.service.cli",
+    "sweep": "llmemu.reports.sweep_cli",
+    "report": "llmemu.reports.report_cli",
 }
 
 
 def register(commands: dict) -> None:
     for name, module in _MODULES.items():
-        commands[name] = importlib.import_module(module).COMMAND
+        try:
+            commands[name] = importlib.import_module(module).COMMAND
+        except ImportError as exc:
+            # One command's missing optional dependency must not take the others down.
+            commands[name] = _unavailable(name, exc)
+
+
+def _unavailable(name: str, exc: ImportError):
+    def add(parser) -> None:
+        parser.add_argument("args", nargs="*")
+
+    def run(args) -> int:
+        from llmemu.core.errors import LlmemuError
+
+        raise LlmemuError(f"{name} is unavailable: {exc}; install the extra it needs")
+
+    return add, run

@@ -1,0 +1,113 @@
+"""The CLI: determinism, JSON keys, and one clear line for every bad scenario."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCENARIO = """
+model: llama-3-8b
+system: h100x1
+policy: {max_num_seqs: 64, max_num_batched_tokens: 2048}
+workload:
+  requests: 80
+  arrival: {kind: poisson, rate: 8}
+  input_tokens: {kind: normal, mean: 300, std: 50}
+  output_tokens: {kind: uniform, low: 10, high: 100}
+seed: 3
+"""
+
+
+@pytest.fixture
+def scenario(tmp_path: Path) -> Path:
+    path = tmp_path / "s.yaml"
+    path.write_text(SCENARIO)
+    return path
+
+
+def test_same_seed_gives_identical_json_apart_from_wall_time(cli_json, scenario):
+    a, b = cli_json("simulate", str(scenario)), cli_json("simulate", str(scenario))
+    a.pop("wall_s"), b.pop("wall_s")
+    assert a == b
+
+
+def test_json_has_the_documented_keys(cli_json, scenario):
+    r = cli_json("simulate", str(scenario))
+    for key in ("output_tokens_per_s", "total_tokens_per_s", "requests_per_s"):
+        assert r["throughput"][key] > 0
+    for metric in ("ttft_s", "tpot_s", "itl_s", "e2e_s"):
+        assert set(r[metric]) >= {"mean", "p50", "p90", "p99"}
+    assert r["requests"]["completed"] == 80
+    assert "preempted" in r["requests"]
+    device = r["devices"]["h100"]
+    assert set(device) >= {"utilization", "busy_s", "flops", "bytes", "peak_memory_bytes"}
+    assert r["simulated_s"] > 0 and r["iterations"] > 0 and r["wall_s"] > 0
+
+
+def test_set_overrides_a_nested_key(cli_json, scenario):
+    slow = cli_json("simulate", str(scenario), "--set", "workload.arrival.rate=2")
+    assert slow["throughput"]["requests_per_s"] == pytest.approx(2, rel=0.35)
+
+
+def test_output_tokens_are_what_was_asked(cli_json, tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        SCENARIO.replace("{kind: uniform, low: 10, high: 100}", "{kind: constant, value: 50}")
+    )
+    r = cli_json("simulate", str(path))
+    # 80 requests x 50 tokens over the simulated span
+    assert r["throughput"]["output_tokens_per_s"] * r["simulated_s"] == pytest.approx(4000)
+
+
+BAD = {
+    "unknown preset": ("model: llama-9", "unknown model preset 'llama-9'"),
+    "negative rate": (
+        "{kind: poisson, rate: 8}|{kind: poisson, rate: -1}",
+        "workload.arrival.poisson.rate",
+    ),
+    "does not fit": ("system: h100x1|system: a100-40gx1\nmodel: llama-2-70b", "weights"),
+    "malformed": ("policy: {max_num_seqs: 64,|policy: {max_num_seqs: [64,", "not valid YAML"),
+    "unknown routing": ("policy: {|policy: {routing: magic, ", "unknown policy.routing 'magic'"),
+}
+
+
+@pytest.mark.parametrize("case", BAD)
+def test_bad_scenarios_end_with_one_clear_line_and_exit_2(tmp_path, case):
+    edit, expected = BAD[case]
+    text = SCENARIO
+    if "|" in edit:
+        old, new = edit.split("|")
+        text = text.replace(old, new)
+    else:
+        text = text.replace("model: llama-3-8b", edit)
+    if case == "does not fit":
+        text = text.replace("model: llama-3-8b\n", "")
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    proc = subprocess.run(
+        [sys.executable, "-m", "llmemu.cli.main", "simulate", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert expected in lines[0]
+
+
+def test_missing_file_is_a_clear_error(cli, tmp_path):
+    code, _, err = cli("simulate", str(tmp_path / "nope.yaml"))
+    assert code == 2 and "does not exist" in err
+
+
+def test_presets_lists_required_names(cli):
+    code, out, _ = cli("presets", "--json")
+    listing = json.loads(out)
+    assert {"h100", "h200", "a100", "a100-40g", "b200", "mi300x"} <= set(listing["devices"])
+    assert {"h100x1", "h100x4", "a100x2", "a100-40gx1", "a100x8-nvlink"} <= set(listing["systems"])
+    assert {"llama-3-8b", "mixtral-8x7b", "gpt3-175b"} <= set(listing["models"])
