@@ -1,0 +1,1 @@
+"""Sweeps over scenario grids, and reports (HTML pages with plots) of their results."""

@@ -1,0 +1,49 @@
+"""What a report draws beyond the summary: latency distributions, utilisation over time and
+one representative iteration. Added to the summary under their own keys, so the existing
+keys of `simulate --json` stay as they are."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from llmemu.core.results import itl_distribution
+from llmemu.core.simulate import SimulationRun
+from llmemu.reports.iteration import representative_iteration
+
+NUM_BINS = 40
+
+
+def histogram(values: np.ndarray, weights: np.ndarray | None = None) -> dict[str, list[float]]:
+    """Counts in NUM_BINS equal bins between the smallest and the largest value."""
+    if values.size == 0:
+        return {"edges_s": [], "counts": []}
+    low, high = float(values.min()), float(values.max())
+    if high <= low:
+        high = low + max(abs(low) * 1e-6, 1e-9)  # one value: a single narrow bin around it
+    counts, edges = np.histogram(values, bins=NUM_BINS, range=(low, high), weights=weights)
+    return {"edges_s": edges.tolist(), "counts": counts.astype(float).tolist()}
+
+
+def distributions(run: SimulationRun) -> dict[str, Any]:
+    """Per-request TTFT and TPOT, and the inter-token latency of every decode token."""
+    reqs = [r for r in run.requests if r.finish_s is not None]
+    ttft = np.array([r.first_token_s - r.arrival_s for r in reqs])
+    multi = [r for r in reqs if r.generated > 1]
+    tpot = np.array([(r.finish_s - r.first_token_s) / (r.generated - 1) for r in multi])
+    itl, weights = itl_distribution(run.recorder)
+    return {
+        "ttft_s": histogram(ttft),
+        "tpot_s": histogram(tpot),
+        "itl_s": histogram(itl, weights),
+    }
+
+
+def details(run: SimulationRun) -> dict[str, Any]:
+    """The keys a report needs, to merge into `summarize`'s dict."""
+    return {
+        "distributions": distributions(run),
+        "utilization_timeline": run.recorder.busy.to_dict(run.simulated_s),
+        "iteration": representative_iteration(run),
+    }

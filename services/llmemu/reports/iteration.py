@@ -1,0 +1,107 @@
+"""One representative iteration of a run, priced op by op, for rooflines and lane charts.
+
+The representative iteration is the run's mean iteration: as many decoding requests as the
+run decoded tokens per iteration, each attending to the mean context of a decode token, and
+one prefill chunk of the prompt tokens per iteration. It is priced by a copy of the
+replica's own pricer (same batching, routing and timeline) that keeps the plan, without
+sampling expert routing, so the run's random streams are untouched.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from llmemu.cli.explain import op_rows
+from llmemu.core.ops import BatchShape
+from llmemu.core.replica import Replica
+from llmemu.core.routing.placed import PricedPlan
+from llmemu.core.simulate import SimulationRun
+from llmemu.core.timeline import serial
+
+
+def mean_batch(run: SimulationRun) -> BatchShape | None:
+    """The mean iteration's batch; None when the run did no iteration."""
+    reqs = [r for r in run.requests if r.finish_s is not None]
+    iterations = run.recorder.iterations
+    if not reqs or not iterations:
+        return None
+    # Decode token j (j = 1 .. generated-1) attends to prompt + j tokens.
+    decode_tokens = sum(r.generated - 1 for r in reqs)
+    context_sum = sum(
+        (r.generated - 1) * r.prompt_tokens + r.generated * (r.generated - 1) / 2 for r in reqs
+    )
+    num_decode = round(decode_tokens / iterations)
+    context = context_sum / decode_tokens if decode_tokens else 0.0
+    prefill = round(sum(r.prompt_tokens for r in reqs) / iterations)
+    return BatchShape(
+        prefill_chunks=((prefill, 0),) if prefill else (),
+        num_decode=num_decode,
+        decode_context=round(num_decode * context),
+        num_logits=num_decode + (1 if prefill else 0),
+    )
+
+
+def lanes(plan: PricedPlan, serial_timeline: bool) -> list[dict[str, Any]]:
+    """Start and duration of each op in ONE layer of each block. Ops of a stage start
+    together on different processors and queue on the same one (the `stages` timeline);
+    with the `serial` timeline every op waits for the previous one."""
+    bars: list[dict[str, Any]] = []
+    t = 0.0
+    for index, block in enumerate(plan.blocks):
+        for stage in block.stages:
+            free: dict[str, float] = {}
+            for placed in stage:
+                start = t if not serial_timeline else max([t, *free.values()])
+                start = max(start, free.get(placed.processor, t))
+                free[placed.processor] = start + placed.time_s
+                bars.append(
+                    {
+                        "block": index,
+                        "repeat": block.repeat,
+                        "op": placed.op.name,
+                        "device": placed.processor,
+                        "start_s": start,
+                        "duration_s": placed.time_s,
+                    }
+                )
+            t = max([t, *free.values()])
+    return bars
+
+
+def processors(replica: Replica) -> dict[str, dict[str, Any]]:
+    """Peak and effective rates of each processor, per device, for the roofline."""
+    pricer = replica.engine.pricer.pricer
+    out = {}
+    for proc in replica.system.processors:
+        rates = pricer.rates[proc.name]
+        out[proc.name] = {
+            "count": replica.system.tensor_parallel,
+            "kind": proc.device.kind,
+            "peak_flops": proc.device.flops_for(replica.model.dtype_bytes),
+            "peak_bytes_per_s": proc.device.compute_bytes_per_s,
+            "effective_flops": rates.flops,
+            "effective_bytes_per_s": rates.bytes_per_s,
+        }
+    return out
+
+
+def representative_iteration(run: SimulationRun) -> dict[str, Any] | None:
+    batch = mean_batch(run)
+    if batch is None:
+        return None
+    pricer = copy.copy(run.replica.engine.pricer)
+    pricer.keep_plan = True
+    cost = pricer.price(batch)
+    return {
+        "batch": {
+            "prefill_tokens": sum(c for c, _ in batch.prefill_chunks),
+            "num_decode": batch.num_decode,
+            "decode_context": batch.decode_context,
+        },
+        "iteration_s": cost.duration_s,
+        "timeline": "serial" if pricer.timeline is serial else "stages",
+        "ops": op_rows(cost.plan),
+        "lanes": lanes(cost.plan, pricer.timeline is serial),
+        "processors": processors(run.replica),
+    }
