@@ -26,6 +26,7 @@ def _add_simulate(p: argparse.ArgumentParser) -> None:
         help="override a scenario key, e.g. workload.arrival.rate=20",
     )
     p.add_argument("--out", help="also write the JSON result to this file")
+    p.add_argument("--report", metavar="DIR", help="also write an HTML report with plots to DIR")
 
 
 def _run_simulate(args: argparse.Namespace) -> int:
@@ -35,15 +36,21 @@ def _run_simulate(args: argparse.Namespace) -> int:
     from llmemu.core.replica import build_replica
     from llmemu.core.results import summarize
     from llmemu.core.simulate import run
+    from llmemu.reports.detail import details
 
     start = time.perf_counter()
     loaded = load_scenario(args.scenario, args.set)
     replica = build_replica(loaded.model, loaded.system, loaded.spec.policy, seed=loaded.spec.seed)
     result = run(replica, loaded.workload(), Progress("simulating"))
     summary = summarize(result, time.perf_counter() - start)
+    summary.update(details(result))  # distributions, utilisation over time, one iteration
     text = json.dumps(summary, indent=2)
     if args.out:
         Path(args.out).write_text(text + "\n")
+    if args.report:
+        from llmemu.reports.page import write_report
+
+        write_report(summary, Path(args.report))
     print(text if args.json else render_summary(summary))
     return 0
 
