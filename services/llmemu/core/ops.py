@@ -36,9 +36,12 @@ OP_NAMES = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Op:
-    """One kernel of one layer, for the whole replica."""
+    """One kernel of one layer, for the whole replica.
+
+    Compared and hashed by identity: the planner hands out one shared object per GEMM shape,
+    so prices can be memoised by op cheaply (hashing nine fields every lookup was not)."""
 
     name: str
     kind: OpKind
