@@ -54,6 +54,9 @@ class Op:
     """Collectives: the tensor every device contributes."""
     expert_tokens: tuple[int, ...] = ()
     """Experts: tokens routed to each expert (the op is their grouped GEMM)."""
+    weight_bytes: float = 0.0
+    """Part of `bytes` that is weights (the rest scales with tokens); lets a router split an
+    experts op into groups of experts without knowing the model."""
 
     @property
     def op_per_byte(self) -> float:

@@ -24,6 +24,7 @@ def gemm(name: str, m: int, k: int, n: int, dtype_bytes: int) -> Op:
         flops=2.0 * m * k * n,
         bytes=float(m * k + k * n + m * n) * dtype_bytes,
         tokens=m,
+        weight_bytes=float(k * n * dtype_bytes),
     )
 
 
@@ -86,6 +87,7 @@ def experts(model: ModelSpec, expert_tokens: tuple[int, ...]) -> Op:
         bytes=float(weights + acts) * dt,
         tokens=max(expert_tokens, default=0),
         expert_tokens=expert_tokens,
+        weight_bytes=float(weights * dt),
     )
 
 
