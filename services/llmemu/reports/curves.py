@@ -59,6 +59,8 @@ def _panel(ax: Any, xs: list, ys: list, label: str, colour_: str, sat: int | Non
 
 def curves_png(result: dict[str, Any], x_key: str) -> bytes:
     plt = pyplot()
+    from matplotlib.ticker import ScalarFormatter
+
     fig, (ax_tp, ax_ttft, ax_itl) = plt.subplots(1, 3, figsize=(15, 4.2))
     for i, (label, points) in enumerate(series(result, x_key).items()):
         c = colour(i)
@@ -76,7 +78,8 @@ def curves_png(result: dict[str, Any], x_key: str) -> bytes:
     ax_itl.set(
         xlabel="output tokens/s", ylabel="ITL (ms)", title="Inter-token latency vs throughput"
     )
-    ax_ttft.set_yscale("log")
+    ax_ttft.set_yscale("log")  # TTFT grows by orders of magnitude past saturation
+    ax_ttft.yaxis.set_major_formatter(ScalarFormatter())
     for ax in (ax_tp, ax_ttft, ax_itl):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)

@@ -20,18 +20,21 @@ p.note { color: #555; font-size: 0.9em; }
 
 
 def lookup(data: Any, key: str) -> Any:
-    """The value at a dotted path (`points.3.result.ttft_s.p50`; numbers index lists)."""
-    for part in key.split("."):
+    """The value at a slash path (`points/3/result/ttft_s/p50`; numbers index lists). Not
+    dots: grid keys such as `workload.arrival.rate` are themselves dotted."""
+    for part in key.split("/"):
         data = data[int(part)] if isinstance(data, list) else data[part]
     return data
 
 
 def fmt(value: Any, unit: str) -> str:
-    """Rounded text: `s` shown in ms, `%` a fraction shown as percent, `GB` bytes."""
+    """Rounded text: `s` shown in ms, `sec` in seconds, `%` a fraction shown as percent, `GB` bytes."""
     if not isinstance(value, int | float) or isinstance(value, bool):
         return escape(str(value))
     if unit == "s":
         return f"{value * 1e3:.3f} ms"
+    if unit == "sec":
+        return f"{value:.3f} s"
     if unit == "%":
         return f"{value * 100:.1f} %"
     if unit == "GB":

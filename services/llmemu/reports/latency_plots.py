@@ -28,6 +28,8 @@ def distributions_png(summary: dict[str, Any]) -> bytes:
             value = summary[key][q] * 1e3
             ax.axvline(value, color="red", linestyle=style, label=f"{q} {value:.2f} ms")
         ax.set(title=title, xlabel="ms", ylabel=unit)
+        if key == "itl_s":  # iterations that carry a prefill form a thin, long tail
+            ax.set_yscale("log")
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
     return png_bytes(fig)

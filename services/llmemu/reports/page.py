@@ -58,33 +58,33 @@ def _sweep(result: dict[str, Any], files: dict[str, bytes]) -> str:
                 continue
             i = result["points"].index(point)
             detail = i if detail is None else detail
-            rows.append([text_cell(label), num_cell(result, f"points.{i}.params.{x_key}")])
+            rows.append([text_cell(label), num_cell(result, f"points/{i}/params/{x_key}")])
         parts.append(table(["series", f"saturation at {x_key}"], rows))
     ran = [i for i, p in enumerate(result["points"]) if "result" in p]
     if ran:
         detail = ran[-1] if detail is None else detail
         params = ", ".join(f"{k}={v}" for k, v in result["points"][detail]["params"].items())
         parts.append(f"<h2>Point {escape(params)}</h2>")
-        parts.append(sections(result, f"points.{detail}.result.", files))
+        parts.append(sections(result, f"points/{detail}/result/", files))
     return "".join(parts)
 
 
 def _sweep_table(result: dict[str, Any]) -> str:
     keys = list(result["grid"])
     metrics = [
-        ("out tok/s", "throughput.output_tokens_per_s", "tok/s"),
-        ("req/s", "throughput.requests_per_s", "req/s"),
-        ("TTFT p50", "ttft_s.p50", "s"),
-        ("TTFT p99", "ttft_s.p99", "s"),
-        ("ITL p50", "itl_s.p50", "s"),
-        ("ITL p99", "itl_s.p99", "s"),
-        ("TPOT mean", "tpot_s.mean", "s"),
+        ("out tok/s", "throughput/output_tokens_per_s", "tok/s"),
+        ("req/s", "throughput/requests_per_s", "req/s"),
+        ("TTFT p50", "ttft_s/p50", "s"),
+        ("TTFT p99", "ttft_s/p99", "s"),
+        ("ITL p50", "itl_s/p50", "s"),
+        ("ITL p99", "itl_s/p99", "s"),
+        ("TPOT mean", "tpot_s/mean", "s"),
     ]
     rows = []
     for i, point in enumerate(result["points"]):
         cells = [text_cell(point["params"][k]) for k in keys]
         if "result" in point:
-            cells += [num_cell(result, f"points.{i}.result.{key}", u) for _, key, u in metrics]
+            cells += [num_cell(result, f"points/{i}/result/{key}", u) for _, key, u in metrics]
         else:
             cells.append(f'<td colspan="{len(metrics)}">error: {escape(point["error"])}</td>')
         rows.append(cells)

@@ -10,6 +10,8 @@ import numpy as np
 from llmemu.core.ops import OP_NAMES
 from llmemu.reports.charts import colour, png_bytes, pyplot
 
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
+
 
 def achieved_points(iteration: dict[str, Any], device: str) -> list[dict[str, float | str]]:
     """(op, Op/B, FLOP/s per device) of each op that computes on `device`. Rows hold the
@@ -50,15 +52,21 @@ def roofline_png(iteration: dict[str, Any], device: str) -> bytes:
         alpha=0.6,
         label="calibrated roof (efficiencies)",
     )
-    for p in points:
+    # Ops of a layer often share an Op/B (GEMMs of one batch): distinct markers keep each
+    # visible where labels would overlap.
+    for i, p in enumerate(points):
         c = colour(OP_NAMES.index(p["op"]) if p["op"] in OP_NAMES else len(OP_NAMES))
-        ax.plot(p["op_per_byte"], p["flops_per_s"], "o", color=c, markersize=8, label=p["op"])
-        ax.annotate(
-            p["op"],
-            (p["op_per_byte"], p["flops_per_s"]),
-            fontsize=8,
-            xytext=(5, -10),
-            textcoords="offset points",
+        marker = MARKERS[i % len(MARKERS)]
+        ax.plot(
+            p["op_per_byte"],
+            p["flops_per_s"],
+            marker,
+            color=c,
+            markersize=9,
+            markeredgecolor="black",
+            markeredgewidth=0.5,
+            label=p["op"],
+            alpha=0.85,
         )
     ax.set_xscale("log")
     ax.set_yscale("log")

@@ -10,14 +10,14 @@ from llmemu.reports.html import image, num_cell, table, text_cell
 
 # (label, summary key, unit) of the numbers table.
 NUMBERS = [
-    ("output tokens/s", "throughput.output_tokens_per_s", "tok/s"),
-    ("total tokens/s", "throughput.total_tokens_per_s", "tok/s"),
-    ("requests/s", "throughput.requests_per_s", "req/s"),
-    ("completed", "requests.completed", ""),
-    ("rejected", "requests.rejected", ""),
-    ("preemptions", "requests.preempted", ""),
-    ("KV cache peak usage", "memory.kv_peak_usage", "%"),
-    ("simulated time", "simulated_s", "s"),
+    ("output tokens/s", "throughput/output_tokens_per_s", "tok/s"),
+    ("total tokens/s", "throughput/total_tokens_per_s", "tok/s"),
+    ("requests/s", "throughput/requests_per_s", "req/s"),
+    ("completed", "requests/completed", ""),
+    ("rejected", "requests/rejected", ""),
+    ("preemptions", "requests/preempted", ""),
+    ("KV cache peak usage", "memory/kv_peak_usage", "%"),
+    ("simulated time", "simulated_s", "sec"),
     ("iterations", "iterations", ""),
 ]
 LATENCIES = [
@@ -31,7 +31,7 @@ QUANTILES = ("mean", "p50", "p90", "p99")
 
 
 def sections(root: dict[str, Any], prefix: str, files: dict[str, bytes]) -> str:
-    """HTML for the summary found at `prefix` in `root` (prefix "" or "points.3.result.");
+    """HTML for the summary found at `prefix` in `root` (prefix "" or "points/3/result/");
     each plot is also put in `files` under its file name."""
     from llmemu.reports.latency_plots import distributions_png
     from llmemu.reports.utilization_plot import utilization_png
@@ -54,7 +54,7 @@ def sections(root: dict[str, Any], prefix: str, files: dict[str, bytes]) -> str:
 def _at(root: dict[str, Any], prefix: str) -> dict[str, Any]:
     from llmemu.reports.html import lookup
 
-    return lookup(root, prefix.rstrip("."))
+    return lookup(root, prefix.rstrip("/"))
 
 
 def _numbers(root: dict[str, Any], prefix: str, summary: dict[str, Any]) -> str:
@@ -67,12 +67,12 @@ def _numbers(root: dict[str, Any], prefix: str, summary: dict[str, Any]) -> str:
     rows += [
         [
             text_cell(f"{name} utilisation (x{d['count']})"),
-            num_cell(root, f"{prefix}devices.{name}.utilization", "%"),
+            num_cell(root, f"{prefix}devices/{name}/utilization", "%"),
         ]
         for name, d in summary["devices"].items()
     ]
     lat = [
-        [text_cell(label)] + [num_cell(root, f"{prefix}{key}.{q}", "s") for q in QUANTILES]
+        [text_cell(label)] + [num_cell(root, f"{prefix}{key}/{q}", "s") for q in QUANTILES]
         for label, key in LATENCIES
     ]
     return (
@@ -84,7 +84,7 @@ def _iteration(root: dict[str, Any], prefix: str, it: dict[str, Any], files: dic
     from llmemu.reports.lanes_plot import lanes_png
     from llmemu.reports.roofline import roofline_png
 
-    key = prefix + "iteration."
+    key = prefix + "iteration/"
     batch = it["batch"]
     parts = [
         "<h2>Representative iteration</h2>",
@@ -103,10 +103,10 @@ def _iteration(root: dict[str, Any], prefix: str, it: dict[str, Any], files: dic
         [
             text_cell(op["name"]),
             text_cell(op["device"]),
-            num_cell(root, f"{key}ops.{i}.flops", "GFLOP"),
-            num_cell(root, f"{key}ops.{i}.bytes", "GB"),
-            num_cell(root, f"{key}ops.{i}.op_per_byte", "FLOP/B"),
-            num_cell(root, f"{key}ops.{i}.time_s", "s"),
+            num_cell(root, f"{key}ops/{i}/flops", "GFLOP"),
+            num_cell(root, f"{key}ops/{i}/bytes", "GB"),
+            num_cell(root, f"{key}ops/{i}/op_per_byte", "FLOP/B"),
+            num_cell(root, f"{key}ops/{i}/time_s", "s"),
         ]
         for i, op in enumerate(it["ops"])
     ]
