@@ -1,0 +1,47 @@
+"""`reproduce --report`: claims as paper-vs-llmemu bars, and their page."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from llmemu.reports.bars import bar_chart, field
+from llmemu.reports.claims_page import write_claims_report
+
+pytest.importorskip("matplotlib")
+
+
+@dataclass
+class Row:
+    experiment: str
+    name: str
+    paper: float | None
+    ours: float
+    unit: str
+
+
+# NanoFlow Table 2 (reference/papers.md): LLaMA-2-70B on 8xA100, decode attention "Est" 32 ms.
+CLAIMS = [
+    Row("nanoflow", "decode attention, Table 2 Est", 32.0, 31.2, "ms"),
+    Row("nanoflow", "qualitative only", None, 3.0, "x"),
+]
+
+
+def test_fields_come_from_attributes_or_keys() -> None:
+    assert field(CLAIMS[0], "label") == "decode attention, Table 2 Est"
+    assert field({"metric": "tput", "expected": 2.0}, "paper") == 2.0
+    assert field({"metric": "tput"}, "ours") is None
+
+
+def test_bar_chart_writes_a_png(tmp_path: Path) -> None:
+    path = bar_chart(CLAIMS, tmp_path / "c" / "claims.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_claims_page_shows_the_values(tmp_path: Path) -> None:
+    index = write_claims_report(CLAIMS, tmp_path)
+    html = index.read_text()
+    assert (tmp_path / "claims-nanoflow.png").exists()
+    assert 'data-key="0/paper" data-value="32.0">32.000</td>' in html
+    assert 'data-key="0/ours" data-value="31.2">31.200</td>' in html
+    assert 'data-key="1/paper" data-value="null">-</td>' in html
