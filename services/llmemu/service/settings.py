@@ -1,0 +1,39 @@
+"""Settings of `llmemu serve`: flags, or LLMEMU_* environment variables (e.g. LLMEMU_SPEED)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServeSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LLMEMU_", extra="forbid")
+
+    scenario: str | None = Field(
+        None, description="scenario YAML (model, system, policy, workload)"
+    )
+    model: str | None = Field(None, description="model preset, when no scenario is given")
+    system: str | None = Field(None, description="system preset, when no scenario is given")
+    overrides: list[str] = Field(default_factory=list, description="scenario --set key=value")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    speed: float = Field(1.0, gt=0, description="emulated seconds per wall second")
+    served_model_name: str | None = Field(None, description="model id; default: the preset name")
+    api_keys: list[str] = Field(
+        default_factory=list, description="accepted Bearer keys; empty: open"
+    )
+    max_waiting: int | None = Field(
+        None, ge=0, description="sequences waiting at most; beyond: 429 (None: queue, as vLLM)"
+    )
+    retry_after_s: int = Field(1, ge=0, description="Retry-After of a 429")
+    max_body_bytes: int = Field(8 << 20, gt=0, description="request bodies above: 413")
+    context_overflow: Literal["clamp", "error"] = Field(
+        "clamp",
+        description="prompt + max_tokens over the context: clamp max_tokens (vLLM 0.33) or 400 "
+        "(older vLLM)",
+    )
+    seed: int | None = Field(
+        None, description="seed of output lengths and text; default: scenario's"
+    )

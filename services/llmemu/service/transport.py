@@ -1,0 +1,89 @@
+"""How the gateway and the scheduler service talk: two small protocols and the in-memory
+transport of the embedded default. A Redis or HTTP transport (issue 7) implements the same
+two protocols; neither side knows which one it has.
+
+Events are published per iteration and per `reply_to` (one list per gateway request), so
+a network transport sends one message per iteration per request, never one per token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Protocol
+
+from llmemu.protocol.internal import AbortSequence, SchedulerLoad, SubmitSequence, TokenEvent
+
+Command = SubmitSequence | AbortSequence
+Events = list[TokenEvent] | None
+"""A list of events, or None: the subscription is over (client gone, server closing)."""
+
+
+class GatewayTransport(Protocol):
+    def subscribe(self, reply_to: str) -> asyncio.Queue[Events]: ...
+    def unsubscribe(self, reply_to: str) -> None: ...
+    def submit(self, seqs: list[SubmitSequence]) -> None: ...
+    def abort(self, seq_ids: list[str]) -> None: ...
+    def load(self) -> SchedulerLoad: ...
+
+
+class SchedulerTransport(Protocol):
+    def drain(self) -> list[Command]: ...
+    async def wait(self) -> None: ...
+    def publish(self, reply_to: str, events: list[TokenEvent]) -> None: ...
+    def report_load(self, load: Callable[[], SchedulerLoad]) -> None: ...
+
+
+class InMemoryTransport:
+    """Both sides in one process and one event loop: a command list and one queue per
+    subscriber. Publishing to a subscriber that is gone drops the events."""
+
+    def __init__(self) -> None:
+        self._commands: list[Command] = []
+        self._wakeup = asyncio.Event()
+        self._subs: dict[str, asyncio.Queue[Events]] = {}
+        self._load: Callable[[], SchedulerLoad] = lambda: SchedulerLoad(0, 0)
+
+    # ---- gateway side -----------------------------------------------------------------
+    def subscribe(self, reply_to: str) -> asyncio.Queue[Events]:
+        queue: asyncio.Queue[Events] = asyncio.Queue()
+        self._subs[reply_to] = queue
+        return queue
+
+    def unsubscribe(self, reply_to: str) -> None:
+        self._subs.pop(reply_to, None)
+
+    def submit(self, seqs: list[SubmitSequence]) -> None:
+        self._commands.extend(seqs)
+        self._wakeup.set()
+
+    def abort(self, seq_ids: list[str]) -> None:
+        self._commands.extend(AbortSequence(s) for s in seq_ids)
+        self._wakeup.set()
+
+    def load(self) -> SchedulerLoad:
+        queued = sum(isinstance(c, SubmitSequence) for c in self._commands)
+        load = self._load()
+        return SchedulerLoad(load.num_waiting + queued, load.num_running)
+
+    def close_all(self) -> None:
+        """End every subscription (the server is stopping)."""
+        for queue in self._subs.values():
+            queue.put_nowait(None)
+
+    # ---- scheduler side ---------------------------------------------------------------
+    def drain(self) -> list[Command]:
+        commands, self._commands = self._commands, []
+        self._wakeup.clear()
+        return commands
+
+    async def wait(self) -> None:
+        await self._wakeup.wait()
+
+    def publish(self, reply_to: str, events: list[TokenEvent]) -> None:
+        queue = self._subs.get(reply_to)
+        if queue is not None:
+            queue.put_nowait(events)
+
+    def report_load(self, load: Callable[[], SchedulerLoad]) -> None:
+        self._load = load
