@@ -87,14 +87,15 @@ def test_roofline_point_is_per_device() -> None:
             {
                 "name": "allreduce",
                 "device": "gpu",
-                "flops": 0.0,
-                "bytes": 0.0,
+                "flops": 1e9,
+                "bytes": 4e9,
+                "net_bytes": 4e9,
                 "time_s": 0.001,
                 "op_per_byte": 0.0,
             },
         ],
     }
-    # 2e12 FLOPs over 2 devices in 0.01 s: 1e14 FLOP/s each; the collective has no FLOPs.
+    # 2e12 FLOPs over 2 devices in 0.01 s: 1e14 FLOP/s each; the collective is left out.
     assert achieved_points(iteration, "gpu") == [
         {"op": "qkv", "op_per_byte": 200.0, "flops_per_s": pytest.approx(1e14)}
     ]

@@ -14,7 +14,8 @@ MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 
 
 def achieved_points(iteration: dict[str, Any], device: str) -> list[dict[str, float | str]]:
-    """(op, Op/B, FLOP/s per device) of each op that computes on `device`. Rows hold the
+    """(op, Op/B, FLOP/s per device) of each op that computes on `device` (not collectives:
+    links bound them, not this roofline). Rows hold the
     whole replica's FLOPs and each device's time, so one device achieves
     flops / (devices * time)."""
     count = iteration["processors"][device]["count"]
@@ -25,7 +26,11 @@ def achieved_points(iteration: dict[str, Any], device: str) -> list[dict[str, fl
             "flops_per_s": r["flops"] / (count * r["time_s"]),
         }
         for r in iteration["ops"]
-        if r["device"] == device and r["flops"] > 0 and r["bytes"] > 0 and r["time_s"] > 0
+        if r["device"] == device
+        and r["flops"] > 0
+        and r["bytes"] > 0
+        and r["time_s"] > 0
+        and not r.get("net_bytes")  # collectives are bound by links, not by this roofline
     ]
 
 
