@@ -73,6 +73,7 @@ class Pricer:
             devices=self.tp,
             bytes_per_s=(link.bytes_per_s * network_eff) if link else float("inf"),
             latency_s=(0.0 if ideal or link is None else link.latency_s),
+            topology=system.topology,
         )
         self._memo: dict[tuple[Op, str], float] = {}
 

@@ -48,6 +48,9 @@ class DeviceSpec(BaseModel):
     disk_bytes_per_s: float = Field(
         0.0, ge=0, description="weight-streaming bandwidth from disk, B/s"
     )
+    swap_bytes: float = Field(
+        0.0, ge=0, description="swap space beyond memory_capacity_bytes before OOM (edge), bytes"
+    )
     op_overhead_s: float = Field(0.0, ge=0, description="fixed cost of one kernel, s")
     efficiency: Efficiency = Field(description="calibrated fractions of peak")
     source: str = Field("", description="where the numbers come from")

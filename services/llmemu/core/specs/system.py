@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from llmemu.core.specs.device import DeviceSpec
+from llmemu.core.topology import Topology
 
 
 class Processor(BaseModel):
@@ -45,12 +46,22 @@ class SystemSpec(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> SystemSpec:
         if self.tensor_parallel > 1 and self.interconnect is None:
+    topology: Topology | None = Field(
+        None,
+        description="edge clusters: nodes (one per TP device, node 0 the master), routers and "
+        "links; collectives then take each path's hops (None: one hop between devices)",
+    )
             raise ValueError(f"system {self.name!r} has tensor_parallel > 1 but no interconnect")
         return self
 
     @property
     def primary(self) -> Processor:
         """The processor that runs what no routing policy moves elsewhere."""
+        if self.topology is not None and len(self.topology.nodes) != self.tensor_parallel:
+            raise ValueError(
+                f"system {self.name!r}: topology has {len(self.topology.nodes)} nodes but "
+                f"tensor_parallel is {self.tensor_parallel}; give one node per device"
+            )
         return self.processors[0]
 
     @property
