@@ -1,7 +1,9 @@
 """Build device and system specs from presets or inline mappings.
 
 `<device>x<N>` systems (h100x4, a100-40gx1, ...) are not files: every GPU preset gives them
-for N = 1, 2, 4, 8, with the device's own link. Other systems are YAML files.
+for N = 1, 2, 4, 8, with the device's own link. Other systems are YAML files; a one-device
+system file that names an interconnect also gives `<system>-<N>` (duplex-4, neupims-8): N of
+its devices under tensor parallelism. A file of that name, if any, wins (duplex-16 spans nodes).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from llmemu.core.specs.device import DeviceSpec
 from llmemu.core.specs.system import SystemSpec
 
 _REPLICATED = re.compile(r"^(?P<device>.+)x(?P<count>1|2|4|8)$")
+_SCALED = re.compile(r"^(?P<base>.+)-(?P<count>1|2|4|8)$")
 REPLICA_COUNTS = (1, 2, 4, 8)
 
 
@@ -41,9 +44,30 @@ def _gpu_names() -> list[str]:
 
 
 def system_names() -> list[str]:
-    """Every system preset name, files and replicated GPU systems."""
+    """Every system preset name: files, replicated GPU systems and scaled one-device systems."""
     replicated = [f"{d}x{n}" for d in _gpu_names() for n in REPLICA_COUNTS]
-    return sorted(set(presets.names("systems")) | set(replicated))
+    scaled = [f"{s}-{n}" for s in _scalable_names() for n in REPLICA_COUNTS]
+    return sorted(set(presets.names("systems")) | set(replicated) | set(scaled))
+
+
+def _scalable_names() -> list[str]:
+    """System files of one device with an interconnect: they scale to `<name>-<N>`."""
+    return [
+        n
+        for n in presets.names("systems")
+        if presets.raw("systems", n).get("tensor_parallel", 1) == 1
+        and presets.raw("systems", n).get("interconnect")
+    ]
+
+
+def _scaled(name: str) -> dict[str, Any] | None:
+    match = _SCALED.match(name)
+    if not match or match["base"] not in _scalable_names():
+        return None
+    base = presets.raw("systems", match["base"])
+    count = int(match["count"])
+    source = f"{count} x {match['base']} under tensor parallelism; {base.get('source', '')}"
+    return {**base, "name": name, "tensor_parallel": count, "source": source}
 
 
 def _replicated(name: str) -> dict[str, Any] | None:
@@ -66,7 +90,7 @@ def _replicated(name: str) -> dict[str, Any] | None:
 def load_system(spec: str | dict[str, Any]) -> SystemSpec:
     """A system from a preset name or an inline mapping (processors name device presets)."""
     if isinstance(spec, str):
-        data = _replicated(spec)
+        data = None if spec in presets.names("systems") else _replicated(spec) or _scaled(spec)
         if data is None:
             if spec not in presets.names("systems"):
                 valid = ", ".join(system_names())

@@ -16,6 +16,11 @@ class Processor(BaseModel):
     name: str = Field(description="name in results, e.g. h100, logic-pim")
     device: DeviceSpec
     owns_memory: bool = Field(True, description="its memory capacity holds weights and KV")
+    concurrent_memory: bool = Field(
+        True,
+        description="its memory traffic proceeds while the primary's does (dual row buffers, "
+        "Duplex's bank bundles); false: they take turns (one row buffer), so nothing overlaps",
+    )
 
 
 class Link(BaseModel):
@@ -41,27 +46,27 @@ class SystemSpec(BaseModel):
     memory_utilization: float = Field(
         0.9, gt=0, le=1, description="fraction of memory the server may use (vLLM's default)"
     )
-    source: str = ""
-
-    @model_validator(mode="after")
-    def _check(self) -> SystemSpec:
-        if self.tensor_parallel > 1 and self.interconnect is None:
     topology: Topology | None = Field(
         None,
         description="edge clusters: nodes (one per TP device, node 0 the master), routers and "
         "links; collectives then take each path's hops (None: one hop between devices)",
     )
-            raise ValueError(f"system {self.name!r} has tensor_parallel > 1 but no interconnect")
-        return self
+    source: str = ""
 
-    @property
-    def primary(self) -> Processor:
-        """The processor that runs what no routing policy moves elsewhere."""
+    @model_validator(mode="after")
+    def _check(self) -> SystemSpec:
+        if self.tensor_parallel > 1 and self.interconnect is None:
+            raise ValueError(f"system {self.name!r} has tensor_parallel > 1 but no interconnect")
         if self.topology is not None and len(self.topology.nodes) != self.tensor_parallel:
             raise ValueError(
                 f"system {self.name!r}: topology has {len(self.topology.nodes)} nodes but "
                 f"tensor_parallel is {self.tensor_parallel}; give one node per device"
             )
+        return self
+
+    @property
+    def primary(self) -> Processor:
+        """The processor that runs what no routing policy moves elsewhere."""
         return self.processors[0]
 
     @property
