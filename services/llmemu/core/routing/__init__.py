@@ -11,12 +11,21 @@ from collections.abc import Callable
 
 from llmemu.core.errors import ConfigError
 from llmemu.core.ops import Plan
+from llmemu.core.routing.coprocess import route_opb_coprocess, route_opb_coprocess_et
+from llmemu.core.routing.opb import route_opb
+from llmemu.core.routing.pim_attention import route_pim_attention
 from llmemu.core.routing.placed import Placed, PricedBlock, PricedPlan
 from llmemu.core.routing.xpu_only import route_xpu_only
 
 Router = Callable[[Plan, "Pricer"], PricedPlan]  # noqa: F821 (Pricer: llmemu.core.cost)
 
-ROUTERS: dict[str, Router] = {"xpu-only": route_xpu_only}
+ROUTERS: dict[str, Router] = {
+    "xpu-only": route_xpu_only,
+    "opb": route_opb,
+    "opb-coprocess": route_opb_coprocess,
+    "opb-coprocess+et": route_opb_coprocess_et,
+    "pim-attention": route_pim_attention,
+}
 
 
 def get_router(name: str) -> Router:
