@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from llmemu.core.cost import Pricer
 from llmemu.core.errors import ConfigError
+from llmemu.core.interleave import sub_batch_interleave
 from llmemu.core.pricing import ExpertRouting, PlanPricer
 from llmemu.core.routing import Router
 from llmemu.core.scenario import PolicySpec
@@ -38,7 +39,10 @@ def continuous(parts: Parts) -> PlanPricer:
     return PlanPricer(parts.model, parts.pricer, parts.router, stages, parts.experts)
 
 
-BATCHING: dict[str, BatchingFactory] = {"continuous": continuous}
+BATCHING: dict[str, BatchingFactory] = {
+    "continuous": continuous,
+    "sub-batch-interleave": sub_batch_interleave,
+}
 
 
 def get_batching(name: str) -> BatchingFactory:
