@@ -4,6 +4,7 @@ Plain ASGI (not BaseHTTPMiddleware) so that streamed responses pass through unto
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -79,3 +80,20 @@ class GuardMiddleware:
         except _TooLarge:
             if not started:
                 await send_error(send, 413, f"Request body is over the limit of {limit} bytes")
+
+
+class ArrivalStamp:
+    """Outermost layer: stamp each request's emulated arrival as it enters, before parsing
+    (vLLM stamps arrival at its frontend too), then yield once. Requests whose bytes came in
+    together all get stamped before any of them is parsed; without the yield the k-th of a
+    burst would be stamped only after the first k-1 were tokenized and submitted."""
+
+    def __init__(self, app: ASGIApp, *, now: Callable[[], float]) -> None:
+        self.app = app
+        self.now = now
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope.setdefault("state", {})["arrival_s"] = self.now()
+            await asyncio.sleep(0)
+        await self.app(scope, receive, send)
