@@ -21,6 +21,7 @@ from llmemu.protocol.openai import (
     TokenizeRequest,
 )
 from llmemu.service.clock import RealTimeClock
+from llmemu.service.dashboard import install_dashboard
 from llmemu.service.emulation import Emulation, load_emulation
 from llmemu.service.engine_loop import SchedulerService
 from llmemu.service.errors import ApiError, install_error_handlers
@@ -34,7 +35,7 @@ from llmemu.service.jobs import (
 )
 from llmemu.service.lengths import OutputSampler
 from llmemu.service.metrics import HTTP_EXCLUDED, EngineGauges, ServingMetrics
-from llmemu.service.middleware import GuardMiddleware
+from llmemu.service.middleware import ArrivalStamp, GuardMiddleware
 from llmemu.service.settings import ServeSettings
 from llmemu.service.tokenizer import BuiltinTokenizer, render_chat
 from llmemu.service.transport import InMemoryTransport
@@ -111,8 +112,10 @@ def create_app(
     )
     excluded = [f"^{p}/?$" for p in HTTP_EXCLUDED]
     Instrumentator(excluded_handlers=excluded, registry=registry).instrument(app)
+    app.add_middleware(ArrivalStamp, now=clock.now)
     _openai_routes(app, settings, emu, gateway, tok, sampler, clock)
     _admin_routes(app, emu, scheduler, gateway, tok, registry)
+    install_dashboard(app, registry, clock, emu)
     return app
 
 
@@ -121,7 +124,7 @@ def _openai_routes(app, settings, emu, gateway, tok, sampler, clock) -> None:
 
     @app.post("/v1/completions")
     async def completions(body: CompletionRequest, request: Request) -> Response:
-        arrival_s = clock.now()
+        arrival_s = _arrival(request, clock)
         gateway.check_model(body.model)
         check_sampling(body)
         requested = (
@@ -132,7 +135,7 @@ def _openai_routes(app, settings, emu, gateway, tok, sampler, clock) -> None:
 
     @app.post("/v1/chat/completions")
     async def chat(body: ChatCompletionRequest, request: Request) -> Response:
-        arrival_s = clock.now()
+        arrival_s = _arrival(request, clock)
         gateway.check_model(body.model)
         check_sampling(body)
         requested = body.max_completion_tokens if body.max_completion_tokens is not None else body.max_tokens  # fmt: skip
@@ -164,6 +167,11 @@ def _openai_routes(app, settings, emu, gateway, tok, sampler, clock) -> None:
         if bad is not None:
             raise ApiError(400, f"Token id {bad} is out of vocabulary (size {tok.vocab_size}).", param="tokens")  # fmt: skip
         return {"prompt": tok.decode(body.tokens)}
+
+
+def _arrival(request: Request, clock: RealTimeClock) -> float:
+    stamped = request.scope.get("state", {}).get("arrival_s")
+    return clock.now() if stamped is None else stamped
 
 
 def _admin_routes(app, emu, scheduler, gateway, tok, registry) -> None:
