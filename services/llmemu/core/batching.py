@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from llmemu.core.cost import Pricer
+from llmemu.core.edge.pricer import edge
 from llmemu.core.errors import ConfigError
 from llmemu.core.interleave import sub_batch_interleave
 from llmemu.core.pricing import ExpertRouting, PlanPricer
@@ -43,6 +44,7 @@ BATCHING: dict[str, BatchingFactory] = {
     "continuous": continuous,
     "sub-batch-interleave": sub_batch_interleave,
 }
+    "edge": edge,
 
 
 def get_batching(name: str) -> BatchingFactory:

@@ -26,6 +26,8 @@ class ProcessorWork:
     flops: float = 0.0
     bytes: float = 0.0
     ops_by_kind: dict[str, float] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    """Time by activity where a strategy splits it (edge: compute, communication, disk...)."""
 
     def add(self, other: ProcessorWork, scale: float = 1.0) -> None:
         self.busy_s += other.busy_s * scale
@@ -33,6 +35,8 @@ class ProcessorWork:
         self.bytes += other.bytes * scale
         for name, count in other.ops_by_kind.items():
             self.ops_by_kind[name] = self.ops_by_kind.get(name, 0.0) + count * scale
+        for name, spent in other.seconds.items():
+            self.seconds[name] = self.seconds.get(name, 0.0) + spent * scale
 
 
 @dataclass(slots=True)

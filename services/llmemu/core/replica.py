@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from llmemu.core.batching import Parts, get_batching
 from llmemu.core.collectives import get_allreduce
 from llmemu.core.cost import Pricer
+from llmemu.core.edge.budget import edge_memory_budget
 from llmemu.core.engine import Engine
 from llmemu.core.errors import CapacityError
 from llmemu.core.kvcache import KVCache
@@ -53,6 +54,11 @@ def memory_budget(model: ModelSpec, system: SystemSpec, policy: PolicySpec) -> M
     return MemoryBudget(capacity, weights, acts, kv, per_token)
 
 
+MEMORY_BUDGETS = {"edge": edge_memory_budget}
+"""Batching policies that keep something other than all weights resident (edge: a window
+of blocks per node); every other policy uses `memory_budget`."""
+
+
 @dataclass
 class Replica:
     model: ModelSpec
@@ -71,7 +77,7 @@ def build_replica(
     ideal: bool = False,
     keep_plan: bool = False,
 ) -> Replica:
-    memory = memory_budget(model, system, policy)
+    memory = MEMORY_BUDGETS.get(policy.batching, memory_budget)(model, system, policy)
     num_blocks = int(memory.kv_bytes // (memory.kv_bytes_per_token * policy.block_size))
     kv = KVCache(num_blocks, policy.block_size)
     scheduler = Scheduler(

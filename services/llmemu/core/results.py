@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from llmemu.core.edge.report import edge_section
 from llmemu.core.simulate import Recorder, SimulationRun
 
 
@@ -82,6 +83,7 @@ def summarize(run: SimulationRun, wall_s: float) -> dict[str, Any]:
             "kv_peak_usage": kv.peak_used_blocks / kv.num_blocks if kv.num_blocks else 0.0,
         },
         "devices": _devices(run, span),
+        **edge_section(run),
         "simulated_s": run.simulated_s,
         "iterations": run.recorder.iterations,
         "engine_steps": run.recorder.steps,
