@@ -13,13 +13,14 @@ with one implementation, not two that should agree.
 from __future__ import annotations
 
 import json
+from functools import cache
 from itertools import product
 from typing import Any
 
 EOS_TOKEN = "<|endoftext|>"
 MODEL_MAX_LENGTH = 131072
 # Plain-English words first so that ordinary prompts compress like text, then every pair
-# of 70 consonant-vowel syllables ("baba", "babe", ...): 96 + 4900 = 4996 words.
+# of 70 consonant-vowel syllables ("baba", "babe", ...), about 5000 words.
 COMMON_WORDS = [
     "the",
     "of",
@@ -127,9 +128,10 @@ CHAT_TEMPLATE = (
 )
 
 
+@cache
 def _byte_alphabet() -> list[str]:
     """GPT-2's byte-to-printable-character map, in byte order (what ByteLevel uses)."""
-    keep = [*range(ord("!"), ord("~") + 1), *range(0xA1, 0xAD), *range(0xAE, 0x100)]
+    keep = {*range(ord("!"), ord("~") + 1), *range(0xA1, 0xAD), *range(0xAE, 0x100)}
     chars, extra = [], 0
     for b in range(256):
         if b in keep:
@@ -138,6 +140,10 @@ def _byte_alphabet() -> list[str]:
             chars.append(chr(256 + extra))
             extra += 1
     return chars
+
+
+SPACE = _byte_alphabet()[ord(" ")]
+"""How ByteLevel writes a space: "Ġ"."""
 
 
 def vocabulary_words() -> list[str]:
@@ -153,7 +159,7 @@ def tokenizer_json() -> dict[str, Any]:
     for ch in _byte_alphabet():
         vocab[ch] = len(vocab)
     merges: list[list[str]] = []
-    space = _byte_alphabet()[ord(" ")]
+    space = SPACE
     for word in vocabulary_words():
         prefix = space
         for ch in word:
@@ -258,7 +264,7 @@ class BuiltinTokenizer:
         self._tok = Tokenizer.from_str(json.dumps(tokenizer_json()))
         self.vocab_size = self._tok.get_vocab_size()
         words = vocabulary_words()
-        self.word_ids: list[int] = [self._tok.token_to_id(_byte_alphabet()[32] + w) for w in words]
+        self.word_ids: list[int] = [self._tok.token_to_id(SPACE + w) for w in words]
         self._word_text = {i: " " + w for i, w in zip(self.word_ids, words, strict=True)}
 
     def encode(self, text: str) -> list[int]:
