@@ -14,6 +14,7 @@ _MODULES = {
     "bench": "llmemu.service.cli_bench",
     "sweep": "llmemu.reports.sweep_cli",
     "report": "llmemu.reports.report_cli",
+    "reproduce": "llmemu.reproduce.cli",
 }
 
 

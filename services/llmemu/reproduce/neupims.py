@@ -1,0 +1,113 @@
+"""`llmemu reproduce neupims`: NeuPIMs (ASPLOS 2024) throughput against its three baselines.
+
+GPT-3 7B, 13B, 30B and 175B with the repo's parallelism (TP 4, 4, 4, 8; PP 1, 1, 2, 4), the
+ShareGPT and Alpaca average lengths (80/296 and 12/56 tokens, NeuPIMs §8.1) and batches of
+64..512 (papers.md 3.2-3.3). Every device count is the same across variants:
+- GPU-only: A100 40GB (the paper ran real A100s), every op on the GPU;
+- NPU-only: the NeuPIMs NPU and its HBM, no PIM;
+- NPU+PIM: attention GEMVs on PIM with one row buffer, so PIM and NPU take turns;
+- NeuPIMs: dual row buffers, and sub-batch interleaving from batch 256 up (repo README).
+The paper states each speedup as one number over all of these settings: we take the mean.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from itertools import product
+
+from llmemu.reproduce import Claim, Options, band
+from llmemu.reproduce.runner import Point, throughputs
+
+MODELS = (("gpt3-7b", 4, 1), ("gpt3-13b", 4, 1), ("gpt3-30b", 4, 2), ("gpt3-175b", 8, 4))
+DATASETS = {"sharegpt": (80, 296), "alpaca": (12, 56)}
+BATCHES = (64, 128, 256, 384, 512)
+INTERLEAVE_FROM_BATCH = 256
+"""casys-kaist/NeuPIMs README: sub-batch interleaving is enabled only when batch >= 256."""
+
+
+def _point(variant: str, model: str, tp: int, pp: int, lengths, batch: int, ideal: bool) -> Point:
+    lin, lout = lengths
+    common = {
+        "batch": batch,
+        "input_tokens": lin,
+        "output_tokens": lout,
+        "pipeline_stages": pp,
+        "ideal": ideal,
+    }
+    if variant == "gpu":
+        return Point(model, f"a100-40gx{tp}", "xpu-only", **common)
+    if variant == "npu-only":
+        return Point(model, f"npu-only-{tp}", "xpu-only", **common)
+    if variant == "npu+pim":
+        return Point(model, f"npu+pim-{tp}", "pim-attention", **common)
+    sub_batches = 2 if batch >= INTERLEAVE_FROM_BATCH else 1
+    return Point(
+        model, f"neupims-{tp}", "pim-attention", "sub-batch-interleave", sub_batches, **common
+    )
+
+
+VARIANTS = ("gpu", "npu-only", "npu+pim", "neupims")
+
+
+def configs(quick: bool) -> list[tuple]:
+    """(model, tp, pp, dataset, batch); `quick`: GPT-3 7B on ShareGPT at 64 and 256."""
+    if quick:
+        return [("gpt3-7b", 4, 1, "sharegpt", b) for b in (64, 256)]
+    return [(m, tp, pp, d, b) for (m, tp, pp), d, b in product(MODELS, DATASETS, BATCHES)]
+
+
+def sweep(options: Options) -> list[dict]:
+    rows = configs(options.quick)
+    points = [
+        _point(v, m, tp, pp, DATASETS[d], b, options.ideal)
+        for m, tp, pp, d, b in rows
+        for v in VARIANTS
+    ]
+    speeds = iter(throughputs(points, options.jobs))
+    return [
+        {"model": m, "dataset": d, "batch": b} | {v: next(speeds) for v in VARIANTS}
+        for m, tp, pp, d, b in rows
+    ]
+
+
+def _mean_ratio(rows: list[dict], variant: str) -> tuple[float, int]:
+    ratios = [r["neupims"] / r[variant] for r in rows]
+    kept = [x for x in ratios if not math.isnan(x)]
+    return (statistics.fmean(kept) if kept else math.nan), len(ratios) - len(kept)
+
+
+def claims(options: Options) -> list[Claim]:
+    rows = sweep(options)
+    out = []
+    for variant, paper, label in (
+        ("gpu", 3.0, "NeuPIMs vs GPU-only (A100 40GB), mean throughput"),
+        ("npu-only", 2.4, "NeuPIMs vs NPU-only, mean throughput"),
+        ("npu+pim", 1.6, "NeuPIMs vs NPU+PIM, mean throughput"),
+    ):
+        mean, skipped = _mean_ratio(rows, variant)
+        note = f"{len(rows) - skipped} settings" + (f", {skipped} do not fit" if skipped else "")
+        out.append(Claim(label, paper, mean, **band(paper, 0.25), note=note))
+    pim_gain = [r["npu+pim"] / r["npu-only"] for r in rows]
+    out.append(
+        Claim(
+            "NPU+PIM vs NPU-only, mean (PIM attention alone)",
+            None,
+            statistics.fmean(pim_gain),
+            note="the paper's two ratios imply 2.4 / 1.6 = 1.5",
+        )
+    )
+    for label, subset in _slices(rows):
+        for variant in ("gpu", "npu-only", "npu+pim"):
+            mean, _ = _mean_ratio(subset, variant)
+            out.append(Claim(f"{label}: NeuPIMs vs {variant}, mean", None, mean))
+    return out
+
+
+def _slices(rows: list[dict]):
+    for dataset in DATASETS:
+        yield dataset, [r for r in rows if r["dataset"] == dataset]
+    below = [r for r in rows if r["batch"] < INTERLEAVE_FROM_BATCH]
+    above = [r for r in rows if r["batch"] >= INTERLEAVE_FROM_BATCH]
+    yield f"batch < {INTERLEAVE_FROM_BATCH} (no interleaving)", below
+    yield f"batch >= {INTERLEAVE_FROM_BATCH} (interleaved)", above
