@@ -1,0 +1,188 @@
+"""The scheduler's side of the Redis transport (a SchedulerTransport for SchedulerService).
+
+It reads this replica's request stream through the consumer group: first the entries it was
+given before and never acknowledged (a restart re-delivers them, and entries another consumer
+of the stream left idle are claimed), then new ones, but only while the replica admits.
+Events go out once per iteration per gateway; a sequence's entry is acknowledged when its
+last event (finished, aborted or failed) has been written, never before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError, ResponseError
+
+from llmemu.protocol.internal import AbortSequence, SchedulerLoad, SubmitSequence, TokenEvent
+from llmemu.service import redis_wire as wire
+from llmemu.service.transport import Command
+
+log = logging.getLogger("llmemu.scheduler.redis")
+RETRY_S = 0.2
+CLAIM_IDLE_MS = 5_000
+"""Entries another consumer left unacknowledged this long are taken over (a dead peer)."""
+
+
+class RedisSchedulerTransport:
+    def __init__(self, redis: Redis, replica: str, *, read_block_ms: int = 200) -> None:
+        self.redis = redis
+        self.replica = replica
+        self.stream = wire.request_stream(replica)
+        self.read_block_ms = read_block_ms
+        self.admitting = True
+        """False while the replica cannot run iterations (a device worker is down)."""
+        self.connected = False
+        self._commands: list[Command] = []
+        self._wakeup = asyncio.Event()
+        self._entry: dict[str, str] = {}  # seq_id -> stream entry id
+        self._gateway: dict[str, str] = {}  # reply_to -> gateway id
+        self._open: dict[str, int] = {}  # reply_to -> its sequences not ended yet
+        self._out: dict[str, dict[str, list[TokenEvent]]] = {}
+        self._acks: list[str] = []
+        self._flush_task: asyncio.Task[None] | None = None
+        self._load: Callable[[], SchedulerLoad] = lambda: SchedulerLoad(0, 0)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # ---- lifecycle --------------------------------------------------------------------
+    def start(self) -> None:
+        self._tasks.append(asyncio.get_running_loop().create_task(self._read_loop()))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._flush()
+
+    # ---- SchedulerTransport -----------------------------------------------------------
+    def drain(self) -> list[Command]:
+        commands, self._commands = self._commands, []
+        self._wakeup.clear()
+        return commands
+
+    async def wait(self) -> None:
+        await self._wakeup.wait()
+
+    def publish(self, reply_to: str, events: list[TokenEvent]) -> None:
+        gateway = self._gateway.get(reply_to)
+        if gateway is None:
+            return
+        self._out.setdefault(gateway, {}).setdefault(reply_to, []).extend(events)
+        for ev in events:
+            if ev.finish_reason is not None:
+                self._ended(ev.seq_id, reply_to)
+        # Everything one iteration publishes is written together, after it: one entry per
+        # gateway per iteration.
+        if self._flush_task is None or self._flush_task.done():
+            self._flush_task = asyncio.get_running_loop().create_task(self._flush())
+
+    def _ended(self, seq_id: str, reply_to: str | None) -> None:
+        entry = self._entry.pop(seq_id, None)
+        if entry is not None:
+            self._acks.append(entry)
+        if reply_to is not None:
+            left = self._open.get(reply_to, 1) - 1
+            if left > 0:
+                self._open[reply_to] = left
+            else:
+                self._open.pop(reply_to, None)
+                self._gateway.pop(reply_to, None)
+
+    def report_load(self, load: Callable[[], SchedulerLoad]) -> None:
+        self._load = load
+
+    def load(self) -> SchedulerLoad:
+        return self._load()
+
+    # ---- Redis I/O --------------------------------------------------------------------
+    async def _flush(self) -> None:
+        await asyncio.sleep(0)  # let the iteration finish publishing
+        out, self._out = self._out, {}
+        acks, self._acks = self._acks, []
+        if not out and not acks:
+            return
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            for gateway, by_reply in out.items():
+                pipe.xadd(wire.event_stream(gateway), wire.encode_events(by_reply),
+                          maxlen=wire.EVENTS_MAXLEN, approximate=True)  # fmt: skip
+            if acks:
+                pipe.xack(self.stream, wire.GROUP, *acks)
+            await pipe.execute()
+        except RedisError as exc:
+            # The bus is gone: the events are lost, and the entries stay pending, so the
+            # sequences are re-run after a restart rather than lost.
+            log.warning("could not publish %d gateway batches: %s", len(out), exc)
+
+    async def _read_loop(self) -> None:
+        backlog = True  # first our own unacknowledged entries, then new ones
+        while True:
+            try:
+                if not self.connected:
+                    await self._ensure_group()
+                    self.connected = True
+                    backlog = True
+                if backlog:
+                    got = await self._read("0")
+                    got += await self._claim()
+                    backlog = False
+                elif self.admitting:
+                    got = await self._read(">")
+                else:
+                    await asyncio.sleep(RETRY_S)
+                    continue
+                if got:
+                    self._wakeup.set()
+            except asyncio.CancelledError:
+                raise
+            except RedisError as exc:
+                if self.connected:
+                    log.warning("redis unavailable: %s", exc)
+                self.connected = False
+                await asyncio.sleep(RETRY_S)
+
+    async def _ensure_group(self) -> None:
+        try:
+            await self.redis.xgroup_create(self.stream, wire.GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def _read(self, start: str) -> int:
+        block = None if start == "0" else self.read_block_ms
+        reply = await self.redis.xreadgroup(
+            wire.GROUP, self.replica, {self.stream: start}, count=512, block=block
+        )
+        entries = [e for _, items in reply or [] for e in items]
+        return self._accept(entries)
+
+    async def _claim(self) -> int:
+        _, entries, *_ = await self.redis.xautoclaim(
+            self.stream, wire.GROUP, self.replica, CLAIM_IDLE_MS, "0-0", count=512
+        )
+        return self._accept(entries)
+
+    def _accept(self, entries) -> int:
+        acks = []
+        for entry_id, fields in entries:
+            if not fields:  # deleted while pending
+                acks.append(entry_id)
+                continue
+            cmd, gateway = wire.decode_command(fields)
+            if isinstance(cmd, SubmitSequence):
+                if cmd.seq_id in self._entry:
+                    continue  # already running here (re-read after a reconnect)
+                self._entry[cmd.seq_id] = entry_id
+                self._gateway[cmd.reply_to] = gateway or ""
+                self._open[cmd.reply_to] = self._open.get(cmd.reply_to, 0) + 1
+            elif isinstance(cmd, AbortSequence):
+                # The gateway gave up on the sequence: nobody waits for its end event.
+                acks.append(entry_id)
+                if cmd.seq_id in self._entry:
+                    self._acks.append(self._entry.pop(cmd.seq_id))
+            self._commands.append(cmd)
+        if acks:
+            self._acks.extend(acks)
+        return len(entries)
