@@ -47,6 +47,8 @@ class TokenEvent:
     time_s: float
     finish_reason: str | None = None
     error: str | None = None
+    status: int = 500
+    """HTTP status of `error`: 500 an engine fault, 503 a device or the message bus is down."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -101,7 +101,7 @@ class SchedulerService:
         except Exception as exc:  # the last resort: no request may hang on a dead engine
             log.exception("engine step failed")
             self.dead = f"engine error: {type(exc).__name__}: {exc}"
-            self._fail_all(self.dead)
+            self._fail_all(self.dead, getattr(exc, "status", 500))
 
     def _apply(self, commands: list[SubmitSequence | AbortSequence]) -> None:
         for cmd in commands:
@@ -136,12 +136,12 @@ class SchedulerService:
         for reply_to, events in by_reply.items():
             self.transport.publish(reply_to, events)
 
-    def _fail_all(self, message: str) -> None:
+    def _fail_all(self, message: str, status: int = 500) -> None:
         now_s = self.clock.now()
         for seq_id, seq in list(self._seqs.items()):
             if not seq.req.done:
                 self.engine.abort(seq.req)
             self.observer.on_finish(seq.req, seq.msg, "error")
-            event = TokenEvent(seq_id, seq.req.generated, now_s, "error", error=message)
+            event = TokenEvent(seq_id, seq.req.generated, now_s, "error", error=message, status=status)
             self.transport.publish(seq.msg.reply_to, [event])
         self._seqs.clear()

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, Response
 
 from llmemu.protocol.internal import SubmitSequence, TokenEvent
 from llmemu.protocol.openai import ChatCompletionRequest, CompletionRequest
-from llmemu.service.errors import ApiError, error_body
+from llmemu.service.errors import TYPES, ApiError, error_body
 from llmemu.service.jobs import Choice, Job
 from llmemu.service.responses import chat_response, completion_response
 from llmemu.service.sse import DONE, ChunkFormat, EventStream, error_event, usage_json
@@ -112,7 +112,7 @@ class Gateway:
                     if choice is None:
                         continue
                     if ev.error is not None:
-                        parts.append(error_event(error_body(500, ev.error, "InternalServerError")))  # fmt: skip
+                        parts.append(error_event(error_body(ev.status, ev.error, TYPES.get(ev.status, "InternalServerError"))))  # fmt: skip
                         yield "".join(parts) + DONE
                         return
                     text, new = self._advance(choice, ev, pending)
@@ -159,7 +159,7 @@ class Gateway:
                     if choice is not None:
                         self._advance(choice, ev, pending)
                         if ev.error is not None:
-                            raise ApiError(500, ev.error, err_type="InternalServerError")
+                            raise ApiError(ev.status, ev.error)
         finally:
             listener.cancel()
             self._close(job, pending)
