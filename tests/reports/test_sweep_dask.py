@@ -47,3 +47,13 @@ def test_dask_cluster_matches_local_processes(tmp_path: Path) -> None:
     result = json.loads((out / "sweep.json").read_text())
     assert result["ran_on"] == f"dask {address}"
     assert _points(tmp_path / "a" / "sweep.json") == _points(out / "sweep.json")
+
+
+def test_unreachable_cluster_is_a_one_line_error(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setattr("llmemu.reports.sweep.CONNECT_TIMEOUT_S", 1)
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(yaml.safe_dump(SCENARIO))
+    # Port 1 (tcpmux) has no Dask scheduler listening.
+    args = ["sweep", str(scenario), "--grid", "seed=1,2", "--cluster", "tcp://127.0.0.1:1"]
+    assert main(args) == 2
+    assert "cannot reach a Dask scheduler" in capsys.readouterr().err

@@ -11,10 +11,11 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-from llmemu.core.errors import LlmemuError
+from llmemu.core.errors import ConfigError, LlmemuError
 from llmemu.reports.grid import overrides, points
 
 Progress = Callable[[int, int], None]
+CONNECT_TIMEOUT_S = 10
 
 
 def run_point(data: dict[str, Any], base_dir: str, source: str, sets: list[str]) -> dict:
@@ -55,7 +56,14 @@ def _dask(tasks: list[tuple], address: str) -> Iterator[tuple[int, dict]]:
     from distributed import Client
     from distributed import as_completed as dask_completed
 
-    with Client(address) as client:
+    try:
+        client = Client(address, timeout=CONNECT_TIMEOUT_S)
+    except (OSError, TimeoutError) as exc:
+        raise ConfigError(
+            f"--cluster {address}: cannot reach a Dask scheduler ({exc}); start one "
+            "(`dask scheduler`, then `dask worker ADDRESS`) or fix the address"
+        ) from None
+    with client:
         # pure=False: identical tasks are still separate runs, never served from a cache.
         futures = [client.submit(run_point, *task, pure=False) for task in tasks]
         index = {f.key: i for i, f in enumerate(futures)}
