@@ -119,11 +119,13 @@ COMMON_WORDS = [
     "data",
     "system",
 ]
+# The newline is an expression: transformers renders with trim_blocks, which would eat a
+# literal newline after a block tag.
 CHAT_TEMPLATE = (
     "{% for message in messages %}{{ message['role'] }}: "
     "{% if message['content'] is string %}{{ message['content'] }}"
     "{% else %}{% for part in message['content'] %}{% if part['type'] == 'text' %}"
-    "{{ part['text'] }}{% endif %}{% endfor %}{% endif %}\n{% endfor %}"
+    "{{ part['text'] }}{% endif %}{% endfor %}{% endif %}{{ '\\n' }}{% endfor %}"
     "{% if add_generation_prompt %}assistant:{% endif %}"
 )
 

@@ -1,0 +1,78 @@
+"""The built-in tokenizer: clients that load the exported folder count what the server counts,
+and generated text re-tokenizes to exactly the ids it was decoded from."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from llmemu.service.tokenizer import CHAT_TEMPLATE, BuiltinTokenizer, render_chat
+
+TOK = BuiltinTokenizer()
+
+
+def test_words_with_a_leading_space_are_one_token_and_others_fall_back_to_bytes():
+    assert TOK.token_strs(TOK.encode(" the model")) == ["Ġthe", "Ġmodel"]
+    assert TOK.count("Hello") == 5  # no merge starts without a space: H e l l o
+    assert TOK.count(" the, model.") == 4  # Ġthe , Ġmodel .
+    assert TOK.count("") == 0
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.integers(0, len(TOK.word_ids) - 1), max_size=200))
+def test_generated_words_round_trip_exactly(picks):
+    ids = [TOK.word_ids[i] for i in picks]
+    text = "".join(TOK.word_text(i) for i in ids)
+    assert TOK.decode(ids) == text
+    assert TOK.encode(text) == ids
+
+
+def test_cli_export_writes_a_folder_the_tokenizers_library_loads(cli, tmp_path):
+    from tokenizers import Tokenizer
+
+    code, out, _ = cli("tokenizer", "export", str(tmp_path / "tok"))
+    assert code == 0, out
+    names = sorted(p.name for p in (tmp_path / "tok").iterdir())
+    assert names == ["special_tokens_map.json", "tokenizer.json", "tokenizer_config.json"]
+    config = json.loads((tmp_path / "tok" / "tokenizer_config.json").read_text())
+    assert config["tokenizer_class"] == "PreTrainedTokenizerFast"
+    assert config["chat_template"] == CHAT_TEMPLATE
+    loaded = Tokenizer.from_file(str(tmp_path / "tok" / "tokenizer.json"))
+    for text in (" the model", "Héllo, wörld! 123\n\tend", "user: hi\nassistant:"):
+        assert loaded.encode(text, add_special_tokens=False).ids == TOK.encode(text)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.text(max_size=300))
+def test_any_text_decodes_back_to_itself(text):
+    assert TOK.decode(TOK.encode(text)) == text
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        " the model",
+        [{"type": "text", "text": "hi"}, {"type": "image_url"}, {"type": "text", "text": " there"}],
+    ],  # fmt: skip
+)
+def test_chat_template_and_its_python_twin_agree(content):
+    jinja2 = pytest.importorskip("jinja2")
+    # transformers renders chat templates with trim_blocks and lstrip_blocks on.
+    env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True)
+    messages = [{"role": "system", "content": "be brief"}, {"role": "user", "content": content}]
+    rendered = env.from_string(CHAT_TEMPLATE).render(messages=messages, add_generation_prompt=True)
+    assert rendered == render_chat(messages)
+    assert rendered.endswith("\nassistant:")
+
+
+def test_transformers_loads_the_export_offline(tmp_path, monkeypatch):
+    transformers = pytest.importorskip("transformers", reason="transformers is not a dependency; scripts/clients-check.sh loads the export with it")  # fmt: skip
+    from llmemu.service.tokenizer import write_tokenizer_dir
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    write_tokenizer_dir(str(tmp_path))
+    auto = transformers.AutoTokenizer.from_pretrained(str(tmp_path))
+    assert auto(" the model", add_special_tokens=False)["input_ids"] == TOK.encode(" the model")
