@@ -42,9 +42,9 @@ def continuous(parts: Parts) -> PlanPricer:
 
 BATCHING: dict[str, BatchingFactory] = {
     "continuous": continuous,
+    "edge": edge,
     "sub-batch-interleave": sub_batch_interleave,
 }
-    "edge": edge,
 
 
 def get_batching(name: str) -> BatchingFactory:
