@@ -86,7 +86,10 @@ class EdgePlanPricer(PlanPricer):
         )
         if batch.num_logits:
             work.ops_by_kind["lm_head"] = 1.0
-        return IterationCost(duration, {self.pricer.system.primary.name: work})
+        # Reports list a representative iteration's ops: the planner's, priced at the
+        # replica's TP; the per-node edge times are in `seconds`.
+        plan = self.router(self.plan(batch), self.pricer) if self.keep_plan else None
+        return IterationCost(duration, {self.pricer.system.primary.name: work}, plan)
 
 
 def edge(parts: Parts) -> PlanPricer:
