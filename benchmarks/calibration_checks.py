@@ -37,10 +37,31 @@ def line(label: str, rows, device: DeviceSpec) -> None:
 
 
 def report(data, fitted: dict[str, dict[str, float]]) -> None:
+    by_token_band(data)
     leave_one_model_out(data["vidur"])
     across_sources(data, fitted)
     decode_attention()
     table2(data["vidur"].get("a100", []))
+
+
+BANDS = ((1, 64), (64, 512), (512, 4096), (4096, 1 << 30))
+
+
+def by_token_band(data) -> None:
+    """Where the error lives: MAPE and mean signed error of the presets by GEMM rows m."""
+    cells = "".join(
+        f"{f'm {lo}-{hi - 1}' if hi < 1 << 30 else f'm >= {lo}':>16}" for lo, hi in BANDS
+    )
+    print(f"\nBy token count, presets as shipped (MAPE %, bias %)\n{'':<22}{cells}")
+    for source, by_gpu in data.items():
+        for gpu, rows in sorted(by_gpu.items()):
+            m = np.array([r.m for r in rows])
+            ratio = kernel_data.price(rows, load_device(gpu)) / np.array([r.seconds for r in rows])
+            out = ""
+            for lo, hi in BANDS:
+                band = ratio[(m >= lo) & (m < hi)] - 1.0
+                out += f"{np.abs(band).mean() * 100:9.1f} {band.mean() * 100:+5.1f} "
+            print(f"{gpu + ' ' + source:<22}{out}")
 
 
 def leave_one_model_out(by_gpu) -> None:
