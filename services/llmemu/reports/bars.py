@@ -1,5 +1,6 @@
 """Paper-vs-emulator bar charts for `reproduce --report`: one small panel per claim (claims
-differ in unit and magnitude), the paper's value beside ours, the ratio in the title.
+differ in unit and magnitude), the paper's value beside ours, the ratio in the title, the
+accepted band (if any) shaded green, and our bar red when it falls outside the band.
 
 A claim is any object or mapping with a label, the paper's value, ours and a unit; the
 field names tried are listed in `FIELDS`, so this works with the reproduce registry's rows
@@ -21,8 +22,10 @@ FIELDS = {
     "ours": ("ours", "emulator", "emulated", "measured", "value"),
     "unit": ("unit", "units"),
     "experiment": ("experiment", "source", "group"),
+    "low": ("low",),
+    "high": ("high",),
 }
-PAPER_COLOUR, OURS_COLOUR = "#7f7f7f", "#1f77b4"
+PAPER_COLOUR, OURS_COLOUR, OUTSIDE_COLOUR = "#7f7f7f", "#1f77b4", "#d62728"
 
 
 def field(claim: Any, what: str) -> Any:
@@ -55,6 +58,11 @@ def bar_chart_png(claims: list[Any], columns: int = 4) -> bytes:
                 names.append(name)
                 values.append(value)
                 colours.append(c)
+        low, high = _number(field(claim, "low")), _number(field(claim, "high"))
+        if low is not None and high is not None:  # the claim's acceptance band
+            ax.axhspan(low, high, color="#2ca02c", alpha=0.15, label="accepted")
+            if ours is not None and not low <= ours <= high:
+                colours[-1] = OUTSIDE_COLOUR
         bars = ax.bar(names, values, color=colours, width=0.6)
         ax.bar_label(bars, labels=[f"{v:.4g}" for v in values], fontsize=8)
         ratio = f"  (x{ours / paper:.2f})" if paper and ours is not None else ""

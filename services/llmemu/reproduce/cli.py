@@ -24,6 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="peak rates and no overheads, as the papers' simulators",
     )
     p.add_argument("--out", help="also write what is printed to this file")
+    p.add_argument("--report", metavar="DIR", help="also write bar charts (paper vs llmemu) to DIR")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,6 +47,11 @@ def run(args: argparse.Namespace) -> int:
     print(text)
     if args.out:
         Path(args.out).write_text(text + "\n")
+    if args.report:
+        from llmemu.reports.claims_page import write_claims_report
+
+        title = f"llmemu reproduce {args.experiment}"
+        write_claims_report(claims, Path(args.report), title, args.experiment)
     return 0
 
 
