@@ -98,6 +98,8 @@ def claims(options: Options) -> list[Claim]:
         )
     )
     for label, subset in _slices(rows):
+        if not subset:
+            continue
         for variant in ("gpu", "npu-only", "npu+pim"):
             mean, _ = _mean_ratio(subset, variant)
             out.append(Claim(f"{label}: NeuPIMs vs {variant}, mean", None, mean))
