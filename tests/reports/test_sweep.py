@@ -81,3 +81,11 @@ def test_a_point_that_does_not_fit_is_an_error_row(scenario: Path, tmp_path: Pat
     points = json.loads((tmp_path / "sweep.json").read_text())["points"]
     assert "result" in points[0]
     assert "llama-2-70b" in points[1]["error"] and "result" not in points[1]
+
+
+def test_a_sweep_of_only_errors_still_prints_its_table(scenario: Path, capsys) -> None:
+    assert main(["sweep", str(scenario), "--grid", "model=llama-2-70b", "--jobs", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["model", "req/s", "out", "tok/s", "ttft", "p50", "ms", "ttft",
+                                "p99", "ms", "itl", "p50", "ms", "tpot", "ms"]  # fmt: skip
+    assert lines[2].startswith("llama-2-70b  error: model 'llama-2-70b' needs")

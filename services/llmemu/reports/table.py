@@ -58,7 +58,12 @@ def render_table(result: dict[str, Any]) -> str:
                 f"{r['tpot_s']['mean'] * 1e3:.2f}",
             ]
         lines.append(cells)
-    widths = [max(len(h), *(len(c[i]) for c in lines if i < len(c))) for i, h in enumerate(head)]
+    # An error row's message does not widen the metric columns: it is printed unpadded.
+    widths = [len(h) for h in head]
+    for cells in lines:
+        shown = cells if len(cells) == len(head) else cells[: len(keys)]
+        for i, cell in enumerate(shown):
+            widths[i] = max(widths[i], len(cell))
     text = [_join(head, widths), _join(["-" * w for w in widths], widths)]
     for cells in lines:
         if len(cells) == len(head):
