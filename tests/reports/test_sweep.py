@@ -89,3 +89,9 @@ def test_a_sweep_of_only_errors_still_prints_its_table(scenario: Path, capsys) -
     assert lines[0].split() == ["model", "req/s", "out", "tok/s", "ttft", "p50", "ms", "ttft",
                                 "p99", "ms", "itl", "p50", "ms", "tpot", "ms"]  # fmt: skip
     assert lines[2].startswith("llama-2-70b  error: model 'llama-2-70b' needs")
+
+
+def test_a_typo_in_a_grid_key_fails_the_sweep_at_once(scenario: Path, capsys) -> None:
+    assert main(["sweep", str(scenario), "--grid", "workload.arival.rate=1,2"]) == 2
+    err = capsys.readouterr().err
+    assert "grid point {'workload.arival.rate': 1}" in err and "workload.arival" in err

@@ -41,6 +41,18 @@ def run_point(data: dict[str, Any], base_dir: str, source: str, sets: list[str])
     return summary
 
 
+def _validate(params: list[dict[str, Any]], tasks: list[tuple]) -> None:
+    """A typo in a grid key or value fails the whole sweep at once, naming the point;
+    only what the hardware cannot hold (CapacityError, raised later) becomes an error row."""
+    from llmemu.cli.files import load_scenario_data
+
+    for p, (data, base_dir, source, sets) in zip(params, tasks, strict=True):
+        try:
+            load_scenario_data(data, Path(base_dir), sets, source)
+        except ConfigError as exc:
+            raise ConfigError(f"grid point {p}: {exc}") from None
+
+
 def _local(tasks: list[tuple], jobs: int) -> Iterator[tuple[int, dict]]:
     if jobs <= 1:
         for i, task in enumerate(tasks):
@@ -86,6 +98,7 @@ def sweep(
     start = time.perf_counter()
     params = points(grid)
     tasks = [(data, base_dir, source, [*(sets or []), *overrides(p)]) for p in params]
+    _validate(params, tasks)
     if cluster:
         stream = _dask(tasks, cluster)
         where = f"dask {cluster}"
