@@ -1,0 +1,85 @@
+"""No request is lost under overload and disconnects: every accepted request ends with its
+tokens or an explicit error, each is counted once in vllm:request_success_total, and a
+client that leaves has its request aborted and its KV blocks freed. Over a real port, so
+that disconnects are real TCP closes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import aiohttp
+import pytest
+from serve_helpers import make_app, sample, served
+
+pytestmark = pytest.mark.anyio
+
+MAX_TOKENS = 30
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+async def _one(c: aiohttp.ClientSession, url: str, i: int) -> str:
+    leaver = i % 4 == 1
+    # A leaver asks for enough tokens (about 3 s of emulated decode) that it cannot finish
+    # before the server notices it left.
+    limit = 500 if leaver else MAX_TOKENS
+    body = {"prompt": " the model" * 20, "max_tokens": limit, "ignore_eos": True}
+    if i % 5 == 4:  # non-streaming
+        async with c.post(url, json=body) as r:
+            if r.status != 200:
+                return f"http {r.status}"
+            assert (await r.json())["usage"]["completion_tokens"] == MAX_TOKENS
+            return "done"
+    body |= {"stream": True, "stream_options": {"include_usage": True}}
+    async with c.post(url, json=body) as r:
+        if r.status != 200:
+            return f"http {r.status}"
+        usage = None
+        async for raw in r.content:
+            line = raw.decode().strip()
+            if not line.startswith("data: "):
+                continue
+            if line == "data: [DONE]":
+                assert usage is not None and usage["completion_tokens"] == MAX_TOKENS
+                return "done"
+            chunk = json.loads(line[6:])
+            assert "error" not in chunk
+            if leaver and chunk["choices"]:
+                r.close()  # leave after the first token: closes the connection
+                return "left"
+            usage = chunk.get("usage") or usage
+    return "cut"  # the stream ended without [DONE]: that is a lost request
+
+
+async def test_overload_and_disconnects_lose_nothing():
+    app = make_app(speed=20, max_waiting=6, overrides=["policy.max_num_seqs=4"])
+    scheduler = app.state.scheduler
+    with served(app) as url:
+        connector = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(connector=connector) as c:
+            endpoint = url + "/v1/completions"
+            outcomes = await asyncio.gather(*(_one(c, endpoint, i) for i in range(48)))
+            deadline = time.monotonic() + 10
+            while scheduler.engine.has_work() or scheduler._seqs:
+                assert time.monotonic() < deadline, "the engine did not drain"
+                await asyncio.sleep(0.02)
+            async with c.get(url + "/metrics") as r:
+                metrics = await r.text()
+    counts = {k: outcomes.count(k) for k in set(outcomes)}
+    assert set(counts) <= {"done", "left", "http 429"}, counts
+    assert counts.get("http 429", 0) > 0 and counts.get("left", 0) > 0, counts
+    accepted = counts["done"] + counts["left"]
+    by_reason = {r: sample(metrics, "vllm:request_success_total", finished_reason=r) for r in ("stop", "length", "abort", "error")}  # fmt: skip
+    assert by_reason["length"] == counts["done"]
+    assert by_reason["abort"] == counts["left"]
+    assert by_reason["error"] == by_reason["stop"] == 0
+    assert sum(by_reason.values()) == accepted
+    kv = scheduler.engine.kv
+    assert kv.free_blocks == kv.num_blocks  # every aborted request gave its blocks back
+    assert sample(metrics, "vllm:num_requests_running") == 0
+    assert sample(metrics, "vllm:num_requests_waiting") == 0
