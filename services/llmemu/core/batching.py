@@ -15,9 +15,11 @@ from llmemu.core.cost import Pricer
 from llmemu.core.edge.pricer import edge
 from llmemu.core.errors import ConfigError
 from llmemu.core.interleave import sub_batch_interleave
+from llmemu.core.nanoflow.pricer import nanoflow
 from llmemu.core.pricing import ExpertRouting, PlanPricer
 from llmemu.core.routing import Router
 from llmemu.core.scenario import PolicySpec
+from llmemu.core.sequential import sequential
 from llmemu.core.specs.model import ModelSpec
 from llmemu.core.timeline import stages
 
@@ -44,6 +46,8 @@ BATCHING: dict[str, BatchingFactory] = {
     "continuous": continuous,
     "edge": edge,
     "sub-batch-interleave": sub_batch_interleave,
+    "sequential": sequential,
+    "nanoflow": nanoflow,
 }
 
 
