@@ -107,6 +107,8 @@ def claims(options: Options) -> list[Claim]:
 
 
 def _slices(rows: list[dict]):
+    for model, tp, pp in MODELS:
+        yield f"{model} (TP {tp}, PP {pp})", [r for r in rows if r["model"] == model]
     for dataset in DATASETS:
         yield dataset, [r for r in rows if r["dataset"] == dataset]
     below = [r for r in rows if r["batch"] < INTERLEAVE_FROM_BATCH]
