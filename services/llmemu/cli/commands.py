@@ -15,6 +15,7 @@ _MODULES = {
     "sweep": "llmemu.reports.sweep_cli",
     "report": "llmemu.reports.report_cli",
     "reproduce": "llmemu.reproduce.cli",
+    "tune": "llmemu.cli.tune",
 }
 
 

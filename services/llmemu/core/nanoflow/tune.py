@@ -1,0 +1,90 @@
+"""`llmemu tune`: search a NanoFlow pipeline for a scenario's model, system and lengths.
+
+The search runs on the batch the scenario's offline run settles into (steady.py), so the
+pipeline fits that mix of decodes and prefills; its throughput is that batch's tokens per
+second per device, next to the `sequential` engine's and the default pipeline's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from llmemu.core.nanoflow.optimal import optimal_tokens_per_s_per_device
+from llmemu.core.nanoflow.overlap import REST
+from llmemu.core.nanoflow.pipeline import time_pipeline
+from llmemu.core.nanoflow.search import search_pipeline
+from llmemu.core.nanoflow.spec import PipelineSpec, pipeline_from_options
+from llmemu.core.nanoflow.steady import steady_batch
+from llmemu.core.ops import BatchShape
+from llmemu.core.replica import build_replica
+from llmemu.core.scenario import PolicySpec
+from llmemu.core.specs.model import ModelSpec
+from llmemu.core.specs.system import SystemSpec
+
+
+@dataclass(frozen=True)
+class Tuned:
+    batch: BatchShape
+    spec: PipelineSpec
+    iteration_s: float
+    default_s: float
+    """The policy's own pipeline (policy.options, else the paper's) on the same batch."""
+    sequential_s: float
+    devices: int
+    optimal_tokens_per_s_per_device: float
+    evaluated: int
+    wall_s: float
+
+    def tokens_per_s_per_device(self, seconds: float) -> float:
+        return self.batch.num_tokens / seconds / self.devices
+
+
+def tune(
+    model: ModelSpec,
+    system: SystemSpec,
+    policy: PolicySpec,
+    mean_input: float,
+    mean_output: float,
+    *,
+    max_evaluations: int = 2000,
+    budget_s: float = 40.0,
+    seed: int = 0,
+) -> Tuned:
+    dense = policy.max_num_batched_tokens
+    batch = steady_batch(dense, mean_input, mean_output, policy.max_num_seqs)
+    replica = build_replica(model, system, policy.model_copy(update={"batching": "sequential"}))
+    plan_pricer = replica.engine.pricer
+    pricer, router = plan_pricer.pricer, plan_pricer.router
+    found = search_pipeline(
+        model, batch, pricer, router, max_evaluations=max_evaluations, budget_s=budget_s, seed=seed
+    )
+    default = pipeline_from_options(dense, policy.options)
+    return Tuned(
+        batch=batch,
+        spec=found.spec,
+        iteration_s=found.iteration_s,
+        default_s=time_pipeline(model, batch, default, pricer, router).duration_s,
+        sequential_s=plan_pricer.price(batch).duration_s,
+        devices=system.tensor_parallel,
+        optimal_tokens_per_s_per_device=optimal_tokens_per_s_per_device(model, system),
+        evaluated=found.evaluated,
+        wall_s=found.wall_s,
+    )
+
+
+def as_options(spec: PipelineSpec) -> dict[str, Any]:
+    """policy.options that reproduce `spec` (paste under `policy:` in a scenario)."""
+    options: dict[str, Any] = {"nano_batches": list(spec.nano_tokens)}
+    if spec.splits:
+        options["splits"] = {name: list(sizes) for name, sizes in spec.splits}
+    options["shares"] = {
+        name: _share(values[0]) if len(values) == 1 else [_share(v) for v in values]
+        for name, values in spec.shares
+    }
+    options["order"] = spec.order
+    return options
+
+
+def _share(value: float) -> float | str:
+    return "rest" if value == REST else value
