@@ -99,3 +99,32 @@ def test_roofline_point_is_per_device() -> None:
     assert achieved_points(iteration, "gpu") == [
         {"op": "qkv", "op_per_byte": 200.0, "flops_per_s": pytest.approx(1e14)}
     ]
+
+
+def test_nanoflow_lanes_are_its_own_overlapping_schedule() -> None:
+    data = {
+        "model": "llama-2-70b",
+        "system": "a100x8-nvlink",
+        "policy": {"batching": "nanoflow", "max_num_batched_tokens": 2048},
+        "workload": {
+            "requests": 16,
+            "arrival": {"kind": "burst"},
+            "input_tokens": {"kind": "constant", "value": 512},
+            "output_tokens": {"kind": "constant", "value": 8},
+        },
+    }
+    loaded = load_scenario_data(data, ".", [], "test")
+    replica = build_replica(loaded.model, loaded.system, loaded.spec.policy)
+    it = details(run(replica, loaded.workload()))["iteration"]
+    assert it["timeline"] == "nanoflow"
+    lanes_by_name: dict[str, list[tuple[float, float]]] = {}
+    for bar in it["lanes"]:
+        span = (bar["start_s"], bar["start_s"] + bar["duration_s"])
+        lanes_by_name.setdefault(bar["device"], []).append(span)
+    assert {"a100 compute", "a100 network"} <= set(lanes_by_name)
+    # NanoFlow's point: a network nano-op (all-reduce) runs while a compute one does.
+    assert any(
+        a0 < b1 and b0 < a1
+        for a0, a1 in lanes_by_name["a100 network"]
+        for b0, b1 in lanes_by_name["a100 compute"]
+    )

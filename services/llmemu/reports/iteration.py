@@ -13,7 +13,9 @@ import copy
 from typing import Any
 
 from llmemu.cli.explain import op_rows
+from llmemu.core.nanoflow.pricer import NanoFlowPricer
 from llmemu.core.ops import BatchShape
+from llmemu.core.pricing import PlanPricer
 from llmemu.core.replica import Replica
 from llmemu.core.routing.placed import PricedPlan
 from llmemu.core.simulate import SimulationRun
@@ -69,6 +71,25 @@ def lanes(plan: PricedPlan, serial_timeline: bool) -> list[dict[str, Any]]:
     return bars
 
 
+def nano_lanes(pricer: PlanPricer, batch: BatchShape) -> list[dict[str, Any]] | None:
+    """NanoFlow's own schedule of the first layers (nano-ops on each processor's compute,
+    memory and network lanes, overlapping), or None for other batching policies."""
+    if not isinstance(pricer, NanoFlowPricer):
+        return None
+    return [
+        {
+            "op": bar.op.name,
+            "device": f"{bar.op.processor} {bar.op.resource}",
+            "layer": bar.op.layer,
+            "piece": bar.op.piece,
+            "share": bar.op.share,
+            "start_s": bar.start_s,
+            "duration_s": bar.end_s - bar.start_s,
+        }
+        for bar in pricer.timing(batch).bars
+    ]
+
+
 def processors(replica: Replica) -> dict[str, dict[str, Any]]:
     """Peak and effective rates of each processor, per device, for the roofline."""
     pricer = replica.engine.pricer.pricer
@@ -86,6 +107,17 @@ def processors(replica: Replica) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _lanes(pricer: PlanPricer, batch: BatchShape, plan: PricedPlan) -> dict[str, Any]:
+    nano = nano_lanes(pricer, batch)
+    if nano is not None:
+        return {"timeline": "nanoflow", "lanes": nano}
+    serial_timeline = pricer.timeline is serial
+    return {
+        "timeline": "serial" if serial_timeline else "stages",
+        "lanes": lanes(plan, serial_timeline),
+    }
+
+
 def representative_iteration(run: SimulationRun) -> dict[str, Any] | None:
     batch = mean_batch(run)
     if batch is None:
@@ -100,8 +132,7 @@ def representative_iteration(run: SimulationRun) -> dict[str, Any] | None:
             "decode_context": batch.decode_context,
         },
         "iteration_s": cost.duration_s,
-        "timeline": "serial" if pricer.timeline is serial else "stages",
         "ops": op_rows(cost.plan),
-        "lanes": lanes(cost.plan, pricer.timeline is serial),
+        **_lanes(pricer, batch, cost.plan),
         "processors": processors(run.replica),
     }
