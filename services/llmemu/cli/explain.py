@@ -34,8 +34,9 @@ def explain(args: argparse.Namespace) -> dict[str, Any]:
     system = load_system(args.system)
     replica = build_replica(model, system, policy, ideal=args.ideal, keep_plan=True)
     pricer = replica.engine.pricer
-    cost = pricer.price(pricer.with_routing(explain_batch(args)))
-    return {
+    batch = pricer.with_routing(explain_batch(args))
+    cost = pricer.price(batch)
+    report = {
         "model": model.name,
         "system": system.name,
         "tensor_parallel": system.tensor_parallel,
@@ -43,6 +44,11 @@ def explain(args: argparse.Namespace) -> dict[str, Any]:
         "ops": op_rows(cost.plan),
         "iteration_s": cost.duration_s,
     }
+    if getattr(args, "timeline", None):
+        from llmemu.cli.gantt import draw_explained
+
+        report["timeline"] = draw_explained(args.timeline, pricer, batch, report)
+    return report
 
 
 def op_rows(plan) -> list[dict[str, Any]]:

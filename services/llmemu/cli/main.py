@@ -73,6 +73,7 @@ def _add_explain(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--dtype", help="fp16, bf16 or fp32 instead of the model's own")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--timeline", metavar="PNG", help="also draw the iteration's first layers")
 
 
 def _run_explain(args: argparse.Namespace) -> int:
