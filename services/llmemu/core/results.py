@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from llmemu.core.edge.report import edge_section
+from llmemu.core.nanoflow.optimal import throughput_section
 from llmemu.core.simulate import Recorder, SimulationRun
 
 
@@ -66,6 +67,7 @@ def summarize(run: SimulationRun, wall_s: float) -> dict[str, Any]:
             "output_tokens_per_s": float(out.sum() / span),
             "total_tokens_per_s": float((out.sum() + prompt.sum()) / span),
             "requests_per_s": len(reqs) / span,
+            **throughput_section(replica, float((out.sum() + prompt.sum()) / span)),
         },
         "ttft_s": _stats(first - arrival),
         "tpot_s": _stats(tpot),

@@ -23,3 +23,21 @@ def optimal_tokens_per_s_per_device(
 ) -> float:
     compute = flops_per_s if flops_per_s is not None else gemm_flops_per_s(model, system)
     return compute / (2.0 * active_param_count(model))
+
+
+REPORTED_FOR = ("nanoflow", "sequential")
+"""Batching policies whose `simulate --json` throughput carries the per-device and optimal
+rates (NanoFlow's engine and its non-overlapped baseline)."""
+
+
+def throughput_section(replica, total_tokens_per_s: float) -> dict[str, float]:
+    """Extra `throughput` keys of a simulation summary, as NanoFlow reports them."""
+    if replica.policy.batching not in REPORTED_FOR:
+        return {}
+    devices = replica.system.tensor_parallel
+    return {
+        "total_tokens_per_s_per_device": total_tokens_per_s / devices,
+        "optimal_tokens_per_s_per_device": optimal_tokens_per_s_per_device(
+            replica.model, replica.system
+        ),
+    }
