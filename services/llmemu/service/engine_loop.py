@@ -60,13 +60,14 @@ class SchedulerService:
         """Why the engine stopped, if it did (the health check reports it)."""
         self._seqs: dict[str, _Seq] = {}
         self._last_end_s = 0.0
-        self._latest_arrival_s = 0.0
+        self._outside: list[SubmitSequence] = []
+        """Submitted sequences not yet handed to the engine (see _admit)."""
         self._task: asyncio.Task[None] | None = None
         transport.report_load(self.load)
 
     def load(self) -> SchedulerLoad:
         sched = self.engine.scheduler
-        return SchedulerLoad(len(sched.waiting), len(sched.running))
+        return SchedulerLoad(len(sched.waiting) + len(self._outside), len(sched.running))
 
     def start(self) -> None:
         if self._task is None:
@@ -84,10 +85,11 @@ class SchedulerService:
         try:
             while True:
                 self._apply(self.transport.drain())
-                if not self.engine.has_work():
+                start_s = self._next_start_s()
+                if start_s is None:
                     await self.transport.wait()
                     continue
-                start_s = max(self._last_end_s, self._latest_arrival_s)
+                self._admit(start_s)
                 result = self.engine.step(start_s)
                 if result is None:  # work that cannot be scheduled yet: wait for a change
                     await self.transport.wait()
@@ -103,16 +105,47 @@ class SchedulerService:
             self.dead = f"engine error: {type(exc).__name__}: {exc}"
             self._fail_all(self.dead, getattr(exc, "status", 500))
 
+    def _next_start_s(self) -> float | None:
+        """The emulated moment the next iteration starts: when the last one ended while
+        there is work, else at the earliest arrival still outside the engine."""
+        if self.engine.has_work():
+            return self._last_end_s
+        if self._outside:
+            return max(self._last_end_s, min(c.arrival_s for c in self._outside))
+        return None
+
+    def _admit(self, start_s: float) -> None:
+        """Hand the engine the sequences that had arrived by `start_s`. The loop reaches this
+        point a little after `start_s` on the wall clock; a sequence stamped in between
+        waits for the next iteration, as it would have on the emulated hardware."""
+        later = []
+        for cmd in self._outside:
+            if cmd.arrival_s <= start_s:
+                self._add(cmd)
+            else:
+                later.append(cmd)
+        self._outside = later
+
+    def _add(self, cmd: SubmitSequence) -> _Seq:
+        req = self.engine.new_request(cmd.arrival_s, cmd.prompt_tokens, cmd.output_tokens)
+        req.tag = seq = _Seq(cmd, req)
+        self._seqs[cmd.seq_id] = seq
+        return seq
+
     def _apply(self, commands: list[SubmitSequence | AbortSequence]) -> None:
         for cmd in commands:
             if isinstance(cmd, SubmitSequence):
-                req = self.engine.new_request(cmd.arrival_s, cmd.prompt_tokens, cmd.output_tokens)
-                req.tag = seq = _Seq(cmd, req)
-                self._seqs[cmd.seq_id] = seq
-                self._latest_arrival_s = max(self._latest_arrival_s, cmd.arrival_s)
+                self._outside.append(cmd)
                 continue
             seq = self._seqs.pop(cmd.seq_id, None)
-            if seq is not None and not seq.req.done:
+            if seq is None:  # not in the engine yet: add it only to count its abort alike
+                waiting = next((c for c in self._outside if c.seq_id == cmd.seq_id), None)
+                if waiting is None:
+                    continue
+                self._outside.remove(waiting)
+                seq = self._add(waiting)
+                del self._seqs[cmd.seq_id]
+            if not seq.req.done:
                 self.engine.abort(seq.req)
                 self.observer.on_finish(seq.req, seq.msg, "abort")
 
@@ -137,11 +170,17 @@ class SchedulerService:
             self.transport.publish(reply_to, events)
 
     def _fail_all(self, message: str, status: int = 500) -> None:
+        self._apply(self.transport.drain())
+        for cmd in self._outside:
+            self._add(cmd)
+        self._outside = []
         now_s = self.clock.now()
         for seq_id, seq in list(self._seqs.items()):
             if not seq.req.done:
                 self.engine.abort(seq.req)
             self.observer.on_finish(seq.req, seq.msg, "error")
-            event = TokenEvent(seq_id, seq.req.generated, now_s, "error", error=message, status=status)
+            event = TokenEvent(
+                seq_id, seq.req.generated, now_s, "error", error=message, status=status
+            )
             self.transport.publish(seq.msg.reply_to, [event])
         self._seqs.clear()
