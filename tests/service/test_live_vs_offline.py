@@ -22,13 +22,13 @@ from llmemu.service.emulation import build_emulation
 from llmemu.service.settings import ServeSettings
 
 pytestmark = pytest.mark.anyio
-SPEED = 2.0
+SPEED = 3.0
 SCENARIO = {
     "model": "llama-3-8b",
     "system": "h100x1",
     "workload": {
-        "requests": 100,
-        "arrival": {"kind": "poisson", "rate": 16},
+        "requests": 240,
+        "arrival": {"kind": "poisson", "rate": 24},
         "input_tokens": {"kind": "uniform", "low": 128, "high": 512},
         "output_tokens": {"kind": "uniform", "low": 32, "high": 96},
     },

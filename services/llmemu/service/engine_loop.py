@@ -97,7 +97,9 @@ class SchedulerService:
                 end_s = start_s + result.duration_s
                 await self.clock.sleep_until(end_s)
                 self._last_end_s = end_s
-                self._emit(result, start_s, end_s)
+                seen = self._emit(result, end_s)
+                await asyncio.sleep(0)  # the streams write their tokens before anything else
+                self._observe(result, start_s, end_s, seen)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the last resort: no request may hang on a dead engine
@@ -149,25 +151,35 @@ class SchedulerService:
                 self.engine.abort(seq.req)
                 self.observer.on_finish(seq.req, seq.msg, "abort")
 
-    def _emit(self, result: StepResult, start_s: float, end_s: float) -> None:
+    def _emit(self, result: StepResult, end_s: float) -> list[tuple[Request, _Seq, float | None, str | None]]:  # fmt: skip
+        """Publish the iteration's tokens; return what the metrics still have to observe
+        (observed after the streams have written, so that metrics never delay a token)."""
         by_reply: dict[str, list[TokenEvent]] = {}
-        observer = self.observer
+        seen = []
         for req in result.emitted:
             seq: _Seq = req.tag
-            if seq.last_token_s is None:
-                observer.on_first_token(req)
-            else:
-                observer.on_token(end_s - seq.last_token_s)
+            gap_s = None if seq.last_token_s is None else end_s - seq.last_token_s
             seq.last_token_s = end_s
             reason = seq.msg.finish_reason if req.status is Status.FINISHED else None
             event = TokenEvent(seq.msg.seq_id, req.generated, end_s, reason)
             by_reply.setdefault(seq.msg.reply_to, []).append(event)
             if reason is not None:
                 del self._seqs[seq.msg.seq_id]
-                observer.on_finish(req, seq.msg, reason)
-        observer.on_step(result, start_s, end_s)
+            seen.append((req, seq, gap_s, reason))
         for reply_to, events in by_reply.items():
             self.transport.publish(reply_to, events)
+        return seen
+
+    def _observe(self, result: StepResult, start_s: float, end_s: float, seen) -> None:
+        observer = self.observer
+        for req, seq, gap_s, reason in seen:
+            if gap_s is None:
+                observer.on_first_token(req)
+            else:
+                observer.on_token(gap_s)
+            if reason is not None:
+                observer.on_finish(req, seq.msg, reason)
+        observer.on_step(result, start_s, end_s)
 
     def _fail_all(self, message: str, status: int = 500) -> None:
         self._apply(self.transport.drain())

@@ -128,14 +128,16 @@ class Gateway:
 
     def _advance(self, choice: Choice, ev: TokenEvent, pending: dict[str, Choice]) -> tuple[str, int]:  # fmt: skip
         self.on_lag(self.lag_s(ev.time_s))
-        ids = choice.draw.token_ids[choice.generated : ev.generated]
-        new = ev.generated - choice.generated
-        choice.generated = ev.generated
+        before, after = choice.generated, ev.generated
+        ids = choice.draw.token_ids
+        choice.generated = after
         if ev.finish_reason is not None:
             choice.finish_reason = ev.finish_reason
             choice.error = ev.error
             del pending[choice.seq_id]
-        return "".join(self.word_text(i) for i in ids), new
+        if after == before + 1:  # one token per iteration: the usual case, kept cheap
+            return self.word_text(ids[before]), 1
+        return "".join(self.word_text(i) for i in ids[before:after]), after - before
 
     def _close(self, job: Job, pending: dict[str, Choice]) -> None:
         self.transport.unsubscribe(job.rid)

@@ -29,7 +29,8 @@ async def send_error(send: Send, status: int, message: str, headers=()) -> None:
 
 class _TooLarge(HTTPException):
     """An HTTPException, so that FastAPI's body parsing re-raises it as it is (it turns
-    other exceptions into a 400) and the envelope handler answers 413."""
+    other exceptions into a 400) and the envelope handler answers 413 (a body is only read
+    before any response has started)."""
 
     def __init__(self, limit: int) -> None:
         super().__init__(413, f"Request body is over the limit of {limit} bytes")
@@ -59,7 +60,6 @@ class GuardMiddleware:
             await send_error(send, 413, f"Request body has {int(length)} bytes; the limit is {limit}")  # fmt: skip
             return
         received = 0
-        started = False
 
         async def counting_receive() -> Message:
             nonlocal received
@@ -70,16 +70,7 @@ class GuardMiddleware:
                     raise _TooLarge(limit)
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await send_error(send, 413, f"Request body is over the limit of {limit} bytes")
+        await self.app(scope, counting_receive, send)
 
 
 class ArrivalStamp:

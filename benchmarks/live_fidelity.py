@@ -1,0 +1,133 @@
+"""Fidelity of the live mode: does a client see the latencies the emulation says it should?
+
+    .venv/bin/python benchmarks/live_fidelity.py                  # the headline run
+    .venv/bin/python benchmarks/live_fidelity.py --sweep          # + the concurrency limit
+
+Each run starts `llmemu serve` (llama-3-8b on one H100) in this process on a free port and
+loads it with `llmemu bench` in a separate process: N concurrent streaming chat clients,
+closed loop, fixed prompt and output lengths, `ignore_eos`. It compares the client-observed
+TTFT and ITL medians (wall seconds x speed) with the exact emulated ones (every finished
+request and every token gap, recorded in the server), and reports the pacing lag: how late
+each token was handed to the HTTP layer against the end of its emulated iteration (wall
+seconds, exact p50/p99 over every token). docs/live.md records the output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "service"))
+
+from serve_helpers import served  # noqa: E402
+
+from llmemu.service.app import create_app  # noqa: E402
+from llmemu.service.settings import ServeSettings  # noqa: E402
+
+LLMEMU = str(Path(sys.executable).with_name("llmemu"))
+
+
+class Recorder:
+    """Wraps the scheduler's observer: keeps exact emulated TTFTs and token gaps."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.ttft_s: list[float] = []
+        self.itl_s: list[float] = []
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def on_first_token(self, req) -> None:
+        self.inner.on_first_token(req)
+        self.ttft_s.append(req.first_token_s - req.arrival_s)
+
+    def on_token(self, gap_s: float) -> None:
+        self.inner.on_token(gap_s)
+        self.itl_s.append(gap_s)
+
+
+def one_run(concurrency: int, speed: float, args: argparse.Namespace) -> dict:
+    settings = ServeSettings(model="llama-3-8b", system="h100x1", speed=speed)
+    app = create_app(settings)
+    recorder = app.state.scheduler.observer = Recorder(app.state.scheduler.observer)
+    gateway = app.state.gateway
+    lags: list[float] = []
+    on_lag = gateway.on_lag
+    gateway.on_lag = lambda lag: (lags.append(lag), on_lag(lag))
+    with served(app) as url:
+        cmd = [LLMEMU, "bench", "--url", url, "--concurrency", str(concurrency),
+               "--requests", str(concurrency * args.requests_per_user),
+               "--input-tokens", str(args.input_tokens), "--output-tokens", str(args.output_tokens),
+               "--json"]  # fmt: skip
+        started = time.perf_counter()
+        out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        wall_s = time.perf_counter() - started
+    if not out.stdout.strip():
+        raise RuntimeError(f"bench failed: {out.stderr[-2000:]}")
+    client = json.loads(out.stdout)["client"]
+    emulated = {"ttft_p50": float(np.median(recorder.ttft_s)), "itl_p50": float(np.median(recorder.itl_s))}  # fmt: skip
+    lag = np.asarray(lags)
+    row = {
+        "concurrency": concurrency,
+        "speed": speed,
+        "requests": client["completed"],
+        "errors": client["errors"],
+        "wall_s": round(wall_s, 2),
+        "client_ttft_p50_ms": client["ttft_s"]["p50"] * 1e3,
+        "emulated_ttft_p50_ms": emulated["ttft_p50"] * 1e3,
+        "client_itl_p50_ms": client["itl_s"]["p50"] * 1e3,
+        "emulated_itl_p50_ms": emulated["itl_p50"] * 1e3,
+        "lag_p50_ms": float(np.percentile(lag, 50)) * 1e3,
+        "lag_p99_ms": float(np.percentile(lag, 99)) * 1e3,
+        "tokens_per_wall_s": client["output_tokens_per_s"] * speed,
+    }
+    row["ttft_error"] = row["client_ttft_p50_ms"] / row["emulated_ttft_p50_ms"] - 1
+    row["itl_error"] = row["client_itl_p50_ms"] / row["emulated_itl_p50_ms"] - 1
+    return row
+
+
+def show(row: dict) -> None:
+    print(
+        f"c={row['concurrency']:4d} speed={row['speed']:<5g} ok={row['requests']:4d} err={row['errors']} "
+        f"TTFT p50 client {row['client_ttft_p50_ms']:7.2f} emulated {row['emulated_ttft_p50_ms']:7.2f} ms ({row['ttft_error']:+.1%})  "
+        f"ITL p50 client {row['client_itl_p50_ms']:6.2f} emulated {row['emulated_itl_p50_ms']:6.2f} ms ({row['itl_error']:+.1%})  "
+        f"lag p50 {row['lag_p50_ms']:5.2f} p99 {row['lag_p99_ms']:6.2f} ms  {row['tokens_per_wall_s']:7.0f} tok/s wall",
+        flush=True,
+    )  # fmt: skip
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--concurrency", type=int, default=64)
+    p.add_argument("--input-tokens", type=int, default=512)
+    p.add_argument("--output-tokens", type=int, default=128)
+    p.add_argument("--requests-per-user", type=int, default=3)
+    p.add_argument("--sweep", action="store_true", help="also find the largest concurrency with p99 lag < 5 ms, per speed")  # fmt: skip
+    p.add_argument("--speeds", default="1,0.5,0.25")
+    p.add_argument("--out", help="write all rows as JSON here")
+    args = p.parse_args()
+    rows = [one_run(args.concurrency, 1.0, args)]
+    show(rows[0])
+    if args.sweep:
+        for speed in (float(s) for s in args.speeds.split(",")):
+            for c in (32, 64, 96, 128, 192, 256, 384, 512):
+                row = one_run(c, speed, args)
+                rows.append(row)
+                show(row)
+                if row["lag_p99_ms"] >= 5 or row["errors"]:
+                    break
+    if args.out:
+        Path(args.out).write_text(json.dumps(rows, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
