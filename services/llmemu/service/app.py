@@ -36,6 +36,7 @@ from llmemu.service.jobs import (
 from llmemu.service.lengths import OutputSampler
 from llmemu.service.metrics import HTTP_EXCLUDED, EngineGauges, ServingMetrics
 from llmemu.service.middleware import ArrivalStamp, GuardMiddleware
+from llmemu.service.pacing import OnePerTurn
 from llmemu.service.settings import ServeSettings
 from llmemu.service.tokenizer import BuiltinTokenizer, render_chat
 from llmemu.service.transport import InMemoryTransport
@@ -121,6 +122,7 @@ def create_app(
 
 def _openai_routes(app, settings, emu, gateway, tok, sampler, clock) -> None:
     limits = {"max_model_len": emu.max_model_len, "overflow": settings.context_overflow, "sampler": sampler}  # fmt: skip
+    preparing = OnePerTurn()
 
     @app.post("/v1/completions")
     async def completions(body: CompletionRequest, request: Request) -> Response:
@@ -130,7 +132,9 @@ def _openai_routes(app, settings, emu, gateway, tok, sampler, clock) -> None:
         requested = (
             body.max_tokens if body.max_tokens is not None else COMPLETIONS_DEFAULT_MAX_TOKENS
         )
-        job = build_job(gateway.new_job(False), body, prompt_counts(body, tok), requested, **limits)  # fmt: skip
+        async with preparing:
+            counts = prompt_counts(body, tok)
+        job = build_job(gateway.new_job(False), body, counts, requested, **limits)
         return await gateway.serve(job, body, request, arrival_s)
 
     @app.post("/v1/chat/completions")
@@ -139,7 +143,8 @@ def _openai_routes(app, settings, emu, gateway, tok, sampler, clock) -> None:
         gateway.check_model(body.model)
         check_sampling(body)
         requested = body.max_completion_tokens if body.max_completion_tokens is not None else body.max_tokens  # fmt: skip
-        counts = [chat_prompt_count(body, tok)]
+        async with preparing:
+            counts = [chat_prompt_count(body, tok)]
         job = build_job(gateway.new_job(True), body, counts, requested, **limits)
         return await gateway.serve(job, body, request, arrival_s)
 
