@@ -88,15 +88,25 @@ class Gateway:
             include = bool(opts and (opts.include_usage or opts.continuous_usage_stats))
             continuous = bool(opts and opts.continuous_usage_stats)
             fmt = ChunkFormat(chat=job.chat, rid=job.rid, created=job.created, model=req.model or self.model_names[0])  # fmt: skip
-            body = self._stream(job, queue, fmt, include, continuous)
-            return EventStream(body, on_disconnect=lambda: queue.put_nowait(None))
+            pending = {c.seq_id: c for c in job.choices}
+            body = self._stream(job, pending, queue, fmt, include, continuous)
+            return EventStream(
+                body,
+                on_disconnect=lambda: queue.put_nowait(None),
+                on_close=lambda: self._close(job, pending),
+            )
         return await self._collect(job, queue, request, req.model or self.model_names[0])
 
     # ---- streaming --------------------------------------------------------------------
     async def _stream(
-        self, job: Job, queue: asyncio.Queue[Events], fmt: ChunkFormat, include: bool, cont: bool
+        self,
+        job: Job,
+        pending: dict[str, Choice],
+        queue: asyncio.Queue[Events],
+        fmt: ChunkFormat,
+        include: bool,
+        cont: bool,
     ) -> AsyncGenerator[str, None]:
-        pending = {c.seq_id: c for c in job.choices}
         prompt, completion = job.prompt_tokens, 0
         try:
             if fmt.chat:
@@ -140,6 +150,11 @@ class Gateway:
         return "".join(self.word_text(i) for i in ids[before:after]), after - before
 
     def _close(self, job: Job, pending: dict[str, Choice]) -> None:
+        """End the request's business with the scheduler, once, however the response ended
+        (a stream that never started has a generator whose `finally` never runs)."""
+        if job.closed:
+            return
+        job.closed = True
         self.transport.unsubscribe(job.rid)
         if pending:
             self.transport.abort(list(pending))

@@ -34,6 +34,8 @@ class Job:
     choices: list[Choice] = field(default_factory=list)
     params_max_tokens: int | None = None
     n: int = 1
+    closed: bool = False
+    """The gateway has unsubscribed and aborted what was unfinished."""
 
     @property
     def prompt_tokens(self) -> int:

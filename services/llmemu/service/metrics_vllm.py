@@ -57,6 +57,9 @@ class VllmMetrics:
         for source in ("local_cache_hit", "external_kv_transfer"):
             by_source.labels(**labels, source=source)
         counter("vllm:prompt_tokens_cached", "Number of cached prompt tokens (no prefix cache is emulated).")  # fmt: skip
+        cached_by_source = Counter("vllm:prompt_tokens_cached_by_source", "Number of cached prompt tokens by source (no prefix cache is emulated).", (*LABELS, "source"), registry=registry)  # fmt: skip
+        for source in ("device", "host", "disk", "p2p", "external_unspecified"):
+            cached_by_source.labels(**labels, source=source)
         self.prefix_queries = counter("vllm:prefix_cache_queries", "Prefix cache queries, in terms of number of queried tokens.")  # fmt: skip
         counter("vllm:prefix_cache_hits", "Prefix cache hits, in terms of number of cached tokens.")
         success = Counter("vllm:request_success", "Count of successfully processed requests.", (*LABELS, "finished_reason"), registry=registry)  # fmt: skip

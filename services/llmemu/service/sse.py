@@ -64,15 +64,21 @@ def error_event(body: dict[str, Any]) -> str:
 
 class EventStream(Response):
     """An ASGI response of `text/event-stream` chunks. A listener waits for the client's
-    disconnect and calls `on_disconnect` at once (even while no token is due), and the
-    body generator is always closed, so its cleanup (aborting unfinished sequences) runs."""
+    disconnect and calls `on_disconnect` at once (even while no token is due); at the end
+    the body generator is closed and `on_close` called, even if the body never started."""
 
-    def __init__(self, body: AsyncGenerator[str, None], on_disconnect: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        body: AsyncGenerator[str, None],
+        on_disconnect: Callable[[], None],
+        on_close: Callable[[], None] = lambda: None,
+    ) -> None:
         # Not Response.__init__: nothing is rendered up front; FastAPI needs these two.
         self.status_code = 200
         self.background = None
         self.body_iterator = body
         self.on_disconnect = on_disconnect
+        self.on_close = on_close
 
     async def __call__(self, scope, receive, send) -> None:
         headers = [
@@ -90,6 +96,7 @@ class EventStream(Response):
         finally:
             listener.cancel()
             await self.body_iterator.aclose()
+            self.on_close()
 
     async def _listen(self, receive) -> None:
         while True:
