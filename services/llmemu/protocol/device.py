@@ -22,6 +22,7 @@ class OpWire(BaseModel):
     payload_bytes: float = Field(0.0, ge=0)
     weight_bytes: float = Field(0.0, ge=0)
     expert_tokens: list[int] = Field(default_factory=list)
+    context_tokens: int = Field(0, ge=0, description="decode attention: KV tokens attended")
     layers: int = Field(1, ge=1, description="layers this op runs in, this iteration")
 
 

@@ -41,6 +41,7 @@ def _wire(op: Op, layers: int) -> dict:
         "name": op.name, "kind": str(op.kind), "flops": op.flops, "bytes": op.bytes,
         "net_bytes": op.net_bytes, "tokens": op.tokens, "payload_bytes": op.payload_bytes,
         "weight_bytes": op.weight_bytes, "expert_tokens": list(op.expert_tokens), "layers": layers,
+        "context_tokens": op.context_tokens,
     }  # fmt: skip
 
 

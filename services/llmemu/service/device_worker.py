@@ -92,7 +92,7 @@ def create_worker_app(
 def _op(w) -> Op:
     return Op(
         w.name, OpKind(w.kind), w.flops, w.bytes, w.net_bytes, w.tokens, w.payload_bytes,
-        tuple(w.expert_tokens), w.weight_bytes,
+        tuple(w.expert_tokens), w.weight_bytes, w.context_tokens,
     )  # fmt: skip
 
 

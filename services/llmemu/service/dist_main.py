@@ -22,7 +22,7 @@ log = logging.getLogger("llmemu")
 
 
 def _logging() -> None:
-    _logging()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per worker call otherwise
 
 

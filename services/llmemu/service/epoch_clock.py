@@ -11,4 +11,11 @@ from llmemu.service.clock import RealTimeClock
 class EpochClock(RealTimeClock):
     def __init__(self, speed: float, epoch_s: float) -> None:
         super().__init__(speed, wall=time.time)
+        self.set_epoch(epoch_s)
+
+    @property
+    def epoch_s(self) -> float:
+        return self._start_wall_s
+
+    def set_epoch(self, epoch_s: float) -> None:
         self._start_wall_s = epoch_s  # RealTimeClock counts from its start; ours from the epoch

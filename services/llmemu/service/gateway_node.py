@@ -63,7 +63,7 @@ def create_gateway_app(
         cache_config=emu.cache_config,
         gauges=lambda: EngineGauges(0, 0, 0.0),  # not exposed: the schedulers' are
     )
-    transport.now, transport.model = clock.now, emu.served_model_name
+    transport.clock, transport.model = clock, emu.served_model_name
     gateway = Gateway(
         model_names=[emu.served_model_name],
         transport=transport,

@@ -15,7 +15,6 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import replace
 
 from redis import Redis as SyncRedis
@@ -24,6 +23,7 @@ from redis.exceptions import RedisError
 
 from llmemu.protocol.internal import SchedulerLoad, SubmitSequence, TokenEvent
 from llmemu.service import redis_wire as wire
+from llmemu.service.epoch_clock import EpochClock
 from llmemu.service.errors import ApiError
 from llmemu.service.transport import Events
 
@@ -54,8 +54,8 @@ class RedisGatewayTransport:
         self._tasks: list[asyncio.Task[None]] = []
         self.model: str | None = None
         """Served model name: only replicas of this model get this gateway's requests."""
-        self.now: Callable[[], float] = lambda: 0.0
-        """Emulated time, for the events this transport makes up itself (set by the app)."""
+        self.clock: EpochClock | None = None
+        """The gateway's clock (set by the app): stamps events it makes up, follows the epoch."""
 
     # ---- lifecycle --------------------------------------------------------------------
     def start(self) -> None:
@@ -154,6 +154,8 @@ class RedisGatewayTransport:
             try:
                 if not self.connected:
                     await self.redis.ping()
+                    if self.clock is not None:  # the bus may have lost the epoch: re-assert
+                        self.clock.set_epoch(await wire.shared_epoch(self.redis, self.clock.epoch_s))  # fmt: skip
                     self.connected = True
                     log.info("redis available")
                 reply = await self.redis.xread({self.stream: last}, count=1000, block=500)
@@ -197,7 +199,7 @@ class RedisGatewayTransport:
         message = "The message bus (Redis) became unavailable during the request."
         for reply_to, queue in list(self._subs.items()):
             seq_ids = [s for s in self._seen if s.startswith(reply_to)]
-            now_s = self.now()
+            now_s = self.clock.now() if self.clock is not None else 0.0
             events = [TokenEvent(s, self._seen[s], now_s, "error", error=message, status=503) for s in seq_ids]  # fmt: skip
             for s in seq_ids:
                 self._seen.pop(s, None)

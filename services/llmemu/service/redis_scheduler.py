@@ -12,16 +12,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from llmemu.protocol.internal import AbortSequence, SchedulerLoad, SubmitSequence, TokenEvent
 from llmemu.service import redis_wire as wire
+from llmemu.service.epoch_clock import EpochClock
 from llmemu.service.transport import Command
 
 log = logging.getLogger("llmemu.scheduler.redis")
 RETRY_S = 0.2
+FUTURE_TOLERANCE_S = 1.0
 CLAIM_IDLE_MS = 5_000
 """Entries another consumer left unacknowledged this long are taken over (a dead peer)."""
 
@@ -32,8 +35,11 @@ class RedisSchedulerTransport:
         self.replica = replica
         self.stream = wire.request_stream(replica)
         self.read_block_ms = read_block_ms
-        self.admitting = True
-        """False while the replica cannot run iterations (a device worker is down)."""
+        self.refusing: str | None = None
+        """Why the replica cannot run iterations now (a device worker is down); meanwhile
+        new requests fail at once with a 503 instead of waiting on the stream."""
+        self.clock: EpochClock | None = None
+        """The scheduler's clock (set by its node): never moves; re-asserted after a loss."""
         self.connected = False
         self._commands: list[Command] = []
         self._wakeup = asyncio.Event()
@@ -99,22 +105,23 @@ class RedisSchedulerTransport:
     # ---- Redis I/O --------------------------------------------------------------------
     async def _flush(self) -> None:
         await asyncio.sleep(0)  # let the iteration finish publishing
-        out, self._out = self._out, {}
-        acks, self._acks = self._acks, []
-        if not out and not acks:
-            return
-        try:
-            pipe = self.redis.pipeline(transaction=False)
-            for gateway, by_reply in out.items():
-                pipe.xadd(wire.event_stream(gateway), wire.encode_events(by_reply),
-                          maxlen=wire.EVENTS_MAXLEN, approximate=True)  # fmt: skip
-            if acks:
-                pipe.xack(self.stream, wire.GROUP, *acks)
-            await pipe.execute()
-        except RedisError as exc:
-            # The bus is gone: the events are lost, and the entries stay pending, so the
-            # sequences are re-run after a restart rather than lost.
-            log.warning("could not publish %d gateway batches: %s", len(out), exc)
+        # Iterations that end while a write is in flight are written right after it.
+        while self._out or self._acks:
+            out, self._out = self._out, {}
+            acks, self._acks = self._acks, []
+            try:
+                pipe = self.redis.pipeline(transaction=False)
+                for gateway, by_reply in out.items():
+                    stream = wire.event_stream(gateway)
+                    events = wire.encode_events(by_reply)
+                    pipe.xadd(stream, events, maxlen=wire.EVENTS_MAXLEN, approximate=True)
+                if acks:
+                    pipe.xack(self.stream, wire.GROUP, *acks)
+                await pipe.execute()
+            except RedisError as exc:
+                # The bus is gone: the events are lost, and the entries stay pending, so
+                # the sequences are re-run after a restart rather than lost.
+                log.warning("could not publish %d gateway batches: %s", len(out), exc)
 
     async def _read_loop(self) -> None:
         backlog = True  # first our own unacknowledged entries, then new ones
@@ -122,17 +129,16 @@ class RedisSchedulerTransport:
             try:
                 if not self.connected:
                     await self._ensure_group()
+                    if self.clock is not None:
+                        await wire.shared_epoch(self.redis, self.clock.epoch_s)
                     self.connected = True
                     backlog = True
                 if backlog:
                     got = await self._read("0")
                     got += await self._claim()
                     backlog = False
-                elif self.admitting:
-                    got = await self._read(">")
                 else:
-                    await asyncio.sleep(RETRY_S)
-                    continue
+                    got = await self._read(">")
                 if got:
                     self._wakeup.set()
             except asyncio.CancelledError:
@@ -164,6 +170,17 @@ class RedisSchedulerTransport:
         )
         return self._accept(entries)
 
+    def _refuse(self, cmd: SubmitSequence, gateway: str, entry_id: str) -> None:
+        message = f"The replica {self.replica} cannot run requests now: {self.refusing}"
+        event = TokenEvent(cmd.seq_id, 0, self._now(), "error", error=message, status=503)
+        self._gateway[cmd.reply_to] = gateway
+        self._entry[cmd.seq_id] = entry_id
+        self._open[cmd.reply_to] = self._open.get(cmd.reply_to, 0) + 1
+        self.publish(cmd.reply_to, [event])
+
+    def _now(self) -> float:
+        return self.clock.now() if self.clock is not None else 0.0
+
     def _accept(self, entries) -> int:
         acks = []
         for entry_id, fields in entries:
@@ -171,7 +188,15 @@ class RedisSchedulerTransport:
                 acks.append(entry_id)
                 continue
             cmd, gateway = wire.decode_command(fields)
+            if isinstance(cmd, SubmitSequence) and self.refusing is not None:
+                self._refuse(cmd, gateway or "", entry_id)
+                continue
             if isinstance(cmd, SubmitSequence):
+                now_s = self._now()
+                if cmd.arrival_s > now_s + FUTURE_TOLERANCE_S:
+                    # Stamped on another time line (the epoch was lost and set anew while
+                    # this gateway was away): it arrived now, not in the future.
+                    cmd = replace(cmd, arrival_s=now_s)
                 if cmd.seq_id in self._entry:
                     continue  # already running here (re-read after a reconnect)
                 self._entry[cmd.seq_id] = entry_id

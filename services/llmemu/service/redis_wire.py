@@ -78,7 +78,9 @@ def encode_load(
     )
 
 
-async def shared_epoch(redis) -> float:
-    """The deployment's emulated-time origin: set by whichever service comes first."""
-    await redis.set(EPOCH_KEY, repr(time.time()), nx=True)
+async def shared_epoch(redis, mine: float | None = None) -> float:
+    """The deployment's emulated-time origin: set by whichever service comes first. After
+    Redis lost its data, services re-assert the epoch they had (`mine`) on reconnecting, so
+    the deployment keeps one time line."""
+    await redis.set(EPOCH_KEY, repr(time.time() if mine is None else mine), nx=True)
     return float(await redis.get(EPOCH_KEY))

@@ -2,8 +2,8 @@
 (same engine, same metrics) behind the Redis transport, pricing through device workers.
 
 A supervisor probes the workers every PROBE_EVERY_S: a worker silent for `worker_timeout_s`
-makes the replica stop admitting (it stops reading new requests and reports itself unhealthy,
-so gateways send elsewhere); an iteration that cannot reach a worker fails its requests with
+makes the replica stop admitting (new requests fail at once with a 503, and it reports itself
+unhealthy so gateways send elsewhere); an iteration that cannot reach a worker fails its requests with
 a 503 in their streams. When every worker answers again, a fresh SchedulerService takes over
 the same engine (emptied by the failure) and the replica admits again.
 """
@@ -30,6 +30,7 @@ from llmemu.service.dist_settings import SchedulerSettings
 from llmemu.service.engine_loop import SchedulerService
 from llmemu.service.epoch_clock import EpochClock
 from llmemu.service.metrics import EngineGauges, ServingMetrics
+from llmemu.service.metrics_mfu import MfuCollector
 from llmemu.service.redis_scheduler import RedisSchedulerTransport
 from llmemu.service.registry_view import RegistryView, process_registry
 
@@ -67,7 +68,10 @@ class SchedulerNode:
             cache_config=emu.cache_config,
             gauges=self._gauges,
         )
+        tp = emu.replica.system.tensor_parallel
+        self.registry.register(MfuCollector(self.metrics.own, emu.served_model_name, tp))
         self.service = SchedulerService(emu.replica, self.clock, self.transport, self.metrics)
+        self.transport.clock = self.clock
         self.why_down: str | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -99,7 +103,7 @@ class SchedulerNode:
             if why != self.why_down:
                 log.warning("device workers: %s", why or "all answering again")
             self.why_down = why
-            self.transport.admitting = why is None and self.service.dead is None
+            self.transport.refusing = why or self.service.dead
             if why is None and self.service.dead is not None:
                 # The failed service emptied the engine; a new one runs it from here.
                 log.warning("restarting the engine loop after: %s", self.service.dead)
