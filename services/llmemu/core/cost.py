@@ -25,6 +25,8 @@ class Rates:
     bytes_per_s: float
     half_tokens: float
     overhead_s: float
+    request_tokens: float = 0.0
+    """Decode attention: tokens of context each request costs beyond its own."""
 
     @classmethod
     def of(cls, device: DeviceSpec, dtype_bytes: int, *, ideal: bool = False) -> Rates:
@@ -39,6 +41,7 @@ class Rates:
             bytes_per_s=bw * eff.memory,
             half_tokens=eff.compute_half_tokens,
             overhead_s=device.op_overhead_s,
+            request_tokens=eff.attention_request_tokens,
         )
 
     def compute_time(self, op: Op) -> float:
@@ -98,4 +101,8 @@ class Pricer:
             return self.allreduce(op.payload_bytes, self.link) + rates.overhead_s
         compute = rates.compute_time(op) / self.tp
         memory = op.bytes / (rates.bytes_per_s * self.tp)
-        return (compute if compute > memory else memory) + rates.overhead_s
+        seconds = compute if compute > memory else memory
+        if rates.request_tokens and op.context_tokens:
+            # Per-request fixed work at the op's own per-token rate: C + n x pad tokens.
+            seconds *= 1.0 + rates.request_tokens * op.tokens / op.context_tokens
+        return seconds + rates.overhead_s

@@ -57,6 +57,9 @@ class Op:
     weight_bytes: float = 0.0
     """Part of `bytes` that is weights (the rest scales with tokens); lets a router split an
     experts op into groups of experts without knowing the model."""
+    context_tokens: int = 0
+    """Decode attention: KV tokens its `tokens` requests attend to, summed (0 for other ops);
+    lets a device charge fixed work per request (Efficiency.attention_request_tokens)."""
 
     @property
     def op_per_byte(self) -> float:

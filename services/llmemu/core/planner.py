@@ -33,7 +33,14 @@ def attn_decode(model: ModelSpec, batch: BatchShape) -> Op:
     flops = 4.0 * model.q_size * batch.decode_context
     kv = 2.0 * model.kv_size * dt * batch.decode_context
     q_and_out = 2.0 * model.q_size * dt * batch.num_decode
-    return Op("attn_decode", OpKind.ATTENTION, flops, kv + q_and_out, tokens=batch.num_decode)
+    return Op(
+        "attn_decode",
+        OpKind.ATTENTION,
+        flops,
+        kv + q_and_out,
+        tokens=batch.num_decode,
+        context_tokens=batch.decode_context,
+    )
 
 
 def attn_prefill(model: ModelSpec, batch: BatchShape) -> Op:

@@ -27,6 +27,12 @@ class Efficiency(BaseModel):
     memory: float = Field(
         gt=0, le=1, description="fraction of peak memory bandwidth when streaming"
     )
+    attention_request_tokens: float = Field(
+        0.0,
+        ge=0,
+        description="decode attention: fixed work per request (a partly used tile, per-request "
+        "commands) in tokens of context; n requests over C tokens cost as C + n x this",
+    )
     network: float = Field(1.0, gt=0, le=1, description="fraction of link bandwidth in collectives")
 
 
