@@ -1,0 +1,18 @@
+# One image for every llmemu service; the command chooses which (docker-compose.yml):
+#   python gateway/main.py | python scheduler/main.py | python device-workers/main.py
+# and `llmemu serve ...` for the embedded default.
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+WORKDIR /app
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends curl \
+    && rm -rf /var/lib/apt/lists/*
+COPY pyproject.toml README.md ./
+COPY services ./services
+RUN pip install -q '.[distributed]'
+COPY gateway ./gateway
+COPY scheduler ./scheduler
+COPY device-workers ./device-workers
+COPY examples ./examples
+RUN useradd --system --uid 10001 llmemu
+USER llmemu
+CMD ["python", "gateway/main.py"]
