@@ -20,13 +20,17 @@ def test_logic_pim_rates_follow_duplex():
 
 def test_neupims_rates_follow_its_configs():
     """8 arrays x 128 x 128 MACs x 2 FLOP x 1 GHz = 262.1 TFLOP/s; 32 channels x 32 GB/s;
-    32 x 32 banks x 16 multipliers x 2 FLOP x 1 GHz = 32.77 TFLOP/s of PIM, at 32/184 of
-    it in Algorithm 1's GEMV tile (184 cycles, 32 of them multiplying)."""
+    32 x 32 banks x 16 multipliers x 2 FLOP x 1 GHz = 32.77 TFLOP/s of PIM. Algorithm 1 spends
+    184 / 32 / 4 = 1.4375 cycles per token and head on K (a 184-cycle tile covers 32 tokens of
+    4 heads) and (100 + 4 x 184) / 512 = 1.6328 on V (836 cycles per 512-token row), 3.0703 in
+    all, for 2 x 128 x 2 = 512 bytes: 32 channels x 512 / 3.0703 = 5,336 B/cycle, 0.163 of
+    32,768. Its fixed 100/4 + 184/2/4 + 836 = 884 cycles per request and head are 288 tokens."""
     npu, pim = load_device("neupims-npu"), load_device("neupims-pim")
     assert npu.peak_flops["fp16"] == pytest.approx(8 * 128 * 128 * 2 * 1e9)
     assert npu.memory_bytes_per_s == pytest.approx(32 * 32e9)
     assert pim.peak_flops["fp16"] == pytest.approx(32 * 32 * 16 * 2 * 1e9, rel=1e-3)
-    assert pim.efficiency.memory == pytest.approx(32 / 184, abs=1e-3)
+    assert pim.efficiency.memory == pytest.approx(32 * 512 / 3.0703 / 32768, abs=1e-3)
+    assert pim.efficiency.attention_request_tokens == pytest.approx(884 / 3.0703, abs=0.5)
 
 
 def test_duplex_n_is_n_devices_sharing_their_hbm():
