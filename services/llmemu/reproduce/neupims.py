@@ -1,8 +1,9 @@
 """`llmemu reproduce neupims`: NeuPIMs (ASPLOS 2024) throughput against its three baselines.
 
 GPT-3 7B, 13B, 30B and 175B with the repo's parallelism (TP 4, 4, 4, 8; PP 1, 1, 2, 4), the
-ShareGPT and Alpaca average lengths (80/296 and 12/56 tokens, NeuPIMs §8.1) and batches of
-64..512 (papers.md 3.2-3.3). Every device count is the same across variants:
+ShareGPT and Alpaca datasets (average lengths 80/296 and 12/56, NeuPIMs §8.1) and batches of
+64..512 (papers.md 3.2-3.3), measured as the paper measures: one decode iteration of a
+steady-state batch (`neupims_batches`). Every device count is the same across variants:
 - GPU-only: A100 40GB (the paper ran real A100s), every op on the GPU;
 - NPU-only: the NeuPIMs NPU and its HBM, no PIM;
 - NPU+PIM: attention GEMVs on PIM with one row buffer, so PIM and NPU take turns;
@@ -17,37 +18,33 @@ import statistics
 from itertools import product
 
 from llmemu.reproduce import Claim, Options, band
-from llmemu.reproduce.runner import Point, throughputs
+from llmemu.reproduce.neupims_batches import STEADY_CONTEXT, Batch, throughputs
 
 MODELS = (("gpt3-7b", 4, 1), ("gpt3-13b", 4, 1), ("gpt3-30b", 4, 2), ("gpt3-175b", 8, 4))
-DATASETS = {"sharegpt": (80, 296), "alpaca": (12, 56)}
+DATASETS = ("sharegpt", "alpaca")
 BATCHES = (64, 128, 256, 384, 512)
 INTERLEAVE_FROM_BATCH = 256
 """casys-kaist/NeuPIMs README: sub-batch interleaving is enabled only when batch >= 256."""
+VARIANTS = ("gpu", "npu-only", "npu+pim", "neupims")
 
 
-def _point(variant: str, model: str, tp: int, pp: int, lengths, batch: int, ideal: bool) -> Point:
-    lin, lout = lengths
+def _point(variant: str, model: str, tp: int, pp: int, dataset: str, batch: int, ideal: bool):
     common = {
         "batch": batch,
-        "input_tokens": lin,
-        "output_tokens": lout,
+        "context": STEADY_CONTEXT[dataset],
         "pipeline_stages": pp,
         "ideal": ideal,
     }
     if variant == "gpu":
-        return Point(model, f"a100-40gx{tp}", "xpu-only", **common)
+        return Batch(model, f"a100-40gx{tp}", "xpu-only", **common)
     if variant == "npu-only":
-        return Point(model, f"npu-only-{tp}", "xpu-only", **common)
+        return Batch(model, f"npu-only-{tp}", "xpu-only", **common)
     if variant == "npu+pim":
-        return Point(model, f"npu+pim-{tp}", "pim-attention", **common)
+        return Batch(model, f"npu+pim-{tp}", "pim-attention", **common)
     sub_batches = 2 if batch >= INTERLEAVE_FROM_BATCH else 1
-    return Point(
+    return Batch(
         model, f"neupims-{tp}", "pim-attention", "sub-batch-interleave", sub_batches, **common
     )
-
-
-VARIANTS = ("gpu", "npu-only", "npu+pim", "neupims")
 
 
 def configs(quick: bool) -> list[tuple]:
@@ -59,11 +56,7 @@ def configs(quick: bool) -> list[tuple]:
 
 def sweep(options: Options) -> list[dict]:
     rows = configs(options.quick)
-    points = [
-        _point(v, m, tp, pp, DATASETS[d], b, options.ideal)
-        for m, tp, pp, d, b in rows
-        for v in VARIANTS
-    ]
+    points = [_point(v, *row, options.ideal) for row in rows for v in VARIANTS]
     speeds = iter(throughputs(points, options.jobs))
     return [
         {"model": m, "dataset": d, "batch": b} | {v: next(speeds) for v in VARIANTS}
@@ -71,8 +64,8 @@ def sweep(options: Options) -> list[dict]:
     ]
 
 
-def _mean_ratio(rows: list[dict], variant: str) -> tuple[float, int]:
-    ratios = [r["neupims"] / r[variant] for r in rows]
+def _mean_ratio(rows: list[dict], variant: str, over: str = "neupims") -> tuple[float, int]:
+    ratios = [r[over] / r[variant] for r in rows]
     kept = [x for x in ratios if not math.isnan(x)]
     return (statistics.fmean(kept) if kept else math.nan), len(ratios) - len(kept)
 
@@ -88,14 +81,18 @@ def claims(options: Options) -> list[Claim]:
         mean, skipped = _mean_ratio(rows, variant)
         note = f"{len(rows) - skipped} settings" + (f", {skipped} do not fit" if skipped else "")
         out.append(Claim(label, paper, mean, **band(paper, 0.25), note=note))
-    pim_gain = [r["npu+pim"] / r["npu-only"] for r in rows]
+    pim_gain, _ = _mean_ratio(rows, "npu-only", over="npu+pim")
     out.append(
         Claim(
             "NPU+PIM vs NPU-only, mean (PIM attention alone)",
             None,
-            statistics.fmean(pim_gain),
+            pim_gain,
             note="the paper's two ratios imply 2.4 / 1.6 = 1.5",
         )
+    )
+    npu_vs_gpu, _ = _mean_ratio(rows, "gpu", over="npu-only")
+    out.append(
+        Claim("NPU-only vs GPU-only, mean", None, npu_vs_gpu, note="the paper's imply 3 / 2.4")
     )
     for label, subset in _slices(rows):
         if not subset:
@@ -110,7 +107,8 @@ def _slices(rows: list[dict]):
     for model, tp, pp in MODELS:
         yield f"{model} (TP {tp}, PP {pp})", [r for r in rows if r["model"] == model]
     for dataset in DATASETS:
-        yield dataset, [r for r in rows if r["dataset"] == dataset]
+        context = STEADY_CONTEXT[dataset]
+        yield f"{dataset} (context {context:g})", [r for r in rows if r["dataset"] == dataset]
     below = [r for r in rows if r["batch"] < INTERLEAVE_FROM_BATCH]
     above = [r for r in rows if r["batch"] >= INTERLEAVE_FROM_BATCH]
     yield f"batch < {INTERLEAVE_FROM_BATCH} (no interleaving)", below

@@ -1,0 +1,40 @@
+"""NeuPIMs' steady-state decode batches: contexts, memory, and one iteration by hand."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from llmemu.reproduce.neupims_batches import STEADY_CONTEXT, Batch, throughput
+
+
+def test_steady_contexts_are_the_snapshots_means():
+    """ShareGPT: 512 x 314.0 + 64 x 290.2 + 512 x 300.9 = 333,400 tokens over 1,088 requests;
+    Alpaca: 512 x 62.4 + 128 x 61.0 + 512 x 60.6 = 70,802 over 1,152. Both far above the
+    published means' input + output / 2 (80 + 148 = 228 and 12 + 28 = 40)."""
+    assert STEADY_CONTEXT["sharegpt"] == pytest.approx(333_400 / 1_088, abs=0.05)
+    assert STEADY_CONTEXT["alpaca"] == pytest.approx(70_802 / 1_152, abs=0.05)
+
+
+def test_attention_on_the_pim_saves_its_npu_time_in_every_layer():
+    """GPT-3 7B, TP 4 (8 heads of 128 per device), 64 ShareGPT requests over
+    round(64 x 306.4) = 19,610 tokens. Everything but attention is the same NPU work, so the
+    two iterations differ by 32 layers x (NPU attention - PIM attention):
+    NPU: 8 heads x 1.1641 ns x (19,610 + 64 x 162) = 279.18 us per layer;
+    PIM: 8 heads x 3.0703 ns / 32 channels x (19,610 + 64 x 288) = 29.20 us per layer;
+    32 x (279.18 - 29.20) us = 8.00 ms."""
+    common = {"batch": 64, "context": 306.4}
+    npu_only = 64 / throughput(Batch("gpt3-7b", "npu-only-4", **common))
+    npu_pim = 64 / throughput(Batch("gpt3-7b", "npu+pim-4", "pim-attention", **common))
+    assert npu_only - npu_pim == pytest.approx(8.00e-3, rel=0.01)
+
+
+def test_a_pipeline_stage_holds_the_whole_batch_or_nothing():
+    """GPT-3 13B at TP 4 on NeuPIMs memory: 4 x 32 GB x 0.9 = 115.2 GB for 26 GB of weights,
+    and 512 ShareGPT requests need 512 x 306.4 x (2 x 5120 x 2 B x 40 layers) = 128.5 GB of
+    KV: they do not fit. 175B at PP 4 keeps all 128 requests in one stage of 24 layers."""
+    big = Batch("gpt3-13b", "npu-only-4", batch=512, context=STEADY_CONTEXT["sharegpt"])
+    assert math.isnan(throughput(big))
+    stage = Batch("gpt3-175b", "npu-only-8", batch=128, context=61.5, pipeline_stages=4)
+    assert throughput(stage) > 0
