@@ -35,9 +35,9 @@ class RedisSchedulerTransport:
         self.replica = replica
         self.stream = wire.request_stream(replica)
         self.read_block_ms = read_block_ms
-        self.refusing: str | None = None
-        """Why the replica cannot run iterations now (a device worker is down); meanwhile
-        new requests fail at once with a 503 instead of waiting on the stream."""
+        self.refusing: Callable[[], str | None] = lambda: None
+        """Why the replica cannot run iterations now (a device worker is down), asked as each
+        request arrives; meanwhile requests fail at once with a 503 instead of waiting."""
         self.clock: EpochClock | None = None
         """The scheduler's clock (set by its node): never moves; re-asserted after a loss."""
         self.connected = False
@@ -170,8 +170,20 @@ class RedisSchedulerTransport:
         )
         return self._accept(entries)
 
+    def refuse_queued(self) -> None:
+        """Fail the requests taken in but not yet handed to an engine loop that has died."""
+        kept = []
+        for cmd in self._commands:
+            entry = self._entry.pop(cmd.seq_id, None) if isinstance(cmd, SubmitSequence) else None
+            if entry is None:
+                kept.append(cmd)
+                continue
+            self._open[cmd.reply_to] = self._open.get(cmd.reply_to, 1) - 1
+            self._refuse(cmd, self._gateway.get(cmd.reply_to, ""), entry)
+        self._commands = kept
+
     def _refuse(self, cmd: SubmitSequence, gateway: str, entry_id: str) -> None:
-        message = f"The replica {self.replica} cannot run requests now: {self.refusing}"
+        message = f"The replica {self.replica} cannot run requests now: {self.refusing()}"
         event = TokenEvent(cmd.seq_id, 0, self._now(), "error", error=message, status=503)
         self._gateway[cmd.reply_to] = gateway
         self._entry[cmd.seq_id] = entry_id
@@ -188,7 +200,7 @@ class RedisSchedulerTransport:
                 acks.append(entry_id)
                 continue
             cmd, gateway = wire.decode_command(fields)
-            if isinstance(cmd, SubmitSequence) and self.refusing is not None:
+            if isinstance(cmd, SubmitSequence) and self.refusing() is not None:
                 self._refuse(cmd, gateway or "", entry_id)
                 continue
             if isinstance(cmd, SubmitSequence):

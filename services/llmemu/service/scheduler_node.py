@@ -72,6 +72,7 @@ class SchedulerNode:
         self.registry.register(MfuCollector(self.metrics.own, emu.served_model_name, tp))
         self.service = SchedulerService(emu.replica, self.clock, self.transport, self.metrics)
         self.transport.clock = self.clock
+        self.transport.refusing = lambda: self.why_down or self.service.dead
         self.why_down: str | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -103,7 +104,8 @@ class SchedulerNode:
             if why != self.why_down:
                 log.warning("device workers: %s", why or "all answering again")
             self.why_down = why
-            self.transport.refusing = why or self.service.dead
+            if self.service.dead is not None:
+                self.transport.refuse_queued()
             if why is None and self.service.dead is not None:
                 # The failed service emptied the engine; a new one runs it from here.
                 log.warning("restarting the engine loop after: %s", self.service.dead)
