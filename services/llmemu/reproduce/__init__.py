@@ -18,6 +18,7 @@ EXPERIMENTS: dict[str, str] = {
     "duplex": "llmemu.reproduce.duplex:claims",
     "neupims": "llmemu.reproduce.neupims:claims",
     "tpi-llm": "llmemu.reproduce.tpi_llm:claims",
+    "nanoflow": "llmemu.reproduce.nanoflow:claims",
 }
 
 
