@@ -68,7 +68,7 @@ def fit(data) -> tuple[float, float, float]:
     target = np.array([s for *_, s in data])
     best, best_err = (0.0, 0.0, 0.0), float("inf")
     for c, h, mem in itertools.product(
-        np.arange(0.10, 0.40, 0.005), np.arange(0, 129, 4), np.arange(0.30, 0.95, 0.01)
+        np.arange(0.10, 1.0001, 0.005), np.arange(0, 129, 4), np.arange(0.30, 1.0001, 0.01)
     ):
         err = float(np.mean(np.abs(predicted(data, c, h, mem) / target - 1)))
         if err < best_err:

@@ -24,8 +24,9 @@ CORE = 128
 """core_height = core_width: rows of a stationary block, cycles of one preload."""
 ROWS_PER_INSTRUCTION = CORE // 8
 """MatMul: `.size = loop_size / 8` (8 arrays share each instruction's 128 rows)."""
-HALF_SCRATCHPAD_BYTES = 1024 * 1024 // 2
-"""spad_size 1024 KB, halved for double buffering (calculate_loops)."""
+HALF_SCRATCHPAD_BYTES = 134218 * 1024 // 2
+"""Half the scratchpad (calculate_loops double-buffers): Common.cc initialize_config reads
+spad_size from the config's "sram_size" (134218 KB), not from its "spad_size" (1024)."""
 PRECISION_BYTES = 2
 DRAM_BYTES_PER_CYCLE = 32 * 32e9 / 1e9
 """32 HBM2 channels x 32 GB/s at the 1 GHz core clock (neupims.json)."""
