@@ -1,19 +1,22 @@
 """The NeuPIMs NPU's timing as the authors' simulator computes it, in closed form.
 
 casys-kaist/NeuPIMs builds its NPU on ONNXim's weight-stationary core
-(configs/systolic_ws_128x128_dev.json: 8 arrays of 128 x 128 at 1 GHz, a 1 MB scratchpad).
+(configs/systolic_ws_128x128_dev.json: 8 arrays of 128 x 128 at 1 GHz; its "sram_size" of
+134218 KB is what Common.cc reads as the scratchpad, the "spad_size" of 1024 is not read).
 What sets a GEMM's time there, read from the released code:
 - MatMul::calculate_loops splits (tokens, K, N) into L2 tiles by halving the largest side until
-  the three operands fit half the scratchpad (512 KB, double buffered), each side padded to 128.
+  the three operands fit half the scratchpad (double buffered), each side padded to 128; every
+  GEMM of the NeuPIMs grid fits in one or two tiles.
 - MatMul runs transposed (`_is_transposed = true`): the activation tile (K x tokens) is
   stationary and weight rows stream. Per 128 x 128 stationary block: one GEMM_PRELOAD, then one
   GEMM per further 128 weight rows; every instruction streams 128 / 8 = 16 rows (the 8 arrays
   work as one, NeuPIMSystolicWS counts 128 x 8 x 2 FLOP per busy cycle).
 - NeuPIMSystolicWS::issue_ex_inst: a PRELOAD starts core_height = 128 cycles after the previous
   instruction, a GEMM max(size, 4) = 16 cycles after it.
-So a block costs 128 + 16 (p - 1) cycles for p weight passes, and a tile is bound by preloads
-unless its N side is long; a tile's operands load from DRAM while the previous tile computes.
-Decode attention (q.K^T then s.V per head) is the same MatMul with one token row.
+So a block costs 128 + 16 (p - 1) cycles for p weight passes: large GEMMs keep the arrays
+0.77-0.93 busy, and below about 256 tokens the weights' DRAM reads bind. Decode attention
+(q.K^T then s.V per head) is the same MatMul with one token row: every 128 tokens of s.V need
+their own 128-cycle preload, so attention runs one head at a time far below the DRAM rate.
 """
 
 from __future__ import annotations
