@@ -79,7 +79,7 @@ def measure(r: Run) -> Measured:
     if r.tuned:
         found = tune(
             model, system, policy, r.input_tokens, r.output_tokens,
-            max_evaluations=r.evaluations, budget_s=600.0,
+            max_evaluations=r.evaluations,
         )  # fmt: skip
         options = as_options(found.spec)
         steady = found.tokens_per_s_per_device(found.iteration_s)

@@ -5,8 +5,8 @@ NanoFlow solves two MILPs (§4.1): stage I picks the number, sizes and order of 
 without interference, stage II assigns shares with P(R). Here all of it is searched
 together on the emulated iteration time itself (overlap.py's timeline, so interference is
 included): coordinate descent from the paper's pipeline, then from seeded random pipelines,
-until `max_evaluations` or the wall-clock budget runs out (SEARCH_LAYERS says how each is
-timed). Partitions are every cut of the
+until `max_evaluations` are spent or `stop()` (the caller's clock: the core reads none)
+says so (SEARCH_LAYERS says how each is timed). Partitions are every cut of the
 dense batch into 2-4 multiples of 128 tokens (§4.1: sizes are multiples of 128); shares
 are multiples of 0.1. The same seed and evaluation budget give the same answer.
 """
@@ -14,7 +14,7 @@ are multiples of 0.1. The same seed and evaluation budget give the same answer.
 from __future__ import annotations
 
 import random
-import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
 from itertools import combinations
@@ -45,7 +45,6 @@ class SearchResult:
     spec: PipelineSpec
     iteration_s: float
     evaluated: int
-    wall_s: float
 
 
 def partitions(dense_tokens: int, max_pieces: int = 4) -> list[tuple[int, ...]]:
@@ -88,12 +87,11 @@ def search_pipeline(
     router: Router,
     *,
     max_evaluations: int = 2000,
-    budget_s: float = 40.0,
+    stop: Callable[[], bool] = lambda: False,
     max_pieces: int = 4,
     seed: int = 0,
 ) -> SearchResult:
     """The fastest pipeline found for `batch` (its token count is the dense batch)."""
-    started = time.perf_counter()
     seen: dict[PipelineSpec, float] = {}
 
     def cost(spec: PipelineSpec) -> float:
@@ -104,7 +102,7 @@ def search_pipeline(
         return seen[spec]
 
     def exhausted() -> bool:
-        return len(seen) >= max_evaluations or time.perf_counter() - started > budget_s
+        return len(seen) >= max_evaluations or stop()
 
     names = {op.name for op in plan_iteration(model, batch, pricer.tp).ops()}
     present = [name for name in SHARED_OPS if name in names]
@@ -127,7 +125,7 @@ def search_pipeline(
          for spec in sorted(seen, key=seen.__getitem__)[:RECHECKED]),
         key=lambda pair: pair[1],
     )  # fmt: skip
-    return SearchResult(best, best_s, len(seen), time.perf_counter() - started)
+    return SearchResult(best, best_s, len(seen))
 
 
 # Stage I: one share per resource class on a few cuts; stage II refines op by op.

@@ -7,6 +7,7 @@ second per device, next to the `sequential` engine's and the default pipeline's.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +35,6 @@ class Tuned:
     devices: int
     optimal_tokens_per_s_per_device: float
     evaluated: int
-    wall_s: float
 
     def tokens_per_s_per_device(self, seconds: float) -> float:
         return self.batch.num_tokens / seconds / self.devices
@@ -48,7 +48,7 @@ def tune(
     mean_output: float,
     *,
     max_evaluations: int = 2000,
-    budget_s: float = 40.0,
+    stop: Callable[[], bool] = lambda: False,
     seed: int = 0,
 ) -> Tuned:
     dense = policy.max_num_batched_tokens
@@ -57,7 +57,7 @@ def tune(
     plan_pricer = replica.engine.pricer
     pricer, router = plan_pricer.pricer, plan_pricer.router
     found = search_pipeline(
-        model, batch, pricer, router, max_evaluations=max_evaluations, budget_s=budget_s, seed=seed
+        model, batch, pricer, router, max_evaluations=max_evaluations, stop=stop, seed=seed
     )
     default = pipeline_from_options(dense, policy.options)
     return Tuned(
@@ -69,7 +69,6 @@ def tune(
         devices=system.tensor_parallel,
         optimal_tokens_per_s_per_device=optimal_tokens_per_s_per_device(model, system),
         evaluated=found.evaluated,
-        wall_s=found.wall_s,
     )
 
 
