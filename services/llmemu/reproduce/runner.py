@@ -2,8 +2,9 @@
 
 A point is `batch` users, each sending its next request when the last one finishes
 (continuous batching with a batch of `batch`), for `waves` rounds of requests of fixed
-lengths: the papers' throughput setting (Duplex §VI closed loop; NeuPIMs batches). Fixed
-lengths follow the Duplex authors' simulator, where the Gaussian jitter is switched off.
+lengths: Duplex's throughput setting (§VI closed loop; NeuPIMs measures steady-state decode
+batches instead, see neupims_batches). Fixed lengths follow the Duplex authors' simulator,
+where the Gaussian jitter is switched off.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class Point:
     pipeline_stages: int = 1
     """Pipeline parallelism: one stage (layers / stages) is simulated at batch / stages, its
     micro-batch; in steady state every stage is busy, so the stage's throughput is the
-    pipeline's (NeuPIMs: PP shrinks the per-device batch)."""
+    pipeline's."""
     seed: int = 0
     ideal: bool = False
     """Peak rates and no overheads on every processor."""
