@@ -44,7 +44,7 @@ class Batch:
     batching: str = "continuous"
     sub_batches: int = 1
     batch: int = 64
-    context: float = 306.4
+    context: float = STEADY_CONTEXT["sharegpt"]
     """Mean tokens each request attends to."""
     pipeline_stages: int = 1
     """One stage (layers / stages) runs the whole batch, as the authors' traces do (a 175B
