@@ -82,7 +82,9 @@ class RemotePlanPricer(PlanPricer):
         if self._retime:
             duration = self.timeline(plan)
         else:
-            before = sum(w.busy_s for w in local.work.values())
+            # Like with like: the same ops' times as priced locally (a policy's own busy
+            # time may count something else, e.g. NanoFlow's share-seconds).
+            before = sum(w.busy_s for w in processor_work(local.plan).values())
             after = sum(w.busy_s for w in work.values())
             duration = local.duration_s * (after / before if before > 0 else 1.0)
         return IterationCost(duration, work, plan if self.keep_plan else None)

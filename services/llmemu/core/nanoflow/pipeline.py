@@ -39,7 +39,7 @@ class PipelineTiming:
     duration_s: float
     work: dict[str, ProcessorWork]
     plan: PricedPlan
-    """Nano-ops of one layer per block, each timed at its share."""
+    """Nano-ops of one layer per block, each with its time alone on the device."""
     bars: tuple[Bar, ...]
     """The first GANTT_LAYERS layers of the first pipelined block (for the Gantt picture)."""
 
@@ -195,4 +195,6 @@ def _credit(work, processor: str, op: Op | None, busy_s: float, repeat: int) -> 
 
 
 def _stages(bars: list[Bar]) -> tuple[tuple[Placed, ...], ...]:
-    return tuple((Placed(bar.op.op, bar.op.processor, bar.end_s - bar.start_s),) for bar in bars)
+    # Each nano-op with its time alone (as `Pricer.time` and a device worker price it);
+    # the overlap is in the iteration's duration, not in the ops' times.
+    return tuple((Placed(bar.op.op, bar.op.processor, bar.op.alone_s),) for bar in bars)
