@@ -104,22 +104,36 @@ def show(row: dict) -> None:
     )  # fmt: skip
 
 
+def median_row(rows: list[dict]) -> dict:
+    """Per-field median over repetitions (the machine is shared: one run can catch a stall)."""
+    out = dict(rows[0])
+    for key, value in rows[0].items():
+        if isinstance(value, float):
+            out[key] = float(np.median([r[key] for r in rows]))
+    out["errors"] = sum(r["errors"] for r in rows)
+    out["repeats"] = len(rows)
+    return out
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--concurrency", type=int, default=64)
     p.add_argument("--input-tokens", type=int, default=512)
     p.add_argument("--output-tokens", type=int, default=128)
     p.add_argument("--requests-per-user", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=3, help="runs per point; rows report medians")
     p.add_argument("--sweep", action="store_true", help="also find the largest concurrency with p99 lag < 5 ms, per speed")  # fmt: skip
     p.add_argument("--speeds", default="1,0.5,0.25")
+    p.add_argument("--levels", default="32,64,96,128,192,256")
     p.add_argument("--out", help="write all rows as JSON here")
     args = p.parse_args()
-    rows = [one_run(args.concurrency, 1.0, args)]
+    point = lambda c, speed: median_row([one_run(c, speed, args) for _ in range(args.repeats)])  # noqa: E731
+    rows = [point(args.concurrency, 1.0)]
     show(rows[0])
     if args.sweep:
         for speed in (float(s) for s in args.speeds.split(",")):
-            for c in (32, 64, 96, 128, 192, 256, 384, 512):
-                row = one_run(c, speed, args)
+            for c in (int(x) for x in args.levels.split(",")):
+                row = point(c, speed)
                 rows.append(row)
                 show(row)
                 if row["lag_p99_ms"] >= 5 or row["errors"]:

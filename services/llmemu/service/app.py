@@ -113,7 +113,7 @@ def create_app(
     )
     excluded = [f"^{p}/?$" for p in HTTP_EXCLUDED]
     Instrumentator(excluded_handlers=excluded, registry=registry).instrument(app)
-    app.add_middleware(ArrivalStamp, now=clock.now)
+    app.add_middleware(ArrivalStamp, now=clock.now, gate=OnePerTurn())
     _openai_routes(app, settings, emu, gateway, tok, sampler, clock)
     _admin_routes(app, emu, scheduler, gateway, tok, registry)
     install_dashboard(app, registry, clock, emu)
@@ -122,7 +122,6 @@ def create_app(
 
 def _openai_routes(app, settings, emu, gateway, tok, sampler, clock) -> None:
     limits = {"max_model_len": emu.max_model_len, "overflow": settings.context_overflow, "sampler": sampler}  # fmt: skip
-    preparing = OnePerTurn()
 
     @app.post("/v1/completions")
     async def completions(body: CompletionRequest, request: Request) -> Response:
@@ -132,8 +131,7 @@ def _openai_routes(app, settings, emu, gateway, tok, sampler, clock) -> None:
         requested = (
             body.max_tokens if body.max_tokens is not None else COMPLETIONS_DEFAULT_MAX_TOKENS
         )
-        async with preparing:
-            counts = prompt_counts(body, tok)
+        counts = prompt_counts(body, tok)
         job = build_job(gateway.new_job(False), body, counts, requested, **limits)
         return await gateway.serve(job, body, request, arrival_s)
 
@@ -143,8 +141,7 @@ def _openai_routes(app, settings, emu, gateway, tok, sampler, clock) -> None:
         gateway.check_model(body.model)
         check_sampling(body)
         requested = body.max_completion_tokens if body.max_completion_tokens is not None else body.max_tokens  # fmt: skip
-        async with preparing:
-            counts = [chat_prompt_count(body, tok)]
+        counts = [chat_prompt_count(body, tok)]
         job = build_job(gateway.new_job(True), body, counts, requested, **limits)
         return await gateway.serve(job, body, request, arrival_s)
 

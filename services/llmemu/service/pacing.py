@@ -4,7 +4,8 @@ Counting a long prompt costs about a microsecond per token, and a closed-loop lo
 its requests in bursts (a batch finishes together, its clients all send again). Handled back
 to back, 64 prompts of 512 tokens hold the event loop for ~35 ms, and every token due in
 that time goes out late. OnePerTurn lets one holder in per turn of the event loop, so the
-engine's wake-up timer runs between two prompts, not after all of them.
+engine's wake-up timer runs between two requests, not after all of them (ArrivalStamp in
+middleware.py holds each request at the door until its turn).
 """
 
 from __future__ import annotations
