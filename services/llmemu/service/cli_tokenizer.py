@@ -14,7 +14,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from llmemu.service.tokenizer import write_tokenizer_dir
+    from llmemu.service.tokenizer_files import write_tokenizer_dir
 
     files = write_tokenizer_dir(args.dir)
     print(f"wrote {', '.join(files)} to {args.dir}")

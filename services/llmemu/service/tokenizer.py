@@ -21,104 +21,16 @@ EOS_TOKEN = "<|endoftext|>"
 MODEL_MAX_LENGTH = 131072
 # Plain-English words first so that ordinary prompts compress like text, then every pair
 # of 70 consonant-vowel syllables ("baba", "babe", ...), about 5000 words.
-COMMON_WORDS = [
-    "the",
-    "of",
-    "and",
-    "to",
-    "in",
-    "is",
-    "that",
-    "for",
-    "it",
-    "as",
-    "was",
-    "with",
-    "be",
-    "by",
-    "on",
-    "not",
-    "he",
-    "this",
-    "are",
-    "or",
-    "his",
-    "from",
-    "at",
-    "which",
-    "but",
-    "have",
-    "an",
-    "they",
-    "you",
-    "were",
-    "her",
-    "she",
-    "there",
-    "been",
-    "one",
-    "all",
-    "we",
-    "their",
-    "has",
-    "would",
-    "when",
-    "if",
-    "so",
-    "no",
-    "will",
-    "more",
-    "can",
-    "out",
-    "up",
-    "who",
-    "said",
-    "what",
-    "some",
-    "into",
-    "them",
-    "only",
-    "time",
-    "about",
-    "than",
-    "other",
-    "could",
-    "two",
-    "new",
-    "model",
-    "token",
-    "request",
-    "server",
-    "latency",
-    "throughput",
-    "queue",
-    "cache",
-    "batch",
-    "prompt",
-    "output",
-    "input",
-    "stream",
-    "memory",
-    "device",
-    "compute",
-    "bandwidth",
-    "layer",
-    "attention",
-    "expert",
-    "router",
-    "decode",
-    "prefill",
-    "tensor",
-    "parallel",
-    "kernel",
-    "cluster",
-    "edge",
-    "node",
-    "link",
-    "network",
-    "data",
-    "system",
-]
+# A word list reads better as text than as one quoted word per line.
+COMMON_WORDS = (  # noqa: SIM905
+    "the of and to in is that for it as was with be by on not he this are or his from at "
+    "which but have an they you were her she there been one all we their has would when "
+    "if so no will more can out up who said what some into them only time about than "
+    "other could two new model token request server latency throughput queue cache batch "
+    "prompt output input stream memory device compute bandwidth layer attention expert "
+    "router decode prefill tensor parallel kernel cluster edge node link network data "
+    "system"
+).split()
 # The newline is an expression: transformers renders with trim_blocks, which would eat a
 # literal newline after a block tag.
 CHAT_TEMPLATE = (
@@ -214,32 +126,6 @@ def tokenizer_json() -> dict[str, Any]:
     }
 
 
-def tokenizer_config(model_max_length: int = MODEL_MAX_LENGTH) -> dict[str, Any]:
-    return {
-        "tokenizer_class": "PreTrainedTokenizerFast",
-        "bos_token": EOS_TOKEN,
-        "eos_token": EOS_TOKEN,
-        "unk_token": EOS_TOKEN,
-        "model_max_length": model_max_length,
-        "clean_up_tokenization_spaces": False,
-        "chat_template": CHAT_TEMPLATE,
-        "added_tokens_decoder": {
-            "0": {
-                "content": EOS_TOKEN,
-                "lstrip": False,
-                "normalized": False,
-                "rstrip": False,
-                "single_word": False,
-                "special": True,
-            }
-        },
-    }
-
-
-def special_tokens_map() -> dict[str, str]:
-    return {"bos_token": EOS_TOKEN, "eos_token": EOS_TOKEN, "unk_token": EOS_TOKEN}
-
-
 def render_chat(messages: list[dict[str, Any]], add_generation_prompt: bool = True) -> str:
     """CHAT_TEMPLATE in Python (a test renders both and compares)."""
     parts = []
@@ -284,19 +170,3 @@ class BuiltinTokenizer:
     def word_text(self, token_id: int) -> str:
         """Text of one generated token (a vocabulary word with its leading space)."""
         return self._word_text[token_id]
-
-
-def write_tokenizer_dir(path: str, model_max_length: int = MODEL_MAX_LENGTH) -> list[str]:
-    """Write a folder that `AutoTokenizer.from_pretrained(path)` loads offline."""
-    from pathlib import Path
-
-    out = Path(path)
-    out.mkdir(parents=True, exist_ok=True)
-    files = {
-        "tokenizer.json": tokenizer_json(),
-        "tokenizer_config.json": tokenizer_config(model_max_length),
-        "special_tokens_map.json": special_tokens_map(),
-    }
-    for name, doc in files.items():
-        (out / name).write_text(json.dumps(doc, ensure_ascii=False, indent=1) + "\n")
-    return sorted(files)
