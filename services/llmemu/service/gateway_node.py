@@ -17,6 +17,7 @@ from llmemu.service.gateway import Gateway
 from llmemu.service.lengths import OutputSampler
 from llmemu.service.metrics import HTTP_EXCLUDED, EngineGauges, ServingMetrics
 from llmemu.service.middleware import ArrivalStamp, GuardMiddleware
+from llmemu.service.pacing import OnePerTurn
 from llmemu.service.redis_gateway import RedisGatewayTransport
 from llmemu.service.registry_view import RegistryView, process_registry
 from llmemu.service.settings import ServeSettings
@@ -81,7 +82,7 @@ def create_gateway_app(
     app.add_middleware(GuardMiddleware, api_keys=serve.api_keys, max_body_bytes=serve.max_body_bytes)  # fmt: skip
     excluded = [f"^{p}/?$" for p in HTTP_EXCLUDED]
     Instrumentator(excluded_handlers=excluded, registry=registry).instrument(app)
-    app.add_middleware(ArrivalStamp, now=clock.now)
+    app.add_middleware(ArrivalStamp, now=clock.now, gate=OnePerTurn())
     _openai_routes(app, serve, emu, gateway, tok, sampler, clock)
     exposed = RegistryView(registry, lambda n: n.startswith(OWNED))
     _admin_routes(app, emu, _BusHealth(transport), gateway, tok, exposed)
