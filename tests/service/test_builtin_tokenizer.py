@@ -70,6 +70,7 @@ def test_chat_template_and_its_python_twin_agree(content):
 
 def test_transformers_loads_the_export_offline(tmp_path, monkeypatch):
     import transformers  # the test extra: what guidellm, aiperf and vllm bench load it with
+
     from llmemu.service.tokenizer_files import write_tokenizer_dir
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
