@@ -77,3 +77,8 @@ def test_transformers_loads_the_export_offline(tmp_path, monkeypatch):
     write_tokenizer_dir(str(tmp_path))
     auto = transformers.AutoTokenizer.from_pretrained(str(tmp_path))
     assert auto(" the model", add_special_tokens=False)["input_ids"] == TOK.encode(" the model")
+    # Clients count what they send with add_special_tokens on: nothing is added either way.
+    assert auto(" the model")["input_ids"] == TOK.encode(" the model")
+    messages = [{"role": "user", "content": [{"type": "text", "text": "hi there"}]}]
+    rendered = auto.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    assert rendered == render_chat(messages) == "user: hi there\nassistant:"
