@@ -121,7 +121,12 @@ def create_app(
 
 
 def _openai_routes(app, settings, emu, gateway, tok, sampler, clock) -> None:
-    limits = {"max_model_len": emu.max_model_len, "overflow": settings.context_overflow, "sampler": sampler}  # fmt: skip
+    limits = {
+        "max_model_len": emu.max_model_len,
+        "overflow": settings.context_overflow,
+        "sampler": sampler,
+        "word_text": tok.word_text,
+    }
 
     @app.post("/v1/completions")
     async def completions(body: CompletionRequest, request: Request) -> Response:

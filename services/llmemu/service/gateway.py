@@ -128,7 +128,7 @@ class Gateway:
                     text, new = self._advance(choice, ev, pending)
                     completion += new
                     usage = usage_json(prompt, completion) if cont else None
-                    parts.append(fmt.content(choice.index, text, ev.finish_reason, usage))
+                    parts.append(fmt.content(choice.index, text, ev.finish_reason, usage, choice.stop_reason))  # fmt: skip
                 yield "".join(parts)
             if include:
                 yield fmt.usage(usage_json(prompt, completion))
@@ -139,15 +139,12 @@ class Gateway:
     def _advance(self, choice: Choice, ev: TokenEvent, pending: dict[str, Choice]) -> tuple[str, int]:  # fmt: skip
         self.on_lag(self.lag_s(ev.time_s))
         before, after = choice.generated, ev.generated
-        ids = choice.draw.token_ids
         choice.generated = after
         if ev.finish_reason is not None:
             choice.finish_reason = ev.finish_reason
             choice.error = ev.error
             del pending[choice.seq_id]
-        if after == before + 1:  # one token per iteration: the usual case, kept cheap
-            return self.word_text(ids[before]), 1
-        return "".join(self.word_text(i) for i in ids[before:after]), after - before
+        return choice.text(before, after, self.word_text), after - before
 
     def _close(self, job: Job, pending: dict[str, Choice]) -> None:
         """End the request's business with the scheduler, once, however the response ended
@@ -180,7 +177,7 @@ class Gateway:
         finally:
             listener.cancel()
             self._close(job, pending)
-        texts = ["".join(self.word_text(i) for i in c.draw.token_ids[: c.generated]) for c in job.choices]  # fmt: skip
+        texts = [c.text(0, c.generated, self.word_text) for c in job.choices]
         build = chat_response if job.chat else completion_response
         body: dict[str, Any] = build(job, texts, model)
         return JSONResponse(body)

@@ -3,11 +3,13 @@ with vLLM's messages, pick each choice's length and words. Pure apart from the s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from llmemu.protocol.openai import ChatCompletionRequest, CompletionRequest
 from llmemu.service.errors import ApiError
 from llmemu.service.lengths import Draw, OutputSampler
+from llmemu.service.stops import apply_stop
 from llmemu.service.tokenizer import BuiltinTokenizer, render_chat
 
 MAX_SEQUENCES = 256
@@ -24,6 +26,19 @@ class Choice:
     generated: int = 0
     finish_reason: str | None = None
     error: str | None = None
+
+    def text(self, before: int, after: int, word_text: Callable[[int], str]) -> str:
+        """Text of tokens [before, after)."""
+        if self.draw.pieces is not None:
+            return "".join(self.draw.pieces[before:after])
+        ids = self.draw.token_ids
+        if after == before + 1:  # one token per iteration: the usual case, kept cheap
+            return word_text(ids[before])
+        return "".join(word_text(i) for i in ids[before:after])
+
+    @property
+    def stop_reason(self) -> str | None:
+        return self.draw.stop_reason if self.finish_reason == "stop" else None
 
 
 @dataclass(slots=True)
@@ -130,10 +145,12 @@ def build_job(
     max_model_len: int,
     overflow: str,
     sampler: OutputSampler,
+    word_text: Callable[[int], str],
 ) -> Job:
     if len(counts) * req.n > MAX_SEQUENCES:
         raise ApiError(400, f"{len(counts)} prompts x n={req.n} is over {MAX_SEQUENCES} sequences per request; split the request.", param="n")  # fmt: skip
     job.params_max_tokens, job.n = requested, req.n
+    stops = [req.stop] if isinstance(req.stop, str) else list(req.stop or [])
     for p, count in enumerate(counts):
         limit = resolve_max_tokens(requested, count, max_model_len, overflow)
         if req.min_tokens > limit:
@@ -142,5 +159,7 @@ def build_job(
             index = p * req.n + k
             seed = None if req.seed is None else req.seed + index
             draw = sampler.draw(limit, ignore_eos=req.ignore_eos, min_tokens=req.min_tokens, seed=seed)  # fmt: skip
+            if stops and not req.ignore_eos:
+                draw = apply_stop(draw, stops, word_text)
             job.choices.append(Choice(index, f"{job.rid}-{index}", count, draw))
     return job

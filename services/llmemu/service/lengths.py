@@ -20,6 +20,9 @@ class Draw:
     output_tokens: int
     finish_reason: str
     token_ids: list[int]
+    pieces: tuple[str, ...] | None = None
+    """Each token's text when a stop string cut the answer (stops.py); else the words'."""
+    stop_reason: str | None = None
 
 
 class OutputSampler:

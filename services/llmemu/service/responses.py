@@ -23,7 +23,9 @@ def usage(job: Job) -> Usage:
 
 def completion_response(job: Job, texts: list[str], model: str) -> dict[str, Any]:
     choices = [
-        CompletionChoice(index=c.index, text=t, finish_reason=c.finish_reason)
+        CompletionChoice(
+            index=c.index, text=t, finish_reason=c.finish_reason, stop_reason=c.stop_reason
+        )
         for c, t in zip(job.choices, texts, strict=True)
     ]
     resp = CompletionResponse(id=job.rid, created=job.created, model=model, choices=choices, usage=usage(job))  # fmt: skip
@@ -33,8 +35,11 @@ def completion_response(job: Job, texts: list[str], model: str) -> dict[str, Any
 def chat_response(job: Job, texts: list[str], model: str) -> dict[str, Any]:
     choices = [
         ChatChoice(
-            index=c.index, message=AssistantMessage(content=t), finish_reason=c.finish_reason
-        )  # fmt: skip
+            index=c.index,
+            message=AssistantMessage(content=t),
+            finish_reason=c.finish_reason,
+            stop_reason=c.stop_reason,
+        )
         for c, t in zip(job.choices, texts, strict=True)
     ]
     resp = ChatCompletionResponse(id=job.rid, created=job.created, model=model, choices=choices, usage=usage(job))  # fmt: skip

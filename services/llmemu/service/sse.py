@@ -39,14 +39,20 @@ class ChunkFormat:
         return self._wrap(choice, usage)
 
     def content(
-        self, index: int, text: str, finish_reason: str | None, usage: str | None = None
+        self,
+        index: int,
+        text: str,
+        finish_reason: str | None,
+        usage: str | None = None,
+        stop_reason: str | None = None,
     ) -> str:
         reason = "null" if finish_reason is None else f'"{finish_reason}"'
+        stop = "null" if stop_reason is None else json.dumps(stop_reason)
         if self.chat:
-            tail = ',"stop_reason":null}' if finish_reason is not None else "}"
+            tail = f',"stop_reason":{stop}}}' if finish_reason is not None else "}"
             choice = f'{{"index":{index},"delta":{{"content":{json.dumps(text)}}},"logprobs":null,"finish_reason":{reason}{tail}'  # fmt: skip
         else:
-            choice = f'{{"index":{index},"text":{json.dumps(text)},"logprobs":null,"finish_reason":{reason},"stop_reason":null}}'  # fmt: skip
+            choice = f'{{"index":{index},"text":{json.dumps(text)},"logprobs":null,"finish_reason":{reason},"stop_reason":{stop}}}'  # fmt: skip
         return self._wrap(choice, usage)
 
     def usage(self, usage: str) -> str:
