@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 from llmemu.core.cost import Pricer
 from llmemu.core.edge.pricer import edge
-from llmemu.core.errors import ConfigError
 from llmemu.core.interleave import sub_batch_interleave
 from llmemu.core.nanoflow.pricer import nanoflow
 from llmemu.core.pricing import ExpertRouting, PlanPricer
+from llmemu.core.registry import lookup
 from llmemu.core.routing import Router
 from llmemu.core.scenario import PolicySpec
 from llmemu.core.sequential import sequential
@@ -52,8 +52,4 @@ BATCHING: dict[str, BatchingFactory] = {
 
 
 def get_batching(name: str) -> BatchingFactory:
-    try:
-        return BATCHING[name]
-    except KeyError:
-        valid = ", ".join(sorted(BATCHING))
-        raise ConfigError(f"unknown policy.batching {name!r}; choose one of: {valid}") from None
+    return lookup(BATCHING, name, "policy.batching")

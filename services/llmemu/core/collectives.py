@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from llmemu.core.edge import collectives as on_topology
-from llmemu.core.errors import ConfigError
+from llmemu.core.registry import lookup
 from llmemu.core.topology import Topology
 
 
@@ -60,8 +60,4 @@ ALLREDUCE: dict[str, AllReduce] = {"ring": ring, "star": star, "tree": tree}
 
 
 def get_allreduce(name: str) -> AllReduce:
-    try:
-        return ALLREDUCE[name]
-    except KeyError:
-        valid = ", ".join(sorted(ALLREDUCE))
-        raise ConfigError(f"unknown policy.allreduce {name!r}; choose one of: {valid}") from None
+    return lookup(ALLREDUCE, name, "policy.allreduce")

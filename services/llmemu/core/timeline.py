@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from llmemu.core.errors import ConfigError
+from llmemu.core.registry import lookup
 from llmemu.core.routing.placed import PricedPlan
 
 Timeline = Callable[[PricedPlan], float]
@@ -41,8 +41,4 @@ TIMELINES: dict[str, Timeline] = {"serial": serial, "stages": stages}
 
 
 def get_timeline(name: str) -> Timeline:
-    try:
-        return TIMELINES[name]
-    except KeyError:
-        valid = ", ".join(sorted(TIMELINES))
-        raise ConfigError(f"unknown timeline {name!r}; choose one of: {valid}") from None
+    return lookup(TIMELINES, name, "timeline")

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from llmemu.core.errors import ConfigError
 from llmemu.core.ops import Plan
+from llmemu.core.registry import lookup
 from llmemu.core.routing.coprocess import route_opb_coprocess, route_opb_coprocess_et
 from llmemu.core.routing.opb import route_opb
 from llmemu.core.routing.pim_attention import route_pim_attention
@@ -29,11 +29,7 @@ ROUTERS: dict[str, Router] = {
 
 
 def get_router(name: str) -> Router:
-    try:
-        return ROUTERS[name]
-    except KeyError:
-        valid = ", ".join(sorted(ROUTERS))
-        raise ConfigError(f"unknown policy.routing {name!r}; choose one of: {valid}") from None
+    return lookup(ROUTERS, name, "policy.routing")
 
 
 __all__ = ["Placed", "PricedBlock", "PricedPlan", "ROUTERS", "Router", "get_router"]
