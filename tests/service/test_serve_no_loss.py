@@ -26,12 +26,13 @@ def anyio_backend():
 async def _one(c: aiohttp.ClientSession, url: str, i: int) -> str:
     streaming = i % 5 != 4
     leaver = i % 4 == 1 if streaming else i % 3 == 0
-    # A leaver asks for enough tokens (about 3 s of emulated decode) that it cannot finish
-    # before the server notices it left.
-    limit = 500 if leaver else MAX_TOKENS
+    # A leaver asks for enough tokens (about 26 s of emulated decode, 1.3 s of wall time at
+    # speed 20) that it cannot finish before the server notices it left, even when this
+    # process (clients and server together) is starved of CPU.
+    limit = 4000 if leaver else MAX_TOKENS
     body = {"prompt": " the model" * 20, "max_tokens": limit, "ignore_eos": True}
     if not streaming:
-        # A non-streaming leaver gives up after 50 ms, long before its 500 tokens are done.
+        # A non-streaming leaver gives up after 50 ms, long before its tokens are done.
         timeout = aiohttp.ClientTimeout(total=0.05 if leaver else None)
         try:
             async with c.post(url, json=body, timeout=timeout) as r:
