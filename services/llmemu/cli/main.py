@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -130,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # numpy serves small vectors here, never large BLAS work: OpenBLAS's worker threads only
+    # cost start-up time and contend with the simulation on a small machine.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     _load_plugins()
     args = build_parser().parse_args(argv)
     try:

@@ -79,6 +79,7 @@ class Pricer:
             topology=system.topology,
         )
         self._memo: dict[tuple[Op, str], float] = {}
+        self._memos: dict[str, dict] = {}
 
     def time(self, op: Op, processor: str) -> float:
         """Seconds for one layer's instance of `op` on `processor` of every device.
@@ -94,6 +95,15 @@ class Pricer:
                 self._memo.clear()
             seconds = self._memo[key] = self._time(op, processor)
         return seconds
+
+    def memo(self, owner: str) -> dict:
+        """A cache that lives as long as this pricer, for a router's decisions about the ops
+        and stages the planner shares (hashed by identity; the cache keeps them alive, so an
+        id is never reused while cached)."""
+        cache = self._memos.setdefault(owner, {})
+        if len(cache) > 65536:
+            cache.clear()
+        return cache
 
     def _time(self, op: Op, processor: str) -> float:
         rates = self.rates[processor]

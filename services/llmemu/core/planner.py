@@ -98,6 +98,12 @@ def experts(model: ModelSpec, expert_tokens: tuple[int, ...]) -> Op:
     )
 
 
+@lru_cache(maxsize=4096)
+def _alone(op: Op) -> tuple[Op]:
+    """The one-op stage of a shared op, itself shared, so routers can memoise whole stages."""
+    return (op,)
+
+
 def _attention_stages(model: ModelSpec, batch: BatchShape, m: int, tp: int):
     dt = model.dtype_bytes
     attention = []
@@ -106,12 +112,12 @@ def _attention_stages(model: ModelSpec, batch: BatchShape, m: int, tp: int):
     if batch.num_decode:
         attention.append(attn_decode(model, batch))
     stages = [
-        (gemm("qkv", m, model.hidden_size, model.qkv_out, dt),),
+        _alone(gemm("qkv", m, model.hidden_size, model.qkv_out, dt)),
         tuple(attention),
-        (gemm("o_proj", m, model.q_size, model.hidden_size, dt),),
+        _alone(gemm("o_proj", m, model.q_size, model.hidden_size, dt)),
     ]
     if tp > 1:
-        stages.append((allreduce(model, m, tp),))
+        stages.append(_alone(allreduce(model, m, tp)))
     return stages
 
 
@@ -120,16 +126,16 @@ def _ffn_stages(model: ModelSpec, batch: BatchShape, m: int, tp: int, moe: bool)
     if moe:
         routed = batch.expert_tokens or even_expert_tokens(model, m)
         stages = [
-            (gemm("router", m, h, model.num_experts, dt),),
+            _alone(gemm("router", m, h, model.num_experts, dt)),
             (experts(model, routed),),
         ]
     else:
         stages = [
-            (gemm("gate_up", m, h, (model.ffn_matrices - 1) * f, dt),),
-            (gemm("down", m, f, h, dt),),
+            _alone(gemm("gate_up", m, h, (model.ffn_matrices - 1) * f, dt)),
+            _alone(gemm("down", m, f, h, dt)),
         ]
     if tp > 1:
-        stages.append((allreduce(model, m, tp),))
+        stages.append(_alone(allreduce(model, m, tp)))
     return stages
 
 
@@ -149,5 +155,5 @@ def plan_iteration(model: ModelSpec, batch: BatchShape, tensor_parallel: int = 1
         head = gemm(
             "lm_head", batch.num_logits, model.hidden_size, model.vocab_size, model.dtype_bytes
         )
-        blocks.append(Block(((head,),), 1))
+        blocks.append(Block((_alone(head),), 1))
     return Plan(tuple(blocks), tokens=m)
