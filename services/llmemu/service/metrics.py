@@ -5,6 +5,7 @@ CollectorRegistry, so two servers in one process never share a series."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -14,6 +15,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from llmemu.core.engine import StepResult
 from llmemu.core.request import Request
 from llmemu.protocol.internal import SubmitSequence
+from llmemu.service.metrics_idle import IdleFeatureCollector
 from llmemu.service.metrics_llmemu import LlmemuMetrics
 from llmemu.service.metrics_vllm import LABELS, VllmMetrics
 
@@ -45,6 +47,7 @@ class ServingMetrics:
         self.vllm = VllmMetrics(registry, model_name, max_model_len)
         self.own = LlmemuMetrics(registry, model_name, speed)
         registry.register(_GaugeCollector(model_name, cache_config, gauges))
+        registry.register(IdleFeatureCollector(model_name, started_s=time.time()))
 
     def on_step(self, result: StepResult, start_s: float, end_s: float) -> None:
         self.vllm.on_step(result)
