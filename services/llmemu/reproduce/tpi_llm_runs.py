@@ -1,8 +1,11 @@
 """Single-user runs of TPI-LLM's settings, shared by the `tpi-llm` reproduction's claims.
 
-The paper does not state its prompt: TPI-LLM's run script defaults to an empty prompt (the
-BOS token alone) and `--length 20`, the maximum length of the whole sequence, so every run
-is a 1-token prompt and 19 generated tokens, in FP32, one request at a time.
+The paper does not state its prompt. TPI-LLM's run script (`examples/run_llama.py`) asks
+for it on the terminal when `--prompt` is empty and encodes it without special tokens, with
+`--length 20` new tokens; its length is unknown, so every run is a 1-token prompt (the
+shortest it accepts) and 19 generated tokens, in FP32, one request at a time. Each run is a
+fresh process (`cold_start`): the script loads the model lazily and serves one prompt, so
+the first token starts with no weights in memory (docs/edge.md).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ def simulate(
         memory_window=window,
         max_num_seqs=1,
         max_num_batched_tokens=512,
+        options={"cold_start": True},
     )
     replica = build_replica(spec, load_system(system), policy)
     workload = WorkloadSpec.model_validate(

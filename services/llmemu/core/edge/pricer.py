@@ -55,6 +55,8 @@ class EdgePlanPricer(PlanPricer):
         self.nodes = edge_nodes(parts.pricer.system, parts.model.dtype_bytes)
         self.window = parts.policy.memory_window or 0
         self.allreduce = get_allreduce(parts.policy.allreduce)
+        self.cold = cold_start(parts.policy.options)
+        """The next iteration priced is the process's first: no weights resident yet."""
         for node in self.nodes:
             if self.window and not node.device.disk_bytes_per_s:
                 raise ConfigError(
@@ -71,7 +73,8 @@ class EdgePlanPricer(PlanPricer):
             allreduce_s = self.allreduce(payload, link)
             broadcast_s = broadcast(payload, link.graph())
         steps = iteration_steps(model, batch, self.nodes, allreduce_s, broadcast_s)
-        duration, times = run_window(steps, self.window)
+        duration, times = run_window(steps, self.window, cold=self.cold)
+        self.cold = False
         seconds = {}
         for node, spent in zip(self.nodes, times, strict=True):
             for activity in ACTIVITIES:
@@ -90,6 +93,19 @@ class EdgePlanPricer(PlanPricer):
         # replica's TP; the per-node edge times are in `seconds`.
         plan = self.router(self.plan(batch), self.pricer) if self.keep_plan else None
         return IterationCost(duration, {self.pricer.system.primary.name: work}, plan)
+
+
+def cold_start(options: dict) -> bool:
+    """`policy.options.cold_start`: the replica is a fresh process (TPI-LLM's run script
+    loads the model lazily and serves one prompt), so its first iteration starts with no
+    block resident. Off by default: a serving replica has warmed up long before."""
+    value = options.get("cold_start", False)
+    if not isinstance(value, bool):
+        raise ConfigError(
+            f"policy.options.cold_start={value!r} must be true or false (true: the first "
+            "iteration starts with no weights in memory, as a freshly started TPI-LLM)"
+        )
+    return value
 
 
 def edge(parts: Parts) -> PlanPricer:

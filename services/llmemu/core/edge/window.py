@@ -11,6 +11,12 @@ The window slides over iterations too (the block order is cyclic: the next itera
 input embedding loads while the output head computes), so an iteration is priced in steady
 state: the steps run twice and the second pass is the iteration. A window of 0 (scheduler
 off), or one at least as long as a node's block list, keeps everything resident.
+
+The first iteration a process runs is the exception (`cold`): TPI-LLM's `MemoryManager`
+holds no weights until the first forward pass asks for its first block, so nothing is
+preloaded and the first blocks cannot hide under anything. A cold iteration is one pass from
+empty loaders; with the scheduler off its loaders stream every block once, in order (the
+released code loads the whole shard at the first token), and the blocks then stay.
 """
 
 from __future__ import annotations
@@ -40,23 +46,29 @@ class NodeTimes:
 @dataclass(slots=True)
 class _Loader:
     resident: bool
+    window: int
+    """Blocks it may hold; a block past them waits for the oldest to be released."""
     free_at: float = 0.0
     released: list[float] = field(default_factory=list)
 
-    def loaded_at(self, load_s: float, window: int) -> float:
+    def loaded_at(self, load_s: float) -> float:
         if self.resident:
             return 0.0
-        k = len(self.released)
+        k, window = len(self.released), self.window
         room_at = self.released[k - window] if k >= window else 0.0
         self.free_at = max(self.free_at, room_at) + load_s
         return self.free_at
 
 
-def run_window(steps: list[Step], window: int, passes: int = 2) -> tuple[float, list[NodeTimes]]:
-    """Duration of one steady-state iteration and what each node did in it."""
+def run_window(
+    steps: list[Step], window: int, passes: int = 2, cold: bool = False
+) -> tuple[float, list[NodeTimes]]:
+    """Duration of one steady-state iteration and what each node did in it; with `cold`,
+    of the first iteration of a process (one pass, no block resident yet)."""
     num_nodes = len(steps[0].blocks)
     per_node = [sum(1 for s in steps if s.blocks[i] is not None) for i in range(num_nodes)]
-    loaders = [_Loader(resident=window == 0 or window >= n) for n in per_node]
+    loaders = [_loader(window, n, cold) for n in per_node]
+    passes = 1 if cold else passes
     ready = 0.0
     times: list[NodeTimes] = []
     start = 0.0
@@ -68,7 +80,7 @@ def run_window(steps: list[Step], window: int, passes: int = 2) -> tuple[float, 
                 if block is None:
                     continue
                 loader, spent = loaders[i], times[i]
-                loaded = loader.loaded_at(block.load_s, window)
+                loaded = loader.loaded_at(block.load_s)
                 begin = max(ready, loaded)
                 ends[i] = begin + block.compute_s
                 loader.released.append(ends[i])
@@ -84,3 +96,11 @@ def run_window(steps: list[Step], window: int, passes: int = 2) -> tuple[float, 
                     times[i].barrier_s += last - ends.get(i, last)
             ready = last + step.sync_s
     return ready - start, times
+
+
+def _loader(window: int, num_blocks: int, cold: bool) -> _Loader:
+    resident = window == 0 or window >= num_blocks
+    if cold and resident:
+        # Nothing is in memory yet: the whole shard streams in once, block by block.
+        return _Loader(resident=False, window=num_blocks)
+    return _Loader(resident=resident, window=window)
