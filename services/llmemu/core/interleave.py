@@ -1,7 +1,9 @@
 """`sub-batch-interleave` batching: NeuPIMs' sub-batch interleaving (NeuPIMs §6.2).
 
-The batch is split into two sub-batches A and B of equal attention load (Algorithm 3 halves
-every PIM channel's requests; here decodes, their context and the prefill chunks are halved).
+The batch is split into two sub-batches A and B of equal attention load: Algorithm 3 halves
+every PIM channel's requests when the batch gives each request's context (the channels placed
+by the PIM's `channel_placement`, core/channels.py); otherwise decodes, their summed context
+and the prefill chunks are halved.
 In every layer the NPU runs one sub-batch's GEMMs while the PIM runs the other's attention:
 - T_block = G_A + M_A + G_B + M_B, one layer of both sub-batches, nothing overlapped;
 - T_partial = max(G_A, M_B) + max(G_B, M_A), one layer in the interleaved steady state;
@@ -14,6 +16,9 @@ and the NPU take turns, so T_partial = T_block. `policy.sub_batches: 1` prices t
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from llmemu.core.channels import PLACEMENTS, split_by_channel
 from llmemu.core.errors import ConfigError
 from llmemu.core.ops import BatchShape
 from llmemu.core.pricing import IterationCost, PlanPricer, ProcessorWork, processor_work
@@ -31,8 +36,14 @@ def interleaved_s(
     return (layers - 1) * partial + block
 
 
-def halve(batch: BatchShape) -> tuple[BatchShape, BatchShape]:
-    """Two sub-batches with half the decodes, context, prefill chunks and sampled tokens each."""
+def halve(
+    batch: BatchShape, placed: tuple[int, ...] | None = None
+) -> tuple[BatchShape, BatchShape]:
+    """Two sub-batches with half the decodes, context, prefill chunks and sampled tokens each.
+    With per-request contexts, each PIM channel's requests are halved (Algorithm 3; `placed`:
+    each request's channel, None: alternate requests), and the halves keep their channels."""
+    if batch.decode_contexts is not None:
+        return _halve_requests(batch, placed)
     n_a = (batch.num_decode + 1) // 2
     ctx_a = batch.decode_context * n_a // batch.num_decode if batch.num_decode else 0
     chunks_a, chunks_b = batch.prefill_chunks[0::2], batch.prefill_chunks[1::2]
@@ -50,6 +61,40 @@ def halve(batch: BatchShape) -> tuple[BatchShape, BatchShape]:
         experts_b,
     )
     return a, b
+
+
+def _halve_requests(batch: BatchShape, placed: tuple[int, ...] | None):
+    contexts = batch.decode_contexts
+    if placed is None:
+        picks = (list(range(0, len(contexts), 2)), list(range(1, len(contexts), 2)))
+    else:
+        picks = split_by_channel(placed)
+    whole = halve(replace(batch, decode_contexts=None, decode_channels=None))
+    out = []
+    for half, idx in zip(whole, picks, strict=True):
+        ctx = tuple(contexts[i] for i in idx)
+        chans = tuple(placed[i] for i in idx) if placed is not None else None
+        out.append(
+            replace(
+                half,
+                num_decode=len(idx),
+                decode_context=sum(ctx),
+                decode_contexts=ctx,
+                decode_channels=chans,
+            )
+        )
+    return out[0], out[1]
+
+
+def placement(batch: BatchShape, processors) -> tuple[int, ...] | None:
+    """Each decoding request's channel by the PIM processor's policy (None: nothing to place)."""
+    if batch.decode_contexts is None or batch.decode_channels is not None:
+        return batch.decode_channels
+    for p in processors:
+        if p.channel_placement is not None and p.device.channels > 1:
+            rt = p.device.efficiency.attention_request_tokens
+            return PLACEMENTS[p.channel_placement](batch.decode_contexts, p.device.channels, rt)
+    return None
 
 
 def sides(block: PricedBlock, primary: str) -> tuple[float, float]:
@@ -80,7 +125,7 @@ class InterleavePricer(PlanPricer):
         self.overlap = all(p.concurrent_memory for p in system.processors)
 
     def price(self, batch: BatchShape) -> IterationCost:
-        halves = halve(batch)
+        halves = halve(batch, placement(batch, self.pricer.system.processors))
         if self.sub_batches == 1 or any(h.num_tokens == 0 for h in halves):
             return super().price(batch)
         a, b = (self.router(self.plan(h), self.pricer) for h in halves)

@@ -60,6 +60,10 @@ class Op:
     context_tokens: int = 0
     """Decode attention: KV tokens its `tokens` requests attend to, summed (0 for other ops);
     lets a device charge fixed work per request (Efficiency.attention_request_tokens)."""
+    request_contexts: tuple[int, ...] | None = None
+    """Decode attention: each request's context, when the batch gives them (else None)."""
+    request_channels: tuple[int, ...] | None = None
+    """Decode attention: each request's memory channel, when already placed (else None)."""
 
     @property
     def op_per_byte(self) -> float:
@@ -104,6 +108,12 @@ class BatchShape:
     """Requests that sample a token this iteration (decodes and finished prompts)."""
     expert_tokens: tuple[int, ...] | None = field(default=None)
     """Tokens per expert when the routing is known; None lets the planner spread them evenly."""
+    decode_contexts: tuple[int, ...] | None = None
+    """Each decoding request's context (summing to decode_context) where channel placement
+    matters (NeuPIMs' PIM); None: only the sum is known, channels are taken as balanced."""
+    decode_channels: tuple[int, ...] | None = None
+    """The PIM channel of each of decode_contexts once placed (a sub-batch keeps its
+    parent's placement, NeuPIMs Algorithm 3); None: the router places them."""
 
     @property
     def num_tokens(self) -> int:

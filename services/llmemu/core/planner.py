@@ -40,6 +40,8 @@ def attn_decode(model: ModelSpec, batch: BatchShape) -> Op:
         kv + q_and_out,
         tokens=batch.num_decode,
         context_tokens=batch.decode_context,
+        request_contexts=batch.decode_contexts,
+        request_channels=batch.decode_channels,
     )
 
 

@@ -6,7 +6,7 @@ and the timeline; the engine sees only `price(batch) -> IterationCost`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -124,9 +124,7 @@ class PlanPricer:
         counts = self.experts.sample(batch.num_tokens)
         if counts is None:
             return batch
-        return BatchShape(
-            batch.prefill_chunks, batch.num_decode, batch.decode_context, batch.num_logits, counts
-        )
+        return replace(batch, expert_tokens=counts)  # keeps per-request decode contexts
 
     def plan(self, batch: BatchShape) -> Plan:
         return plan_iteration(self.model, batch, self.pricer.tp)

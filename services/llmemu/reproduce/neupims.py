@@ -3,11 +3,15 @@
 GPT-3 7B, 13B, 30B and 175B with the repo's parallelism (TP 4, 4, 4, 8; PP 1, 1, 2, 4), the
 ShareGPT and Alpaca datasets (average lengths 80/296 and 12/56, NeuPIMs §8.1) and batches of
 64..512 (papers.md 3.2-3.3), measured as the paper measures: one decode iteration of a
-steady-state batch (`neupims_batches`). Every device count is the same across variants:
+steady-state batch (`neupims_batches`), ten batches per setting with each request's context
+sampled from the authors' snapshots (`neupims_contexts`), throughput their mean. Every device
+count is the same across variants:
 - GPU-only: A100 40GB (the paper ran real A100s), every op on the GPU;
 - NPU-only: the NeuPIMs NPU and its HBM, no PIM;
-- NPU+PIM: attention GEMVs on PIM with one row buffer, so PIM and NPU take turns;
-- NeuPIMs: dual row buffers, and sub-batch interleaving from batch 256 up (repo README).
+- NPU+PIM: attention GEMVs on PIM with one row buffer, so PIM and NPU take turns, requests
+  placed on the 32 channels round-robin;
+- NeuPIMs: dual row buffers, greedy channel balancing (Algorithm 2), and sub-batch
+  interleaving from batch 256 up (repo README), each channel's requests halved (Algorithm 3).
 The paper states each speedup as one number over all of these settings: we take the mean.
 """
 
@@ -19,6 +23,7 @@ from itertools import product
 
 from llmemu.reproduce import Claim, Options, band
 from llmemu.reproduce.neupims_batches import STEADY_CONTEXT, Batch, throughputs
+from llmemu.reproduce.neupims_contexts import SAMPLES, sampled_batch
 
 MODELS = (("gpt3-7b", 4, 1), ("gpt3-13b", 4, 1), ("gpt3-30b", 4, 2), ("gpt3-175b", 8, 4))
 DATASETS = ("sharegpt", "alpaca")
@@ -28,10 +33,13 @@ INTERLEAVE_FROM_BATCH = 256
 VARIANTS = ("gpu", "npu-only", "npu+pim", "neupims")
 
 
-def _point(variant: str, model: str, tp: int, pp: int, dataset: str, batch: int, ideal: bool):
+def _point(
+    variant: str, model: str, tp: int, pp: int, dataset: str, batch: int, ideal: bool, sample: int
+):
     common = {
         "batch": batch,
         "context": STEADY_CONTEXT[dataset],
+        "contexts": sampled_batch(dataset, batch, sample),
         "pipeline_stages": pp,
         "ideal": ideal,
     }
@@ -56,10 +64,13 @@ def configs(quick: bool) -> list[tuple]:
 
 def sweep(options: Options) -> list[dict]:
     rows = configs(options.quick)
-    points = [_point(v, *row, options.ideal) for row in rows for v in VARIANTS]
+    points = [
+        _point(v, *row, options.ideal, k) for row in rows for v in VARIANTS for k in range(SAMPLES)
+    ]
     speeds = iter(throughputs(points, options.jobs))
     return [
-        {"model": m, "dataset": d, "batch": b} | {v: next(speeds) for v in VARIANTS}
+        {"model": m, "dataset": d, "batch": b}
+        | {v: statistics.fmean(next(speeds) for _ in range(SAMPLES)) for v in VARIANTS}
         for m, tp, pp, d, b in rows
     ]
 

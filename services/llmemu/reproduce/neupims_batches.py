@@ -10,7 +10,8 @@ Requests stay in the batch for as many iterations as they generate, so a snapsho
 by output length: contexts run much longer than input + output / 2 at the published means
 (ShareGPT 80/296 gives 228, Alpaca 12/56 gives 40). STEADY_CONTEXT is the mean sequence length
 of the authors' own snapshots. An iteration is priced by the emulator's cost path as a batch of
-that many decodes over that many tokens in total (the cost model sees sums, not each request).
+that many decodes over that many tokens in total, or, given `contexts` (neupims_contexts), over
+each request's own context, so that a PIM's channel placement shows.
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ class Batch:
     batch: int = 64
     context: float = STEADY_CONTEXT["sharegpt"]
     """Mean tokens each request attends to."""
+    contexts: tuple[int, ...] | None = None
+    """Each request's context (neupims_contexts); when given, `batch` and `context` follow
+    from it, and a PIM places the requests on its channels."""
     pipeline_stages: int = 1
     """One stage (layers / stages) runs the whole batch, as the authors' traces do (a 175B
     snapshot of batch 128 puts all 128 requests on one device's 32 channels); with a batch in
@@ -61,7 +65,7 @@ def throughput(point: Batch) -> float:
         model = model.model_copy(
             update={"num_layers": model.num_layers // stages, "name": f"{model.name} (1/{stages})"}
         )
-    n = point.batch
+    n = len(point.contexts) if point.contexts is not None else point.batch
     policy = PolicySpec(
         routing=point.routing,
         batching=point.batching,
@@ -69,14 +73,16 @@ def throughput(point: Batch) -> float:
         max_num_seqs=n,
         max_num_batched_tokens=n,  # a decode-only iteration: one token per request
     )
-    context = round(n * point.context)
+    context = sum(point.contexts) if point.contexts is not None else round(n * point.context)
     try:
         replica = build_replica(model, load_system(point.system), policy, ideal=point.ideal)
     except CapacityError:
         return math.nan
     if context * replica.memory.kv_bytes_per_token > replica.memory.kv_bytes:
         return math.nan
-    shape = BatchShape(num_decode=n, decode_context=context, num_logits=n)
+    shape = BatchShape(
+        num_decode=n, decode_context=context, num_logits=n, decode_contexts=point.contexts
+    )
     return n / replica.engine.pricer.price(shape).duration_s
 
 

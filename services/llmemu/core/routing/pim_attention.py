@@ -5,19 +5,24 @@ PIM; every GEMM, prefill attention and the all-reduce run on the NPU. Unlike `op
 fixed by op, not priced: NeuPIMs' PIM commands (PIM_GEMV, PIM_HEADER...) implement attention
 only. Prefill attention on the NPU and decode attention on the PIM share a stage; they run at
 once with dual row buffers and take turns with one (`concurrent_memory: false`).
+When the batch gives each request's context and the PIM processor names a
+`channel_placement`, decode attention lasts as long as the busiest of its channels
+(core/channels.py); otherwise the channels are taken as perfectly balanced.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from llmemu.core.channels import PLACEMENTS, busiest_share
 from llmemu.core.errors import ConfigError
-from llmemu.core.ops import Plan
+from llmemu.core.ops import Op, Plan
 from llmemu.core.routing.opb import overlapping
 from llmemu.core.routing.placed import Placed, PricedBlock, PricedPlan
 
 if TYPE_CHECKING:
     from llmemu.core.cost import Pricer
+    from llmemu.core.specs.system import Processor
 
 PIM_OPS = frozenset({"attn_decode"})
 
@@ -31,10 +36,12 @@ def route_pim_attention(plan: Plan, pricer: Pricer) -> PricedPlan:
             "has none; use routing xpu-only, or a system such as neupims or npu+pim"
         )
     npu = system.primary.name
+    pim = next(p for p in system.processors if p.name == pims[0])
 
     def place(op) -> Placed:
-        proc = pims[0] if op.name in PIM_OPS else npu
-        return Placed(op, proc, pricer.time(op, proc))
+        if op.name not in PIM_OPS:
+            return Placed(op, npu, pricer.time(op, npu))
+        return Placed(op, pim.name, pricer.time(op, pim.name) * channel_share(op, pim))
 
     blocks = []
     for block in plan.blocks:
@@ -43,3 +50,15 @@ def route_pim_attention(plan: Plan, pricer: Pricer) -> PricedPlan:
             stages.extend(overlapping([place(op) for op in stage], system))
         blocks.append(PricedBlock(tuple(stages), block.repeat))
     return PricedPlan(tuple(blocks), plan.tokens)
+
+
+def channel_share(op: Op, pim: Processor) -> float:
+    """How much longer than perfectly balanced channels the op's busiest channel takes."""
+    policy, channels = pim.channel_placement, pim.device.channels
+    if op.request_contexts is None or policy is None or channels == 1:
+        return 1.0
+    request_tokens = pim.device.efficiency.attention_request_tokens
+    placed = op.request_channels
+    if placed is None:
+        placed = PLACEMENTS[policy](op.request_contexts, channels, request_tokens)
+    return busiest_share(op.request_contexts, placed, channels, request_tokens)

@@ -58,6 +58,9 @@ class DeviceSpec(BaseModel):
         0.0, ge=0, description="swap space beyond memory_capacity_bytes before OOM (edge), bytes"
     )
     op_overhead_s: float = Field(0.0, ge=0, description="fixed cost of one kernel, s")
+    channels: int = Field(
+        1, ge=1, description="independent memory channels a request's KV is confined to (PIM)"
+    )
     efficiency: Efficiency = Field(description="calibrated fractions of peak")
     source: str = Field("", description="where the numbers come from")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from llmemu.core.specs.device import DeviceSpec
@@ -20,6 +22,11 @@ class Processor(BaseModel):
         True,
         description="its memory traffic proceeds while the primary's does (dual row buffers, "
         "Duplex's bank bundles); false: they take turns (one row buffer), so nothing overlaps",
+    )
+    channel_placement: Literal["round-robin", "greedy"] | None = Field(
+        None,
+        description="how decoding requests' KV is placed on its device's `channels` when the "
+        "batch gives per-request contexts (core/channels.py); None: perfectly balanced",
     )
 
 
