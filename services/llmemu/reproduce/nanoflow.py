@@ -3,8 +3,7 @@ ablation, LLaMA-2-70B on 8 x A100 (TP 8), constant lengths (papers.md §2.6-2.7)
 
 Runs use NanoFlow's own KV pool (1480 x 1024 tokens, nanoflow_runs.KV_POOL_TOKENS), the
 preset's vLLM-style 90 % memory rule only in two context rows. NanoFlow rows use a
-pipeline searched for each workload (`llmemu tune`), as the paper's auto-search does; `sequential` is the non-overlapped engine with its collectives on 64 of the 108 SMs,
-as NanoFlow's non-overlap baseline launches them (core/sequential.py); "nano-batching only" is the
+pipeline searched for each workload (`llmemu tune`), as the paper's auto-search does; `sequential` is the non-overlapped engine; "nano-batching only" is the
 paper's nano-batch sizes with no overlap. The 512/0 ablation runs 512/1: one output token
 comes with the prefill, so it is the prefill-only workload (our workloads need >= 1 token).
 """
@@ -13,7 +12,6 @@ from __future__ import annotations
 
 from llmemu.core.catalog import load_system
 from llmemu.core.nanoflow.optimal import gemm_flops_per_s, optimal_tokens_per_s_per_device
-from llmemu.core.sequential import NANOFLOW_NONOVERLAP_NETWORK_SHARE as NONOVERLAP_NET
 from llmemu.core.specs.loading import load_model
 from llmemu.reproduce import Claim, Options, band
 from llmemu.reproduce.nanoflow_runs import MODEL, SYSTEM, Run, measure_all
@@ -31,18 +29,14 @@ def runs(options: Options) -> dict[str, Run]:
     n, evals = (1500, 100) if options.quick else (4000, 2000)
     out = {}
     for i, o in (*FIG7, (512, 1)):
-        out[f"sequential {i}/{o}"] = Run("sequential", i, o, n, network_share=NONOVERLAP_NET)
+        out[f"sequential {i}/{o}"] = Run("sequential", i, o, n)
         out[f"nanoflow {i}/{o}"] = Run("nanoflow", i, o, n, tuned=True, evaluations=evals)
     out["nano-batching only 512/512"] = Run("nanoflow", 512, 512, n, overlap=False)
     out["paper pipeline 512/512"] = Run("nanoflow", 512, 512, n)
     out["nanoflow 512/1024 preset KV"] = Run(
         "nanoflow", 512, 1024, n, tuned=True, evaluations=evals, nanoflow_kv_pool=False
     )
-    out["sequential 512/1024 preset KV"] = Run(
-        "sequential", 512, 1024, n, nanoflow_kv_pool=False, network_share=NONOVERLAP_NET
-    )
-    for i, o in ((512, 1), (512, 1024)):
-        out[f"sequential {i}/{o} whole device"] = Run("sequential", i, o, n)
+    out["sequential 512/1024 preset KV"] = Run("sequential", 512, 1024, n, nanoflow_kv_pool=False)
     return out
 
 
@@ -75,13 +69,6 @@ def claims(options: Options) -> list[Claim]:
         Claim("paper's pipeline (not searched) 512/512 tokens/s/GPU", None, paper_pipeline, "",
               "sizes 640/1408, KQV 256/384/768/640, decode attention 0.4, network 0.1/0.2")
     )  # fmt: skip
-    for i, o in ((512, 1), (512, 1024)):
-        seq = rate[f"sequential {i}/{o} whole device"]
-        rows.append(
-            Claim(f"sequential {i}/{o}, collectives on the whole device, tokens/s/GPU", None,
-                  seq, "", f"NanoFlow / this = {rate[f'nanoflow {i}/{o}'] / seq:.3f}x; the "
-                  "rows above run them on 64 of 108 SMs as NanoFlow's non-overlap baseline")
-        )  # fmt: skip
     for engine in ("nanoflow", "sequential"):
         m = got[f"{engine} 512/1024 preset KV"]
         rows.append(

@@ -55,8 +55,6 @@ class Run:
     evaluations: int = 2000
     nanoflow_kv_pool: bool = True
     """KV capacity of NanoFlow's deployment (KV_POOL_TOKENS); False: the preset's."""
-    network_share: float = 1.0
-    """`sequential` only: share of the units its collectives run on (core/sequential.py)."""
 
 
 @dataclass(frozen=True)
@@ -88,8 +86,6 @@ def measure(r: Run) -> Measured:
         steady_sequential = found.tokens_per_s_per_device(found.sequential_s)
     if not r.overlap:
         options["overlap"] = False
-    if r.network_share != 1.0:
-        options["network_share"] = r.network_share
     policy = policy.model_copy(update={"options": options})
     engine = build_replica(model, system, policy).engine
     rate, preemptions = offline(engine, r.requests, r.input_tokens, r.output_tokens)
