@@ -16,6 +16,7 @@ from llmemu.core.engine import StepResult
 from llmemu.core.request import Request
 from llmemu.protocol.internal import SubmitSequence
 from llmemu.service.metrics_idle import IdleFeatureCollector
+from llmemu.service.metrics_kv_blocks import KvBlockResidency
 from llmemu.service.metrics_llmemu import LlmemuMetrics
 from llmemu.service.metrics_vllm import LABELS, VllmMetrics
 
@@ -48,10 +49,13 @@ class ServingMetrics:
         self.own = LlmemuMetrics(registry, model_name, speed)
         registry.register(_GaugeCollector(model_name, cache_config, gauges))
         registry.register(IdleFeatureCollector(model_name, started_s=time.time()))
+        self.kv_blocks = KvBlockResidency(model_name, int(cache_config["block_size"]))
+        registry.register(self.kv_blocks)
 
     def on_step(self, result: StepResult, start_s: float, end_s: float) -> None:
         self.vllm.on_step(result)
         self.own.on_step(result)
+        self.kv_blocks.on_step(result, start_s, end_s)
 
     def on_first_token(self, req: Request) -> None:
         self.vllm.on_first_token(req)
@@ -61,6 +65,8 @@ class ServingMetrics:
 
     def on_finish(self, req: Request, seq: SubmitSequence, reason: str) -> None:
         self.vllm.on_finish(req, seq, reason)
+        if reason in ("abort", "error"):  # a finished request's blocks go back in on_step
+            self.kv_blocks.on_abort(req)
 
     def on_emission_lag(self, lag_s: float) -> None:
         self.own.lag.observe(max(0.0, lag_s))
