@@ -35,6 +35,7 @@ from llmemu.service.jobs import (
 )
 from llmemu.service.lengths import OutputSampler
 from llmemu.service.metrics import HTTP_EXCLUDED, EngineGauges, ServingMetrics
+from llmemu.service.metrics_mfu import MfuCollector
 from llmemu.service.middleware import ArrivalStamp, GuardMiddleware
 from llmemu.service.pacing import OnePerTurn
 from llmemu.service.settings import ServeSettings
@@ -78,6 +79,8 @@ def create_app(
         cache_config=emu.cache_config,
         gauges=gauges,
     )
+    tp = emu.replica.system.tensor_parallel
+    registry.register(MfuCollector(metrics.own, emu.served_model_name, tp))
     scheduler = SchedulerService(emu.replica, clock, transport, metrics)
 
     def ensure_started() -> None:

@@ -1,11 +1,10 @@
-"""vLLM series the scheduler adds to the embedded metrics, read at scrape time:
+"""vLLM's MFU series (`--enable-mfu-metrics`), read at scrape time: estimated FLOPs and bytes
+read per GPU, which the emulator knows exactly from the plan (LlmemuMetrics' sums). Our cost
+model does not split traffic into reads and writes: every byte moved is counted as read, and
+`vllm:estimated_write_bytes_per_gpu_total` is not exported rather than made up.
 
-- the MFU series (`--enable-mfu-metrics`): estimated FLOPs and bytes read per GPU, which the
-  emulator knows exactly from the plan (LlmemuMetrics' sums). Our cost model does not split
-  traffic into reads and writes: every byte moved is counted as read, and
-  `vllm:estimated_write_bytes_per_gpu_total` is not exported rather than made up;
-- `vllm:prompt_tokens_cached_by_source_total`, at 0 for every source, as vLLM exports it
-  with nothing cached: the emulator has no prefix cache."""
+Registered next to ServingMetrics by whatever runs the engine (the embedded server, the
+distributed scheduler), once per process."""
 
 from __future__ import annotations
 
@@ -40,7 +39,3 @@ class MfuCollector:
             family = CounterMetricFamily(name, doc, labels=list(LABELS))
             family.add_metric(self.base, sum(values.values()) / self.devices)
             yield family
-        cached = CounterMetricFamily("vllm:prompt_tokens_cached_by_source", "Number of cached prompt tokens, by source.", labels=[*LABELS, "source"])  # fmt: skip
-        for source in ("device", "host", "disk", "p2p", "external_unspecified"):
-            cached.add_metric([*self.base, source], 0.0)
-        yield cached
