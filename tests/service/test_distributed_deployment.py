@@ -117,13 +117,15 @@ def test_every_dashboard_query_returns_data(stack):
 
     assert all(r["finish"] == "length" for r in asyncio.run(edge_traffic()))
     queries = dashboard_queries(MODEL)
-    # Dashboards watch a deployment under load: ratios such as the 5xx share divide by a
-    # request rate (> 0), so requests keep flowing through both gateways meanwhile.
+    # Dashboards watch a deployment under load: ratios such as the 5xx share or the mean
+    # inter-token latency divide by a rate (> 0) over the last minute, so requests keep
+    # flowing through both gateways meanwhile, each producing every per-token and per-request
+    # observation (an inter-token gap, a TPOT, freed KV blocks).
     stop = threading.Event()
     load = threading.Thread(target=_keep_busy, args=(stack, stop))
     load.start()
     try:
-        time.sleep(3)  # a few scrapes of the traffic, so rate() has two samples
+        stack.wait_for(lambda: _load_scraped(stack), 60, "two scrapes of the load on every target")
 
         def answers(q: str) -> bool:
             if stack.promql(q):
@@ -134,8 +136,9 @@ def test_every_dashboard_query_returns_data(stack):
             return [(s, q) for s, q in queries if not feature_gated(q) and not answers(q)]
 
         missing = empty()
-        if missing:  # counters just created need one more scrape to have a rate
-            time.sleep(3)
+        deadline = time.monotonic() + 30
+        while missing and time.monotonic() < deadline:  # a series created by the load itself
+            time.sleep(1)  # one scrape interval
             missing = empty()
     finally:
         stop.set()
@@ -144,12 +147,32 @@ def test_every_dashboard_query_returns_data(stack):
     assert len(queries) > 200
 
 
+LOAD_COUNTERS = ("http_requests_total", "vllm:request_success_total",
+                 "vllm:inter_token_latency_seconds_count",
+                 "vllm:request_time_per_output_token_seconds_count",
+                 "vllm:kv_block_lifetime_seconds_count")  # fmt: skip
+"""What each load request adds to on the targets that export it (gateways, schedulers)."""
+
+
+def _load_scraped(stack: Stack) -> bool:
+    """Every target exporting a LOAD_COUNTERS series shows it rising over the last minute: two
+    scrapes have seen the load, so a `rate(...[1m])` of it is above zero."""
+    for name in LOAD_COUNTERS:
+        targets = stack.promql(f"count by (instance) ({name})")
+        rising = stack.promql(f"sum by (instance) (rate({name}[1m])) > 0")
+        if not targets or len(rising) != len(targets):
+            return False
+    return True
+
+
 def _keep_busy(stack: Stack, stop: threading.Event) -> None:
     targets = [(stack.url("gateway"), MODEL), (stack.url("gateway-edge"), "llama-2-7b")]
     with httpx.Client(timeout=30) as client:
         while not stop.wait(0.2):
             for url, model in targets:
-                body = {"model": model, "prompt": "hi", "max_tokens": 1}
+                # Two tokens: one inter-token gap and a time per output token each (one token
+                # has neither, so those rates would rest on older traffic, which ages out).
+                body = {"model": model, "prompt": "hi", "max_tokens": 2, "ignore_eos": True}
                 client.post(f"{url}/v1/completions", json=body)
 
 
