@@ -147,6 +147,16 @@ def test_every_dashboard_query_returns_data(stack):
     assert len(queries) > 200
 
 
+def test_engine_series_are_exported_by_the_schedulers_only(stack):
+    # The gateways build the same ServingMetrics but expose only what they own (no double
+    # counting when a dashboard sums over every target); 2 scheduler replicas.
+    for name in ("vllm:iteration_tokens_total_count", "vllm:kv_block_lifetime_seconds_count",
+                 "vllm:kv_block_reuse_gap_seconds_count", "vllm:estimated_flops_per_gpu_total"):  # fmt: skip
+        by_target = stack.wait_for(lambda n=name: stack.promql(f"count by (job, instance) ({n})"), 10, name)  # fmt: skip
+        assert {s["metric"]["job"] for s in by_target} == {"scheduler"}, name
+        assert len(by_target) == 2, name
+
+
 LOAD_COUNTERS = ("http_requests_total", "vllm:request_success_total",
                  "vllm:inter_token_latency_seconds_count",
                  "vllm:request_time_per_output_token_seconds_count",
