@@ -152,7 +152,8 @@ def test_engine_series_are_exported_by_the_schedulers_only(stack):
     # counting when a dashboard sums over every target); 2 scheduler replicas.
     for name in ("vllm:iteration_tokens_total_count", "vllm:kv_block_lifetime_seconds_count",
                  "vllm:kv_block_reuse_gap_seconds_count", "vllm:estimated_flops_per_gpu_total"):  # fmt: skip
-        by_target = stack.wait_for(lambda n=name: stack.promql(f"count by (job, instance) ({n})"), 10, name)  # fmt: skip
+        query = f"count by (job, instance) ({name})"
+        by_target = stack.wait_for(lambda q=query: len(r := stack.promql(q)) >= 2 and r, 10, name)  # both scraped  # fmt: skip
         assert {s["metric"]["job"] for s in by_target} == {"scheduler"}, name
         assert len(by_target) == 2, name
 
