@@ -13,9 +13,8 @@ SHARED = Path(os.environ.get("LLMEMU_SHARED", REPO.parent / "shared"))
 OURS = sorted((REPO / "dashboards" / "grafana").glob("*.json"))
 VLLM = sorted((SHARED / "data" / "vllm-dashboards").glob("*.json"))
 
-NOT_MODELLED = ("vllm:estimated_write_bytes_per_gpu",)
-"""Series of values the emulator could compute but does not export yet: write bytes (the cost
-model does not split reads from writes). docs/distributed.md."""
+NOT_MODELLED: tuple[str, ...] = ()
+"""Series of values the emulator could compute but does not export yet (none)."""
 IDLE_PREFIXES = ("vllm:kv_offload_", "vllm:simple_kv_offload_", "vllm:nixl_", "vllm:spec_decode_",
                  "vllm:sleep_mode_operation_", "vllm:external_prefix_cache_", "vllm:mm_cache_")  # fmt: skip
 """Features the emulated server has but never uses (service/metrics_idle.py): their series

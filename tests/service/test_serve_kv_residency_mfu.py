@@ -50,5 +50,9 @@ async def test_mfu_series_and_one_family_per_name():
     assert sample(text, "vllm:estimated_flops_per_gpu_total") == pytest.approx(6.861e11, rel=0.01)
     # Two iterations each read every weight once: (6.979e9 + 0.525e9 lm_head) x 2 B x 2 = 30.0e9.
     assert sample(text, "vllm:estimated_read_bytes_per_gpu_total") == pytest.approx(30.0e9, rel=0.02)  # fmt: skip
+    # Writes are outputs: per token and layer qkv 6144 + o 4096 + gate/up 28672 + down 4096 +
+    # attention 4096 = 47104 elements x 2 B x 32 layers = 3.015e6 B; x 49 tokens = 1.477e8,
+    # plus 2 logits x 128256 x 2 B = 5.1e5: 1.482e8.
+    assert sample(text, "vllm:estimated_write_bytes_per_gpu_total") == pytest.approx(1.482e8, rel=0.01)  # fmt: skip
     types = Counter(line.split()[2] for line in text.splitlines() if line.startswith("# TYPE"))
     assert [name for name, n in types.items() if n > 1] == []

@@ -48,6 +48,8 @@ class Op:
     flops: float
     bytes: float
     net_bytes: float = 0.0
+    write_bytes: float = 0.0
+    """The part of `bytes` that is written (outputs, reduced chunks); the rest is read."""
     tokens: int = 0
     """GEMM rows (M); sets the shape-dependent compute efficiency."""
     payload_bytes: float = 0.0

@@ -23,6 +23,7 @@ def gemm(name: str, m: int, k: int, n: int, dtype_bytes: int) -> Op:
         kind=OpKind.GEMM,
         flops=2.0 * m * k * n,
         bytes=float(m * k + k * n + m * n) * dtype_bytes,
+        write_bytes=float(m * n * dtype_bytes),
         tokens=m,
         weight_bytes=float(k * n * dtype_bytes),
     )
@@ -38,6 +39,7 @@ def attn_decode(model: ModelSpec, batch: BatchShape) -> Op:
         OpKind.ATTENTION,
         flops,
         kv + q_and_out,
+        write_bytes=q_and_out / 2,
         tokens=batch.num_decode,
         context_tokens=batch.decode_context,
         request_contexts=batch.decode_contexts,
@@ -53,7 +55,8 @@ def attn_prefill(model: ModelSpec, batch: BatchShape) -> Op:
     new = sum(c for c, _ in batch.prefill_chunks)
     flops = 4.0 * model.q_size * pairs
     moved = 2.0 * model.kv_size * dt * kv_tokens + 2.0 * model.q_size * dt * new
-    return Op("attn_prefill", OpKind.ATTENTION, flops, moved, tokens=new)
+    written = float(model.q_size * dt * new)
+    return Op("attn_prefill", OpKind.ATTENTION, flops, moved, write_bytes=written, tokens=new)
 
 
 def allreduce(model: ModelSpec, m: int, tp: int) -> Op:
@@ -71,6 +74,7 @@ def _allreduce(hidden_size: int, dtype_bytes: int, m: int, tp: int) -> Op:
         flops=float((tp - 1) * m * hidden_size),
         bytes=traffic,
         net_bytes=traffic,
+        write_bytes=traffic / 2,  # each ring step reads a chunk and writes its sum
         tokens=m,
         payload_bytes=payload,
     )
@@ -89,11 +93,13 @@ def experts(model: ModelSpec, expert_tokens: tuple[int, ...]) -> Op:
     flops = sum(2.0 * mats * t * h * f for t in expert_tokens)
     weights = sum(mats * h * f for t in expert_tokens if t)
     acts = sum(t * (2 * h + (mats - 1) * f + f) for t in expert_tokens)
+    written = sum(t * (h + (mats - 1) * f) for t in expert_tokens)
     return Op(
         name="experts",
         kind=OpKind.GEMM,
         flops=flops,
         bytes=float(weights + acts) * dt,
+        write_bytes=float(written * dt),
         tokens=max(expert_tokens, default=0),
         expert_tokens=expert_tokens,
         weight_bytes=float(weights * dt),

@@ -25,6 +25,7 @@ class ProcessorWork:
     busy_s: float = 0.0
     flops: float = 0.0
     bytes: float = 0.0
+    write_bytes: float = 0.0
     ops_by_kind: dict[str, float] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     """Time by activity where a strategy splits it (edge: compute, communication, disk...)."""
@@ -33,6 +34,7 @@ class ProcessorWork:
         self.busy_s += other.busy_s * scale
         self.flops += other.flops * scale
         self.bytes += other.bytes * scale
+        self.write_bytes += other.write_bytes * scale
         for name, count in other.ops_by_kind.items():
             self.ops_by_kind[name] = self.ops_by_kind.get(name, 0.0) + count * scale
         for name, spent in other.seconds.items():
@@ -76,6 +78,7 @@ def processor_work(plan: PricedPlan) -> dict[str, ProcessorWork]:
                 w.busy_s += placed.time_s * repeat
                 w.flops += op.flops * repeat
                 w.bytes += op.bytes * repeat
+                w.write_bytes += op.write_bytes * repeat
                 counts = w.ops_by_kind
                 counts[op.name] = counts.get(op.name, 0.0) + repeat
     return work

@@ -90,9 +90,11 @@ def create_worker_app(
 
 
 def _op(w) -> Op:
+    # By keyword: Op grows optional fields, and a positional call would shift them silently.
     return Op(
-        w.name, OpKind(w.kind), w.flops, w.bytes, w.net_bytes, w.tokens, w.payload_bytes,
-        tuple(w.expert_tokens), w.weight_bytes, w.context_tokens,
+        name=w.name, kind=OpKind(w.kind), flops=w.flops, bytes=w.bytes, net_bytes=w.net_bytes,
+        tokens=w.tokens, payload_bytes=w.payload_bytes, expert_tokens=tuple(w.expert_tokens),
+        weight_bytes=w.weight_bytes, context_tokens=w.context_tokens,
     )  # fmt: skip
 
 

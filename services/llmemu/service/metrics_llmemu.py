@@ -33,6 +33,7 @@ class LlmemuMetrics:
         self.busy_s: dict[str, float] = {}
         self.flops: dict[str, float] = {}
         self.bytes: dict[str, float] = {}
+        self.write_bytes: dict[str, float] = {}
         self.ops: dict[tuple[str, str, str], float] = {}
         """(processor, op, kind) -> executions (one per layer per iteration)."""
         self.decisions: dict[tuple[str, str], int] = {}
@@ -48,6 +49,7 @@ class LlmemuMetrics:
             self.busy_s[name] = self.busy_s.get(name, 0.0) + work.busy_s
             self.flops[name] = self.flops.get(name, 0.0) + work.flops
             self.bytes[name] = self.bytes.get(name, 0.0) + work.bytes
+            self.write_bytes[name] = self.write_bytes.get(name, 0.0) + work.write_bytes
         if cost.plan is None:
             return
         for placed, repeat in cost.plan.placed_with_repeat():

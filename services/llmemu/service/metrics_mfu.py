@@ -1,7 +1,7 @@
-"""vLLM's MFU series (`--enable-mfu-metrics`), read at scrape time: estimated FLOPs and bytes
-read per GPU, which the emulator knows exactly from the plan (LlmemuMetrics' sums). Our cost
-model does not split traffic into reads and writes: every byte moved is counted as read, and
-`vllm:estimated_write_bytes_per_gpu_total` is not exported rather than made up.
+"""vLLM's MFU series (`--enable-mfu-metrics`), read at scrape time: estimated FLOPs, bytes read
+and bytes written per GPU, which the emulator knows exactly from the plan (LlmemuMetrics'
+sums; each op's `write_bytes` is the part of its traffic that is output: GEMM results,
+attention outputs, reduced all-reduce chunks).
 
 Registered next to ServingMetrics by whatever runs the engine (the embedded server, the
 distributed scheduler), once per process."""
@@ -24,18 +24,13 @@ class MfuCollector:
         return []
 
     def collect(self) -> Iterator[Metric]:
-        for name, doc, values in (
-            (
-                "vllm:estimated_flops_per_gpu",
-                "Estimated floating-point operations per GPU.",
-                self.own.flops,
-            ),  # fmt: skip
-            (
-                "vllm:estimated_read_bytes_per_gpu",
-                "Estimated bytes read per GPU (all bytes moved).",
-                self.own.bytes,
-            ),  # fmt: skip
-        ):
+        moved = sum(self.own.bytes.values())
+        written = sum(self.own.write_bytes.values())
+        for name, doc, total in (
+            ("vllm:estimated_flops_per_gpu", "Estimated floating-point operations per GPU.", sum(self.own.flops.values())),
+            ("vllm:estimated_read_bytes_per_gpu", "Estimated bytes read from memory per GPU.", moved - written),
+            ("vllm:estimated_write_bytes_per_gpu", "Estimated bytes written to memory per GPU.", written),
+        ):  # fmt: skip
             family = CounterMetricFamily(name, doc, labels=list(LABELS))
-            family.add_metric(self.base, sum(values.values()) / self.devices)
+            family.add_metric(self.base, total / self.devices)
             yield family

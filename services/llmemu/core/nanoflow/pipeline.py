@@ -191,6 +191,7 @@ def _credit(work, processor: str, op: Op | None, busy_s: float, repeat: int) -> 
     if op is not None:
         w.flops += op.flops * repeat
         w.bytes += op.bytes * repeat
+        w.write_bytes += op.write_bytes * repeat
         w.ops_by_kind[op.name] = w.ops_by_kind.get(op.name, 0.0) + repeat
 
 

@@ -48,6 +48,7 @@ def subset(op: Op, tokens: Sequence[int]) -> Op:
         kind=op.kind,
         flops=op.flops * sub_tokens / total if total else 0.0,
         bytes=weights + acts,
+        write_bytes=op.write_bytes * sub_tokens / total if total else 0.0,
         tokens=max(tokens, default=0),
         expert_tokens=tuple(tokens),
         weight_bytes=weights,
