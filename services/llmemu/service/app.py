@@ -88,17 +88,7 @@ def create_app(
             raise ApiError(500, scheduler.dead, err_type="InternalServerError")
         scheduler.start()
 
-    gateway = Gateway(
-        model_names=[emu.served_model_name],
-        transport=transport,
-        word_text=tok.word_text,
-        lag_s=clock.lag_s,
-        on_lag=metrics.on_emission_lag,
-        on_rejected=metrics.vllm.rejections.inc,
-        max_waiting=settings.max_waiting,
-        retry_after_s=settings.retry_after_s,
-        ensure_started=ensure_started,
-    )
+    gateway = Gateway.serving(emu, transport, tok, clock, metrics, settings, ensure_started)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):

@@ -50,6 +50,24 @@ class Gateway:
         self.ensure_started = ensure_started
         self.in_flight = 0
 
+    @classmethod
+    def serving(cls, emu, transport: GatewayTransport, tok, clock, metrics, settings,
+                ensure_started: Callable[[], None]) -> Gateway:  # fmt: skip
+        """The gateway of one emulated model, as the embedded server and the distributed
+        gateway both build it: the tokenizer's words, the clock's lag, the metrics' hooks and
+        the serving settings' queue limit."""
+        return cls(
+            model_names=[emu.served_model_name],
+            transport=transport,
+            word_text=tok.word_text,
+            lag_s=clock.lag_s,
+            on_lag=metrics.on_emission_lag,
+            on_rejected=metrics.vllm.rejections.inc,
+            max_waiting=settings.max_waiting,
+            retry_after_s=settings.retry_after_s,
+            ensure_started=ensure_started,
+        )
+
     def new_job(self, chat: bool) -> Job:
         prefix = "chatcmpl" if chat else "cmpl"
         return Job(f"{prefix}-{uuid.uuid4().hex}", chat, int(time.time()))

@@ -65,17 +65,7 @@ def create_gateway_app(
         gauges=lambda: EngineGauges(0, 0, 0.0),  # not exposed: the schedulers' are
     )
     transport.clock, transport.model = clock, emu.served_model_name
-    gateway = Gateway(
-        model_names=[emu.served_model_name],
-        transport=transport,
-        word_text=tok.word_text,
-        lag_s=clock.lag_s,
-        on_lag=metrics.on_emission_lag,
-        on_rejected=metrics.vllm.rejections.inc,
-        max_waiting=serve.max_waiting,
-        retry_after_s=serve.retry_after_s,
-        ensure_started=transport.check,
-    )
+    gateway = Gateway.serving(emu, transport, tok, clock, metrics, serve, transport.check)
     app = FastAPI(title="llmemu gateway", version=_version())
     app.state.gateway, app.state.emulation, app.state.transport = gateway, emu, transport
     install_error_handlers(app)
