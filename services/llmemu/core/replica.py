@@ -84,6 +84,7 @@ def build_replica(
         kv,
         max_num_seqs=policy.max_num_seqs,
         max_num_batched_tokens=policy.max_num_batched_tokens,
+        admission=policy.admission,
     )
     pricer = Pricer(
         system, model.dtype_bytes, allreduce=get_allreduce(policy.allreduce), ideal=ideal

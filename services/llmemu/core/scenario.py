@@ -24,6 +24,9 @@ class PolicySpec(BaseModel):
     max_num_seqs: int = Field(256, gt=0, description="requests in one batch at most")
     max_num_batched_tokens: int = Field(8192, gt=0, description="token budget per iteration")
     block_size: int = Field(16, gt=0, description="KV cache block, tokens")
+    admission: str = Field(
+        "greedy", description="greedy (vLLM) or projected-peak (NanoFlow): core/admission.py"
+    )
     routing: str = Field("xpu-only", description="routing policy name")
     allreduce: str = Field("ring", description="all-reduce algorithm name")
     expert_routing: str = Field("uniform", description="uniform (sampled, seeded) or balanced")

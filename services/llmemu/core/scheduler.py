@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
+from llmemu.core.admission import check_admission, fits_projected_peak
 from llmemu.core.kvcache import KVCache
 from llmemu.core.request import Request, Status
 
@@ -29,8 +30,17 @@ class Scheduled:
 
 
 class Scheduler:
-    def __init__(self, kv: KVCache, *, max_num_seqs: int, max_num_batched_tokens: int) -> None:
+    def __init__(
+        self,
+        kv: KVCache,
+        *,
+        max_num_seqs: int,
+        max_num_batched_tokens: int,
+        admission: str = "greedy",
+    ) -> None:
         self.kv = kv
+        self.admission = check_admission(admission)
+        """greedy (vLLM) or projected-peak (NanoFlow): admission.py."""
         self.max_num_seqs = max_num_seqs
         self.max_num_batched_tokens = max_num_batched_tokens
         self.waiting: deque[Request] = deque()
@@ -89,6 +99,10 @@ class Scheduler:
         while self.waiting and budget > 0 and len(self.running) < self.max_num_seqs:
             req = self.waiting[0]
             n = min(req.pending_tokens, budget)
+            if self.admission != "greedy" and not fits_projected_peak(
+                req, self.running, kv.num_blocks, block_size
+            ):
+                break
             if not kv.try_grow(req, req.computed + n):
                 break
             self.waiting.popleft()
