@@ -71,7 +71,12 @@ class Measured:
 def measure(r: Run) -> Measured:
     model = load_model(MODEL)
     policy = PolicySpec(
-        batching=r.batching, max_num_batched_tokens=DENSE_TOKENS, max_num_seqs=MAX_NUM_SEQS
+        batching=r.batching,
+        max_num_batched_tokens=DENSE_TOKENS,
+        max_num_seqs=MAX_NUM_SEQS,
+        # NanoFlow's runtime admits only what its pool holds to the end (serve_8B.py), for
+        # its pipeline and its non-overlap engine alike; the preset's rows stay vLLM's.
+        admission="projected-peak" if r.nanoflow_kv_pool else "greedy",
     )
     system = nanoflow_system(model, policy) if r.nanoflow_kv_pool else load_system(SYSTEM)
     steady = steady_sequential = None
