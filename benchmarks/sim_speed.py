@@ -37,10 +37,22 @@ def run_once(scenario: Path) -> tuple[float, dict]:
     return time.perf_counter() - start, json.loads(out.stdout)
 
 
+def host_speed_s() -> float:
+    """Seconds for a fixed pure-Python loop: this shared host's speed drifts by a third over a
+    day, so each report carries it and runs can be compared by it."""
+    start = time.perf_counter()
+    total = 0
+    for i in range(10_000_000):
+        total += i
+    return time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
+    reference = statistics.median(host_speed_s() for _ in range(3))
+    print(f"host reference loop (10M additions): {reference:.3f} s")
     print(
         f"{'case':<32}{'wall s':>8}{'sim s/wall s':>14}{'iter/wall s':>13}{'iterations':>12}{'steps':>8}"
     )
