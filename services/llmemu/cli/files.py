@@ -14,12 +14,11 @@ from llmemu.core.catalog import load_system
 from llmemu.core.errors import ConfigError
 from llmemu.core.scenario import ScenarioSpec, apply_overrides, parse_scenario
 from llmemu.core.simulate import Workload, materialise
+from llmemu.core.specs.dtypes import DTYPE_BYTES
 from llmemu.core.specs.loading import load_model
 from llmemu.core.specs.model import ModelSpec
 from llmemu.core.specs.system import SystemSpec
 from llmemu.core.workload import parse_length_rows
-
-DTYPE_BYTES = {"fp32": 4, "float32": 4, "fp16": 2, "float16": 2, "bf16": 2, "bfloat16": 2, "fp8": 1}
 
 
 @dataclass

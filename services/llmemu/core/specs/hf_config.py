@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from llmemu.core.errors import ConfigError
+from llmemu.core.specs.dtypes import DTYPE_BYTES
 from llmemu.core.specs.model import ModelSpec
 
 # Synonyms, first match wins. The first name of each tuple is the one error messages use.
@@ -37,17 +38,6 @@ NON_GATED_TYPES = frozenset(
 TIED_BY_DEFAULT = frozenset({"opt", "gpt2", "gpt_bigcode", "gptj", "bloom", "gemma", "gemma2"})
 # Families with a bias on the QKV projection when the config has no explicit key (OPT: enable_bias).
 QKV_BIAS_TYPES = frozenset({"qwen2", "qwen2_moe", "qwen2_vl", "gpt2", "gpt_bigcode"})
-
-_DTYPE_BYTES = {
-    "float32": 4,
-    "float": 4,
-    "float16": 2,
-    "half": 2,
-    "bfloat16": 2,
-    "float8_e4m3fn": 1,
-    "float8_e5m2": 1,
-    "int8": 1,
-}
 
 # ModelSpec field -> the config.json key a user should edit when that field is invalid.
 _FIELD_KEY = {
@@ -93,10 +83,10 @@ def _dtype_bytes(config: dict[str, Any], where: str) -> int:
     if value is None:
         return 2
     key = str(value).removeprefix("torch.")
-    if key not in _DTYPE_BYTES:
-        valid = ", ".join(sorted(_DTYPE_BYTES))
+    if key not in DTYPE_BYTES:
+        valid = ", ".join(sorted(DTYPE_BYTES))
         raise ConfigError(f"{where}: unsupported torch_dtype {value!r}; use one of: {valid}")
-    return _DTYPE_BYTES[key]
+    return DTYPE_BYTES[key]
 
 
 def from_hf_config(config: dict[str, Any], name: str, *, path: str | None = None) -> ModelSpec:
