@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from llmemu.core.busy_series import BusySeries
-from llmemu.core.errors import ConfigError
 from llmemu.core.pricing import ProcessorWork
 from llmemu.core.replica import Replica
 from llmemu.core.request import Request
@@ -174,7 +173,7 @@ def run(
         if progress is not None and result.finished:
             progress(done, arrivals.total)
     if any(not r.done for r in requests):
-        raise ConfigError("simulation ended with unfinished requests; this is a bug")
+        raise RuntimeError("simulation ended with unfinished requests: an engine invariant broke")
     return SimulationRun(replica, requests, rejected, now, rec)
 
 
