@@ -51,3 +51,28 @@ def test_ablation_directions_on_the_steady_batches():
 def test_nanoflow_beats_sequential_on_every_steady_batch(lengths):
     batch = steady_batch(2048, *lengths, 2048)
     assert iteration_s("nanoflow", batch) < iteration_s("sequential", batch)
+
+
+@pytest.mark.slow  # ~6 s: the scheduler runs to two request lifetimes past the first completion
+def test_nanoflow_admission_at_512_1024_leaves_decode_only_iterations_in_the_mix():
+    # NanoFlow's pool (1480 x 1024 tokens) holds 1,515,520 tokens; its admission rule keeps
+    # the projected peak in it, and every request peaks at 1536 tokens, so at least
+    # 1515520 / 1536 = 986 requests run, and no more than 1480 (their mean is >= 1024
+    # tokens). A full batch needs about 1365 decodes (2048 x 1023 / 1535) with room to
+    # admit, so some iterations are decodes alone, fewer than 2048 tokens: the search must
+    # see them (a pipeline tuned for the full batch alone gained nothing on them).
+    from llmemu.core.nanoflow.steady import observed_batches
+    from llmemu.reproduce.nanoflow_runs import nanoflow_system
+
+    model = load_model("llama-2-70b")
+    policy = PolicySpec(
+        batching="sequential", max_num_batched_tokens=2048, max_num_seqs=2048,
+        admission="projected-peak",
+    )  # fmt: skip
+    engine = build_replica(model, nanoflow_system(model, policy), policy).engine
+    mix = dict(
+        (b.num_tokens == 2048, (b, share)) for b, share in observed_batches(engine, 512, 1024)
+    )
+    partial, share = mix[False]
+    assert partial.num_decode == partial.num_tokens and 986 <= partial.num_decode <= 1480
+    assert share >= 0.2 and mix[True][1] + share == pytest.approx(1.0)

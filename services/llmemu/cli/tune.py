@@ -51,18 +51,21 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _report(loaded, tuned, options) -> dict:
-    b = tuned.batch
     rate = tuned.tokens_per_s_per_device
     return {
         "model": loaded.model.name,
         "system": loaded.system.name,
         "devices": tuned.devices,
-        "batch": {
-            "tokens": b.num_tokens,
-            "decodes": b.num_decode,
-            "mean_decode_context": b.decode_context / b.num_decode if b.num_decode else 0.0,
-            "prompt_tokens": b.num_tokens - b.num_decode,
-        },
+        "batches": [
+            {
+                "share_of_iterations": share,
+                "tokens": b.num_tokens,
+                "decodes": b.num_decode,
+                "mean_decode_context": b.decode_context / b.num_decode if b.num_decode else 0.0,
+                "prompt_tokens": b.num_tokens - b.num_decode,
+            }
+            for b, share in tuned.mix
+        ],
         "options": options,
         "iteration_s": tuned.iteration_s,
         "tokens_per_s_per_device": rate(tuned.iteration_s),
@@ -76,15 +79,19 @@ def _report(loaded, tuned, options) -> dict:
 
 
 def _render(r: dict) -> str:
-    b, o = r["batch"], r["options"]
+    o = r["options"]
     pieces = "; ".join(f"{n} {'/'.join(map(str, s))}" for n, s in o.get("splits", {}).items())
     shares = ", ".join(f"{n} {v}" for n, v in o["shares"].items())
     seq = r["sequential_tokens_per_s_per_device"]
     return "\n".join(
         [
-            f"{r['model']} on {r['system']} ({r['devices']} devices): dense batch {b['tokens']} "
-            f"tokens = {b['decodes']} decodes (mean context {b['mean_decode_context']:.0f}) "
-            f"+ {b['prompt_tokens']} prompt tokens",
+            f"{r['model']} on {r['system']} ({r['devices']} devices), the batches of its offline run:",
+            *(
+                f"  {b['share_of_iterations']:4.0%} of iterations: {b['tokens']} tokens = "
+                f"{b['decodes']} decodes (mean context {b['mean_decode_context']:.0f}) "
+                f"+ {b['prompt_tokens']} prompt tokens"
+                for b in r["batches"]
+            ),
             f"searched {r['evaluated']} pipelines in {r['search_wall_s']:.1f} s",
             f"nano-batches {'/'.join(map(str, o['nano_batches']))}"
             + (f"; finer pieces: {pieces}" if pieces else "")

@@ -38,6 +38,8 @@ class StepResult:
     itl_samples: int = 0
     """Decode tokens per iteration: the inter-token gaps this step observed each iteration."""
     cost: IterationCost | None = None
+    batch: BatchShape | None = None
+    """The first iteration's batch as the planner saw it."""
 
 
 class Engine:
@@ -95,7 +97,9 @@ class Engine:
             k = _iterations_until(horizon - now, first.duration_s, slope, limit)
             cost = first.interpolate(last, k, limit)
         duration = k * first.duration_s + slope * k * (k - 1) / 2
-        result = StepResult(now, duration, k, first.duration_s, slope, scheduled, cost=cost)
+        result = StepResult(
+            now, duration, k, first.duration_s, slope, scheduled, cost=cost, batch=shape
+        )
         self._update(result, now, k)
         return result
 

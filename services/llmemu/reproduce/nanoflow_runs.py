@@ -4,8 +4,8 @@ every request queued at once, constant lengths, a 2048-token dense batch.
 Throughput is (prompt + generated) tokens per second per GPU in the run's steady phase
 (`offline`): the paper runs 100,000 requests (datasets/utils/gen_const_len_req.py), so
 its ramp-up and drain are negligible, and a shorter run measured between them gives the
-same rate. A `tuned` run first searches a pipeline for the workload's steady batch
-(NanoFlow searches its pipeline per model and setting too).
+same rate. A `tuned` run first searches a pipeline for the batches the workload's run
+forms (tune.py; NanoFlow searches its pipeline per model and setting too).
 """
 
 from __future__ import annotations
@@ -61,10 +61,10 @@ class Run:
 class Measured:
     tokens_per_s_per_gpu: float
     preemptions: int
-    steady_batch_tokens_per_s_per_gpu: float | None = None
-    """The tuned pipeline on the steady batch alone (no KV-cache limit), from the search."""
-    steady_batch_sequential: float | None = None
-    """`sequential` on that batch, tokens/s/GPU."""
+    predicted_tokens_per_s_per_gpu: float | None = None
+    """The search's prediction: the tuned pipeline on the run's batch mix."""
+    predicted_sequential: float | None = None
+    """`sequential` on that mix, tokens/s/GPU."""
     options: dict | None = None
 
 
@@ -79,7 +79,7 @@ def measure(r: Run) -> Measured:
         admission="projected-peak" if r.nanoflow_kv_pool else "greedy",
     )
     system = nanoflow_system(model, policy) if r.nanoflow_kv_pool else load_system(SYSTEM)
-    steady = steady_sequential = None
+    predicted = predicted_sequential = None
     options: dict = {}
     if r.tuned:
         found = tune(
@@ -87,8 +87,8 @@ def measure(r: Run) -> Measured:
             max_evaluations=r.evaluations,
         )  # fmt: skip
         options = as_options(found.spec)
-        steady = found.tokens_per_s_per_device(found.iteration_s)
-        steady_sequential = found.tokens_per_s_per_device(found.sequential_s)
+        predicted = found.tokens_per_s_per_device(found.iteration_s)
+        predicted_sequential = found.tokens_per_s_per_device(found.sequential_s)
     if not r.overlap:
         options["overlap"] = False
     policy = policy.model_copy(update={"options": options})
@@ -97,8 +97,8 @@ def measure(r: Run) -> Measured:
     return Measured(
         rate / system.tensor_parallel,
         preemptions,
-        steady,
-        steady_sequential,
+        predicted,
+        predicted_sequential,
         options or None,
     )
 

@@ -42,7 +42,9 @@ def test_steady_batch_of_512_512():
 def test_search_returns_a_valid_pipeline_no_slower_than_the_paper_s():
     model, pricer = pricer_of("sequential")
     batch = steady_batch(2048, 512, 512, 2048)
-    found = search_pipeline(model, batch, pricer.pricer, pricer.router, max_evaluations=40)
+    found = search_pipeline(
+        model, ((batch, 1.0),), 2048, pricer.pricer, pricer.router, max_evaluations=40
+    )
     spec = found.spec
     assert sum(spec.nano_tokens) == 2048 and all(s % 128 == 0 for s in spec.nano_tokens)
     assert all(sum(sizes) == 2048 for _, sizes in spec.splits)

@@ -1,5 +1,6 @@
 """Automatic pipeline search: nano-batch count and sizes, finer KQV/attention pieces, the
-order lanes pick ready ops in, and each op's share, for one representative batch.
+order lanes pick ready ops in, and each op's share, for the batches a run forms (a
+BatchMix: each representative batch weighted by its share of the iterations).
 
 NanoFlow solves two MILPs (§4.1): stage I picks the number, sizes and order of nano-ops
 without interference, stage II assigns shares with P(R). Here all of it is searched
@@ -23,7 +24,7 @@ from llmemu.core.cost import Pricer
 from llmemu.core.nanoflow.overlap import REST
 from llmemu.core.nanoflow.pipeline import time_pipeline
 from llmemu.core.nanoflow.spec import ORDERS, PipelineSpec, paper_pipeline
-from llmemu.core.ops import BatchShape
+from llmemu.core.nanoflow.steady import BatchMix
 from llmemu.core.planner import plan_iteration
 from llmemu.core.routing import Router
 from llmemu.core.specs.model import ModelSpec
@@ -82,7 +83,8 @@ def with_share(spec: PipelineSpec, name: str, share: float) -> PipelineSpec:
 
 def search_pipeline(
     model: ModelSpec,
-    batch: BatchShape,
+    mix: BatchMix,
+    dense_tokens: int,
     pricer: Pricer,
     router: Router,
     *,
@@ -91,27 +93,33 @@ def search_pipeline(
     max_pieces: int = 4,
     seed: int = 0,
 ) -> SearchResult:
-    """The fastest pipeline found for `batch` (its token count is the dense batch)."""
+    """The pipeline (cuts of `dense_tokens`; a smaller batch is cut at the same fractions)
+    with the least mean iteration time over `mix` found; `iteration_s` is that mean."""
     seen: dict[PipelineSpec, float] = {}
+
+    def mean_s(spec: PipelineSpec, max_layers: int | None) -> float:
+        return sum(
+            weight * time_pipeline(model, batch, spec, pricer, router, max_layers=max_layers)
+            .duration_s
+            for batch, weight in mix
+        )  # fmt: skip
 
     def cost(spec: PipelineSpec) -> float:
         if spec not in seen:
-            seen[spec] = time_pipeline(
-                model, batch, spec, pricer, router, max_layers=SEARCH_LAYERS
-            ).duration_s
+            seen[spec] = mean_s(spec, SEARCH_LAYERS)
         return seen[spec]
 
     def exhausted() -> bool:
         return len(seen) >= max_evaluations or stop()
 
-    names = {op.name for op in plan_iteration(model, batch, pricer.tp).ops()}
+    names = {op.name for batch, _ in mix for op in plan_iteration(model, batch, pricer.tp).ops()}
     present = [name for name in SHARED_OPS if name in names]
-    cuts = partitions(batch.num_tokens, max_pieces)
+    cuts = partitions(dense_tokens, max_pieces)
     coordinates = [partial(_share_moves, name) for name in present]
     coordinates += [partial(_pair_moves, a, b) for a, b in combinations(present, 2)]
     coordinates += [_finer_moves, _order_moves, partial(_cut_moves, cuts)]
-    cost(paper_pipeline(batch.num_tokens))
-    for candidate in _class_grid(batch.num_tokens, present):
+    cost(paper_pipeline(dense_tokens))
+    for candidate in _class_grid(dense_tokens, present):
         if exhausted():
             break
         cost(candidate)
@@ -119,10 +127,9 @@ def search_pipeline(
     rng = random.Random(seed)
     while not exhausted():
         _descend(start, cost(start), coordinates, cost, exhausted)
-        start = _random_spec(rng, cuts, present, batch.num_tokens)
+        start = _random_spec(rng, cuts, present, dense_tokens)
     best, best_s = min(
-        ((spec, time_pipeline(model, batch, spec, pricer, router).duration_s)
-         for spec in sorted(seen, key=seen.__getitem__)[:RECHECKED]),
+        ((spec, mean_s(spec, None)) for spec in sorted(seen, key=seen.__getitem__)[:RECHECKED]),
         key=lambda pair: pair[1],
     )  # fmt: skip
     return SearchResult(best, best_s, len(seen))

@@ -1,14 +1,30 @@
-"""The batch an offline run settles into, for searching a pipeline before running.
+"""The batches an offline run settles into, for searching a pipeline before running.
 
-With every request queued and decodes served first, each iteration is a full dense batch
-of B tokens. A request computes I prompt tokens and O - 1 decode steps (its first token
-comes with its prefill), so in steady state a share (O - 1) / (I + O - 1) of the batch is
-decodes, attending on average over I + O / 2 tokens, and the rest is fresh prompt chunks.
+`observed_batches` runs the scheduler itself on an endless queue of requests of the given
+lengths and keeps what its iterations look like once the first request has finished: a
+KV cache too small for a full dense batch, an admission rule that holds requests back
+(NanoFlow's projected-peak rule does at 512/1024), or max_num_seqs all show up in the
+mix, where a formula sees only full batches. `steady_batch` is that formula: with decodes
+served first, every iteration a full dense batch of B tokens, a request computing I prompt
+tokens and O - 1 decode steps, a share (O - 1) / (I + O - 1) of the batch is decodes
+attending on average over I + O / 2 tokens, and the rest is fresh prompt chunks.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+
+from llmemu.core.engine import Engine
 from llmemu.core.ops import BatchShape
+
+BatchMix = tuple[tuple[BatchShape, float], ...]
+"""Representative batches, each with its share of the run's iterations (shares sum to 1)."""
+
+BUCKET_TOKENS = 128
+"""Iterations are grouped by their token count in steps of NanoFlow's granularity."""
+MAX_BATCHES = 3
+MIN_SHARE = 0.05
+"""Groups with fewer of the iterations are left out (they would only slow the search)."""
 
 
 def steady_batch(
@@ -26,3 +42,49 @@ def steady_batch(
         decode_context=round(decodes * (prompt + mean_output / 2)),
         num_logits=decodes + full,
     )
+
+
+def observed_batches(
+    engine: Engine,
+    input_tokens: int,
+    output_tokens: int,
+    *,
+    iterations: int | None = None,
+    max_batches: int = MAX_BATCHES,
+) -> BatchMix:
+    """The steady phase of an offline burst on `engine` (which this consumes): requests
+    queued without end, iterations recorded from the first completion on, `iterations` of
+    them (default: two request lifetimes, 2 x output tokens, at least 256).
+
+    Iterations are grouped by token count (BUCKET_TOKENS); the `max_batches` groups with
+    the most iterations (and at least MIN_SHARE of them) each give the iteration with their
+    median decode count, weighted by their share. For a burst the batches do not depend on how long iterations take, so
+    any batching policy's engine gives the same mix."""
+    wanted = iterations or max(256, 2 * output_tokens)
+    queue = engine.scheduler.max_num_seqs
+    groups: dict[int, list[tuple[BatchShape, int]]] = defaultdict(list)
+    seen, now, finished = 0, 0.0, False
+    while seen < wanted:
+        while len(engine.scheduler.waiting) < queue:
+            engine.new_request(now, input_tokens, output_tokens)
+        step = engine.step(now)
+        if step is None:
+            break  # nothing can be admitted (the model leaves no room for the cache)
+        now += step.duration_s
+        if finished:
+            batch = step.batch
+            groups[-(-batch.num_tokens // BUCKET_TOKENS)].append((batch, step.iterations))
+            seen += step.iterations
+        finished = finished or bool(step.finished)
+    if not groups:
+        return ()
+    counts = {key: sum(k for _, k in group) for key, group in groups.items()}
+    ranked = sorted(counts, key=lambda key: -counts[key])[:max_batches]
+    kept = [groups[key] for key in ranked if counts[key] >= MIN_SHARE * seen]
+    total = sum(counts[key] for key in ranked if counts[key] >= MIN_SHARE * seen)
+    return tuple((_median(group), sum(k for _, k in group) / total) for group in kept)
+
+
+def _median(group: list[tuple[BatchShape, int]]) -> BatchShape:
+    ordered = sorted(group, key=lambda entry: entry[0].num_decode)
+    return ordered[len(ordered) // 2][0]

@@ -1,8 +1,10 @@
 """`llmemu tune`: search a NanoFlow pipeline for a scenario's model, system and lengths.
 
-The search runs on the batch the scenario's offline run settles into (steady.py), so the
-pipeline fits that mix of decodes and prefills; its throughput is that batch's tokens per
-second per device, next to the `sequential` engine's and the default pipeline's.
+The search runs on the batches the scenario's offline run settles into (steady.py: the
+scheduler run on an endless queue of the scenario's mean lengths), so the pipeline fits
+the mix of decodes and prefills it will execute, including iterations the KV cache or the
+admission rule keep below the dense batch; its throughput is that mix's tokens per second
+per device, next to the `sequential` engine's and the default pipeline's.
 """
 
 from __future__ import annotations
@@ -16,8 +18,7 @@ from llmemu.core.nanoflow.overlap import REST
 from llmemu.core.nanoflow.pipeline import time_pipeline
 from llmemu.core.nanoflow.search import search_pipeline
 from llmemu.core.nanoflow.spec import PipelineSpec, pipeline_from_options
-from llmemu.core.nanoflow.steady import steady_batch
-from llmemu.core.ops import BatchShape
+from llmemu.core.nanoflow.steady import BatchMix, observed_batches, steady_batch
 from llmemu.core.replica import build_replica
 from llmemu.core.scenario import PolicySpec
 from llmemu.core.specs.model import ModelSpec
@@ -26,18 +27,23 @@ from llmemu.core.specs.system import SystemSpec
 
 @dataclass(frozen=True)
 class Tuned:
-    batch: BatchShape
+    mix: BatchMix
     spec: PipelineSpec
     iteration_s: float
+    """Mean over the mix, as are the two below."""
     default_s: float
-    """The policy's own pipeline (policy.options, else the paper's) on the same batch."""
+    """The policy's own pipeline (policy.options, else the paper's) on the same mix."""
     sequential_s: float
     devices: int
     optimal_tokens_per_s_per_device: float
     evaluated: int
 
+    @property
+    def mean_tokens(self) -> float:
+        return sum(batch.num_tokens * weight for batch, weight in self.mix)
+
     def tokens_per_s_per_device(self, seconds: float) -> float:
-        return self.batch.num_tokens / seconds / self.devices
+        return self.mean_tokens / seconds / self.devices
 
 
 def tune(
@@ -52,20 +58,24 @@ def tune(
     seed: int = 0,
 ) -> Tuned:
     dense = policy.max_num_batched_tokens
-    batch = steady_batch(dense, mean_input, mean_output, policy.max_num_seqs)
-    replica = build_replica(model, system, policy.model_copy(update={"batching": "sequential"}))
-    plan_pricer = replica.engine.pricer
+    sequential = policy.model_copy(update={"batching": "sequential"})
+    mix = observed_batches(
+        build_replica(model, system, sequential).engine, round(mean_input), round(mean_output)
+    ) or ((steady_batch(dense, mean_input, mean_output, policy.max_num_seqs), 1.0),)
+    plan_pricer = build_replica(model, system, sequential).engine.pricer
     pricer, router = plan_pricer.pricer, plan_pricer.router
     found = search_pipeline(
-        model, batch, pricer, router, max_evaluations=max_evaluations, stop=stop, seed=seed
+        model, mix, dense, pricer, router, max_evaluations=max_evaluations, stop=stop, seed=seed
     )
     default = pipeline_from_options(dense, policy.options)
     return Tuned(
-        batch=batch,
+        mix=mix,
         spec=found.spec,
         iteration_s=found.iteration_s,
-        default_s=time_pipeline(model, batch, default, pricer, router).duration_s,
-        sequential_s=plan_pricer.price(batch).duration_s,
+        default_s=sum(
+            w * time_pipeline(model, b, default, pricer, router).duration_s for b, w in mix
+        ),
+        sequential_s=sum(w * plan_pricer.price(b).duration_s for b, w in mix),
         devices=system.tensor_parallel,
         optimal_tokens_per_s_per_device=optimal_tokens_per_s_per_device(model, system),
         evaluated=found.evaluated,
