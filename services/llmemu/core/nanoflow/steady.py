@@ -23,6 +23,8 @@ BatchMix = tuple[tuple[BatchShape, float], ...]
 BUCKET_TOKENS = 128
 """Iterations are grouped by their token count in steps of NanoFlow's granularity."""
 MAX_BATCHES = 3
+MAX_ITERATIONS = 2048
+"""Enough for a few cohorts of NanoFlow's 512/1024 (2 lifetimes); longer outputs are cut."""
 MIN_SHARE = 0.05
 """Groups with fewer of the iterations are left out (they would only slow the search)."""
 
@@ -54,13 +56,13 @@ def observed_batches(
 ) -> BatchMix:
     """The steady phase of an offline burst on `engine` (which this consumes): requests
     queued without end, iterations recorded from the first completion on, `iterations` of
-    them (default: two request lifetimes, 2 x output tokens, at least 256).
+    them (default: two request lifetimes, 2 x output tokens, within 256..MAX_ITERATIONS).
 
     Iterations are grouped by token count (BUCKET_TOKENS); the `max_batches` groups with
     the most iterations (and at least MIN_SHARE of them) each give the iteration with their
     median decode count, weighted by their share. For a burst the batches do not depend on how long iterations take, so
     any batching policy's engine gives the same mix."""
-    wanted = iterations or max(256, 2 * output_tokens)
+    wanted = iterations or min(max(256, 2 * output_tokens), MAX_ITERATIONS)
     queue = engine.scheduler.max_num_seqs
     groups: dict[int, list[tuple[BatchShape, int]]] = defaultdict(list)
     seen, now, finished = 0, 0.0, False
