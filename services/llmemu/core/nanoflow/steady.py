@@ -60,8 +60,8 @@ def observed_batches(
 
     Iterations are grouped by token count (BUCKET_TOKENS); the `max_batches` groups with
     the most iterations (and at least MIN_SHARE of them) each give the iteration with their
-    median decode count, weighted by their share. For a burst the batches do not depend on how long iterations take, so
-    any batching policy's engine gives the same mix."""
+    median decode count, weighted by their share. For a burst the batches do not depend on
+    how long iterations take, so any batching policy's engine gives the same mix."""
     wanted = iterations or min(max(256, 2 * output_tokens), MAX_ITERATIONS)
     queue = engine.scheduler.max_num_seqs
     groups: dict[int, list[tuple[BatchShape, int]]] = defaultdict(list)
@@ -82,9 +82,9 @@ def observed_batches(
         return ()
     counts = {key: sum(k for _, k in group) for key, group in groups.items()}
     ranked = sorted(counts, key=lambda key: -counts[key])[:max_batches]
-    kept = [groups[key] for key in ranked if counts[key] >= MIN_SHARE * seen]
-    total = sum(counts[key] for key in ranked if counts[key] >= MIN_SHARE * seen)
-    return tuple((_median(group), sum(k for _, k in group) / total) for group in kept)
+    kept = [key for key in ranked if counts[key] >= MIN_SHARE * seen]
+    total = sum(counts[key] for key in kept)
+    return tuple((_median(groups[key]), counts[key] / total) for key in kept)
 
 
 def _median(group: list[tuple[BatchShape, int]]) -> BatchShape:
