@@ -38,3 +38,16 @@ def test_a_pipeline_stage_holds_the_whole_batch_or_nothing():
     assert math.isnan(throughput(big))
     stage = Batch("gpt3-175b", "npu-only-8", batch=128, context=61.5, pipeline_stages=4)
     assert throughput(stage) > 0
+
+
+def test_best_setting_skips_settings_that_do_not_fit():
+    from llmemu.reproduce.neupims import _best_ratio
+
+    rows = [
+        {"model": "gpt3-7b", "dataset": "alpaca", "batch": 64, "neupims": 3.0, "gpu": 2.0},
+        {"model": "gpt3-13b", "dataset": "sharegpt", "batch": 512, "neupims": 4.0, "gpu": math.nan},
+        {"model": "gpt3-30b", "dataset": "sharegpt", "batch": 256, "neupims": 2.5, "gpu": 1.0},
+    ]
+    # 3 / 2 = 1.5, nan (does not fit), 2.5 / 1 = 2.5: the best is the third.
+    assert _best_ratio(rows, "gpu") == (2.5, "gpt3-30b sharegpt batch 256")
+    assert math.isnan(_best_ratio(rows[1:2], "gpu")[0])

@@ -23,7 +23,9 @@ def test_tune_prints_a_pipeline_faster_than_sequential(cli_json):
     options = report["options"]
     assert sum(options["nano_batches"]) == 2048
     assert report["iteration_s"] < report["sequential_iteration_s"]
-    # 2048 tokens per iteration over 8 GPUs.
+    # The example's 512/512 run forms full 2048-token batches only (the pool holds its
+    # ~1023 decodes of <= 1024 tokens): one batch, 2048 tokens per iteration over 8 GPUs.
+    assert [(b["tokens"], b["share_of_iterations"]) for b in report["batches"]] == [(2048, 1.0)]
     assert report["tokens_per_s_per_device"] == pytest.approx(2048 / report["iteration_s"] / 8)
 
 

@@ -10,6 +10,7 @@ from llmemu.core.nanoflow.pipeline import time_pipeline
 from llmemu.core.nanoflow.search import partitions, search_pipeline
 from llmemu.core.nanoflow.spec import paper_pipeline
 from llmemu.core.nanoflow.steady import steady_batch
+from llmemu.core.ops import BatchShape
 from llmemu.core.replica import build_replica
 from llmemu.core.scenario import PolicySpec
 from llmemu.core.specs.loading import load_model
@@ -53,6 +54,22 @@ def test_search_returns_a_valid_pipeline_no_slower_than_the_paper_s():
     assert found.iteration_s <= paper.duration_s
     again = time_pipeline(model, batch, spec, pricer.pricer, pricer.router)
     assert again.duration_s == pytest.approx(found.iteration_s)
+
+
+def test_search_on_a_mix_minimises_the_weighted_mean_iteration():
+    # A full batch and a decode-only batch of 1200 (cut at the same fractions), weighted
+    # 3:1: the result's time is 0.75 x the first's + 0.25 x the second's, all layers timed.
+    model, pricer = pricer_of("sequential")
+    full = steady_batch(2048, 512, 1024, 2048)
+    decodes = BatchShape(num_decode=1200, decode_context=1200 * 1000, num_logits=1200)
+    mix = ((full, 0.75), (decodes, 0.25))
+    found = search_pipeline(model, mix, 2048, pricer.pricer, pricer.router, max_evaluations=30)
+    each = [
+        time_pipeline(model, b, found.spec, pricer.pricer, pricer.router).duration_s for b, _ in mix
+    ]
+    assert found.iteration_s == pytest.approx(0.75 * each[0] + 0.25 * each[1])
+    with pytest.raises(ValueError, match="at least one batch"):
+        search_pipeline(model, (), 2048, pricer.pricer, pricer.router)
 
 
 def test_sequential_runs_op_after_op():

@@ -27,8 +27,8 @@ def test_a_sequence_cap_gives_a_prefill_iteration_and_decode_iterations():
     assert decode_share == pytest.approx(0.9, abs=0.01)
     assert (prefill.num_decode, prefill.prefill_chunks) == (0, ((64, 0),) * 16)
     assert prefill_share == pytest.approx(0.1, abs=0.01)
-    # The decodes attend over 65 to 73 tokens across the 9 steps.
-    assert 65 * 16 <= decode.decode_context <= 73 * 16
+    # The decodes attend over 65 to 73 tokens across the 9 steps: the middle one, 69.
+    assert decode.decode_context == 69 * 16
 
 
 def test_a_full_dense_batch_is_one_batch_of_the_whole_run():
@@ -38,3 +38,23 @@ def test_a_full_dense_batch_is_one_batch_of_the_whole_run():
     assert len(mix) == 1
     batch, share = mix[0]
     assert batch.prefill_chunks == ((512, 0),) * 4 and share == 1.0
+
+
+def test_prompt_only_and_decode_only_iterations_of_one_size_stay_apart():
+    # 1 prompt token and 2 output tokens, 256 sequences: an iteration prefills 256 prompts
+    # (each gets its first token), the next decodes the same 256 (second token, done).
+    mix = dict((b.num_decode > 0, (b, share)) for b, share in observed_batches(engine(256), 1, 2))
+    (decode, d_share), (prefill, p_share) = mix[True], mix[False]
+    assert decode.num_decode == 256 and decode.decode_context == 256 * 2
+    assert prefill.prefill_chunks == ((1, 0),) * 256
+    assert d_share == pytest.approx(0.5, abs=0.01) and p_share == pytest.approx(0.5, abs=0.01)
+
+
+def test_tune_rejects_a_request_larger_than_the_kv_cache():
+    from llmemu.core.errors import ConfigError
+    from llmemu.core.nanoflow.tune import tune
+
+    model, system = load_model("llama-3-8b"), load_system("h100x1")
+    policy = PolicySpec(batching="nanoflow", max_num_batched_tokens=2048)
+    with pytest.raises(ConfigError, match="needs more KV cache than the replica holds"):
+        tune(model, system, policy, 4_000_000, 10, max_evaluations=1)

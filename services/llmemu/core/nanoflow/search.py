@@ -95,6 +95,8 @@ def search_pipeline(
 ) -> SearchResult:
     """The pipeline (cuts of `dense_tokens`; a smaller batch is cut at the same fractions)
     with the least mean iteration time over `mix` found; `iteration_s` is that mean."""
+    if not mix:
+        raise ValueError("search_pipeline needs at least one batch to time")
     seen: dict[PipelineSpec, float] = {}
 
     def mean_s(spec: PipelineSpec, max_layers: int | None) -> float:

@@ -13,12 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from llmemu.core.errors import ConfigError
 from llmemu.core.nanoflow.optimal import optimal_tokens_per_s_per_device
 from llmemu.core.nanoflow.overlap import REST
 from llmemu.core.nanoflow.pipeline import time_pipeline
 from llmemu.core.nanoflow.search import search_pipeline
 from llmemu.core.nanoflow.spec import PipelineSpec, pipeline_from_options
-from llmemu.core.nanoflow.steady import BatchMix, observed_batches, steady_batch
+from llmemu.core.nanoflow.steady import BatchMix, observed_batches
 from llmemu.core.replica import build_replica
 from llmemu.core.scenario import PolicySpec
 from llmemu.core.specs.model import ModelSpec
@@ -40,6 +41,8 @@ class Tuned:
 
     @property
     def mean_tokens(self) -> float:
+        """Tokens an iteration of the mix computes (a prompt recomputed after preemption
+        counts again)."""
         return sum(batch.num_tokens * weight for batch, weight in self.mix)
 
     def tokens_per_s_per_device(self, seconds: float) -> float:
@@ -58,11 +61,16 @@ def tune(
     seed: int = 0,
 ) -> Tuned:
     dense = policy.max_num_batched_tokens
-    sequential = policy.model_copy(update={"batching": "sequential"})
-    mix = observed_batches(
-        build_replica(model, system, sequential).engine, round(mean_input), round(mean_output)
-    ) or ((steady_batch(dense, mean_input, mean_output, policy.max_num_seqs), 1.0),)
-    plan_pricer = build_replica(model, system, sequential).engine.pricer
+    prompt, output = max(1, round(mean_input)), max(1, round(mean_output))
+    replica = build_replica(model, system, policy.model_copy(update={"batching": "sequential"}))
+    kv_tokens = replica.memory.kv_bytes / replica.memory.kv_bytes_per_token
+    if prompt + output > kv_tokens:
+        raise ConfigError(
+            f"a request of {prompt} + {output} tokens needs more KV cache than the replica "
+            f"holds ({int(kv_tokens)} tokens): shorten the workload or add memory"
+        )
+    mix = observed_batches(replica.engine, prompt, output)
+    plan_pricer = replica.engine.pricer
     pricer, router = plan_pricer.pricer, plan_pricer.router
     found = search_pipeline(
         model, mix, dense, pricer, router, max_evaluations=max_evaluations, stop=stop, seed=seed
