@@ -20,8 +20,10 @@ def histogram(values: np.ndarray, weights: np.ndarray | None = None) -> dict[str
     if values.size == 0:
         return {"edges_s": [], "counts": []}
     low, high = float(values.min()), float(values.max())
-    if high <= low:
-        high = low + max(abs(low) * 1e-6, 1e-9)  # one value: a single narrow bin around it
+    if high - low <= 1e-9 * max(1.0, abs(high)):
+        # One value, or equal values apart by float rounding (a closed loop of constant
+        # lengths): too narrow for NUM_BINS finite bins, so widen to a narrow range.
+        high = low + max(abs(low) * 1e-6, 1e-9)
     counts, edges = np.histogram(values, bins=NUM_BINS, range=(low, high), weights=weights)
     return {"edges_s": edges.tolist(), "counts": counts.astype(float).tolist()}
 
