@@ -94,19 +94,21 @@ def time_pipeline(
 
 def layer_ops(index, block, pieces, spec, pricer, num_decode, num_layers) -> list[NanoOp]:
     """Nano-ops of the first `num_layers` layers of `block`, in priority order (layer,
-    then op, then piece), each depending on the nano-ops before it that share tokens."""
+    then op, then piece), each depending on the latest nano-ops before it that touched any
+    of its tokens (prefill and decode attention in stages of their own, as routing to two
+    processors places them, each wait for the KQV of their own tokens)."""
     ops: list[NanoOp] = []
-    prev: list[tuple[int, int, int]] = []
+    frontier: list[tuple[int, int, int]] = []
     for layer in range(min(num_layers, block.repeat)):
-        for s, stage in enumerate(block.stages):
+        seen: dict[str, int] = {}
+        for stage in block.stages:
             current = []
             for name in dict.fromkeys(p.op.name for p in stage):
+                occurrence = seen[name] = seen.get(name, -1) + 1
                 for k, (a, b, priced) in enumerate(pieces[name]):
                     lo, hi = token_range(name, a, b, num_decode)
-                    deps = tuple(i for i, plo, phi in prev if plo < hi and lo < phi)
-                    for placed in priced.blocks[index].stages[s]:
-                        if placed.op.name != name:
-                            continue
+                    deps = tuple(i for i, plo, phi in frontier if plo < hi and lo < phi)
+                    for placed in _placed(priced, index, name, occurrence):
                         resource = bound_resource(placed.op, pricer, placed.processor)
                         ops.append(
                             NanoOp(
@@ -115,8 +117,31 @@ def layer_ops(index, block, pieces, spec, pricer, num_decode, num_layers) -> lis
                             )
                         )  # fmt: skip
                         current.append((len(ops) - 1, lo, hi))
-            prev = current
+            frontier = current + [e for e in frontier if not _covered(e[1], e[2], current)]
     return ops
+
+
+def _covered(lo: int, hi: int, entries: list[tuple[int, int, int]]) -> bool:
+    """Whether the tokens [lo, hi) all lie in the ranges of `entries`."""
+    for _, a, b in sorted(entries, key=lambda e: e[1]):
+        if a <= lo < b:
+            lo = b
+        if lo >= hi:
+            return True
+    return lo >= hi
+
+
+def _placed(priced: PricedPlan, index: int, name: str, occurrence: int) -> list[Placed]:
+    """The parts of the `occurrence`-th op called `name` in block `index` of a piece's plan
+    (a layer runs its all-reduce twice). A piece's plan has only the stages its tokens
+    need (a piece of decodes alone has no prefill attention; routing may place its ops
+    elsewhere), so ops are found by name and order, not by stage index; none if absent."""
+    if index >= len(priced.blocks):
+        return []
+    stages = [st for st in priced.blocks[index].stages if any(p.op.name == name for p in st)]
+    if occurrence >= len(stages):
+        return []
+    return [p for p in stages[occurrence] if p.op.name == name]
 
 
 def priority(ops: list[NanoOp], order: str) -> list[int]:
