@@ -72,6 +72,21 @@ BAD = {
     "does not fit": ("system: h100x1|system: a100-40gx1\nmodel: llama-2-70b", "weights"),
     "malformed": ("policy: {max_num_seqs: 64,|policy: {max_num_seqs: [64,", "not valid YAML"),
     "unknown routing": ("policy: {|policy: {routing: magic, ", "unknown policy.routing 'magic'"),
+    "negative seed": ("seed: 3|seed: -1", "seed"),
+    "absurd length": (
+        "{kind: normal, mean: 300, std: 50}|{kind: constant, value: 100000000000000000000}",
+        "input_tokens",
+    ),
+    "processor without device": (
+        "system: h100x1|system: {name: mine, processors: [{name: gpu}]}",
+        "processors[0] needs a device",
+    ),
+    "zero peak": (
+        "system: h100x1|system: {name: mine, processors: [{name: gpu, device: {name: x, "
+        "kind: gpu, peak_flops: {fp16: 0}, memory_bytes_per_s: 1.0e12, "
+        "memory_capacity_bytes: 8.0e10, efficiency: {compute: 0.5, memory: 0.5}}}]}",
+        "every peak must be > 0",
+    ),
 }
 
 
@@ -105,9 +120,78 @@ def test_missing_file_is_a_clear_error(cli, tmp_path):
     assert code == 2 and "does not exist" in err
 
 
+def test_paths_values_and_batches_that_cannot_work_are_one_line_errors(cli, scenario, tmp_path):
+    code, _, err = cli("simulate", str(tmp_path))  # a directory
+    assert code == 2 and "Is a directory" in err and "Traceback" not in err
+    code, _, err = cli("simulate", str(scenario), "--set", "seed=[")
+    assert code == 2 and "not valid YAML" in err
+    code, _, err = cli("explain", "--model", "llama-3-8b", "--system", "h100x1")
+    assert code == 2 and "the batch is empty" in err
+    code, _, err = cli("explain", "--model", "llama-3-8b", "--system", "h100x1", "--context", "-5")
+    assert code == 2 and "--context -5" in err
+
+
+LENGTHS_SCENARIO = """
+model: llama-3-8b
+system: h100x1
+workload: {requests: 4, arrival: {kind: burst}, lengths: {kind: csv, path: lengths.csv}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("csv", "expected"),
+    [
+        ("", "needs a header line and at least one row"),
+        ("input_tokens,output_tokens\n", "needs a header line and at least one row"),
+        ("input_tokens,output_tokens\n12,x\n", "lengths.csv:2"),
+        ("input_tokens,output_tokens\n12\n", "lengths.csv:2"),
+    ],
+)
+def test_a_broken_lengths_file_names_its_line(cli, tmp_path, csv, expected):
+    (tmp_path / "lengths.csv").write_text(csv)
+    (tmp_path / "s.yaml").write_text(LENGTHS_SCENARIO)
+    code, _, err = cli("simulate", str(tmp_path / "s.yaml"))
+    assert code == 2 and expected in err
+
+
+TRACE_SCENARIO = """
+model: llama-3-8b
+system: h100x1
+workload: {requests: 3, trace: trace.jsonl}
+"""
+
+
+def test_a_trace_is_sorted_by_arrival_and_non_finite_times_are_refused(cli_json, cli, tmp_path):
+    rows = [(0.0, 100, 10), (0.5, 200, 20), (1.0, 300, 30)]
+    line = '{{"arrival_s": {}, "input_tokens": {}, "output_tokens": {}}}'
+    (tmp_path / "s.yaml").write_text(TRACE_SCENARIO)
+    results = []
+    for order in (rows, rows[::-1]):
+        (tmp_path / "trace.jsonl").write_text("\n".join(line.format(*r) for r in order))
+        out = cli_json("simulate", str(tmp_path / "s.yaml"))
+        results.append((out["ttft_s"], out["e2e_s"], out["queue_s"]))
+    assert results[0] == results[1]
+    (tmp_path / "trace.jsonl").write_text(line.format("NaN", 10, 10))
+    code, _, err = cli("simulate", str(tmp_path / "s.yaml"))
+    assert code == 2 and "finite time" in err
+
+
 def test_presets_lists_required_names(cli):
     code, out, _ = cli("presets", "--json")
     listing = json.loads(out)
     assert {"h100", "h200", "a100", "a100-40g", "b200", "mi300x"} <= set(listing["devices"])
     assert {"h100x1", "h100x4", "a100x2", "a100-40gx1", "a100x8-nvlink"} <= set(listing["systems"])
     assert {"llama-3-8b", "mixtral-8x7b", "gpt3-175b"} <= set(listing["models"])
+
+
+def test_rejected_requests_say_why(cli_json, cli, tmp_path):
+    # Llama-3-70B on two H100s leaves room for 2700 KV tokens; 7000 + 1000 do not fit.
+    (tmp_path / "r.yaml").write_text(
+        "model: llama-3-70b\nsystem: h100x2\nworkload: {requests: 5, arrival: {kind: burst}, "
+        "input_tokens: {kind: constant, value: 7000}, output_tokens: {kind: constant, value: 1000}}\n"
+    )
+    out = cli_json("simulate", str(tmp_path / "r.yaml"))
+    reason = "prompt + output longer than the KV cache holds (2700 tokens)"
+    assert out["requests"]["rejected_because"] == {reason: 5}
+    code, text, _ = cli("simulate", str(tmp_path / "r.yaml"))
+    assert code == 0 and f"rejected   5 x {reason}" in text

@@ -8,12 +8,21 @@ from typing import Any
 
 from llmemu.cli.files import resolve_model
 from llmemu.core.catalog import load_system
+from llmemu.core.errors import ConfigError
 from llmemu.core.ops import OP_NAMES, BatchShape
 from llmemu.core.replica import build_replica
 from llmemu.core.scenario import apply_overrides, parse_scenario
 
 
 def explain_batch(args: argparse.Namespace) -> BatchShape:
+    for flag in ("decode_requests", "context", "prefill_tokens"):
+        if getattr(args, flag) < 0:
+            raise ConfigError(f"--{flag.replace('_', '-')} {getattr(args, flag)}: give 0 or more")
+    if not args.decode_requests and not args.prefill_tokens:
+        raise ConfigError(
+            "the batch is empty: give --decode-requests N (with --context C) and/or "
+            "--prefill-tokens N"
+        )
     chunks = ((args.prefill_tokens, 0),) if args.prefill_tokens else ()
     return BatchShape(
         prefill_chunks=chunks,

@@ -78,7 +78,14 @@ def read_trace(path: Path) -> np.ndarray:
             ) from None
     if not rows:
         raise ConfigError(f"{path}: the trace is empty")
-    return np.array(rows, dtype=np.float64)
+    trace = np.array(rows, dtype=np.float64)
+    bad = ~np.isfinite(trace[:, 0]) | (trace[:, 0] < 0) | (trace[:, 1:] < 0).any(axis=1)
+    if bad.any():
+        line = int(np.argmax(bad)) + 1
+        raise ConfigError(
+            f"{path}: row {line}: arrival_s must be a finite time >= 0 and token counts >= 0"
+        )
+    return trace[np.argsort(trace[:, 0], kind="stable")]  # a trace need not be sorted
 
 
 def resolve_model(ref: str | dict[str, Any], base_dir: Path, dtype: str | None = None) -> ModelSpec:

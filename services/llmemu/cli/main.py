@@ -141,6 +141,13 @@ def main(argv: list[str] | None = None) -> int:
     except LlmemuError as exc:
         print(f"llmemu {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a path the user gave: a directory, unreadable, missing parent
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"llmemu {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except UnicodeDecodeError:
+        print(f"llmemu {args.command}: error: a file given is not UTF-8 text", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 

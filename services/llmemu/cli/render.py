@@ -21,6 +21,7 @@ def render_summary(s: dict[str, Any]) -> str:
     lines = [
         f"{sc['model']} on {sc['system']} (TP {sc['tensor_parallel']}, {sc['batching']}, {sc['routing']})",
         f"requests   {rq['completed']} completed, {rq['rejected']} rejected, {rq['preempted']} preemptions",
+        *(f"rejected   {n} x {why}" for why, n in rq.get("rejected_because", {}).items()),
         f"throughput {th['output_tokens_per_s']:.1f} output tok/s, {th['total_tokens_per_s']:.1f} total tok/s, "
         f"{th['requests_per_s']:.3f} req/s",
         f"ttft ms    {_ms(s['ttft_s'])}",

@@ -99,7 +99,12 @@ def load_system(spec: str | dict[str, Any]) -> SystemSpec:
     else:
         data = dict(spec)
     data = dict(data)
-    data["processors"] = [
-        {**p, "device": load_device(p["device"])} for p in data.get("processors", [])
-    ]
-    return validated(SystemSpec, data, f"system {data.get('name', '?')!r}")
+    what = f"system {data.get('name', '?')!r}"
+    processors = data.get("processors", [])
+    if not isinstance(processors, list):
+        raise ConfigError(f"{what}: processors must be a list of {{name, device}} mappings")
+    for i, p in enumerate(processors):
+        if not isinstance(p, dict) or not isinstance(p.get("device"), str | dict):
+            raise ConfigError(f"{what}: processors[{i}] needs a device: a preset name or a mapping")
+    data["processors"] = [{**p, "device": load_device(p["device"])} for p in processors]
+    return validated(SystemSpec, data, what)

@@ -78,6 +78,7 @@ def summarize(run: SimulationRun, wall_s: float) -> dict[str, Any]:
             "completed": len(reqs),
             "rejected": len(run.rejected),
             "preempted": run.recorder.preemptions,
+            "rejected_because": _reasons(run.rejected),
         },
         "memory": {
             "weights_bytes": replica.memory.weight_bytes,
@@ -114,3 +115,11 @@ def _devices(run: SimulationRun, span: float) -> dict[str, Any]:
             else {},
         }
     return devices
+
+
+def _reasons(rejected: list[tuple[int, str]]) -> dict[str, int]:
+    """Each distinct reason a request was turned away, with how many it turned away."""
+    counts: dict[str, int] = {}
+    for _, reason in rejected:
+        counts[reason] = counts.get(reason, 0) + 1
+    return counts

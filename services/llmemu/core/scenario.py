@@ -45,7 +45,7 @@ class ScenarioSpec(BaseModel):
     system: str | dict[str, Any] = Field(description="preset name or an inline system")
     policy: PolicySpec = Field(default_factory=PolicySpec)
     workload: WorkloadSpec | None = Field(None, description="required to simulate")
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     dtype: str | None = Field(None, description="override weights/activations: fp16, bf16, fp32")
     name: str = ""
 
@@ -86,7 +86,12 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
                     raise ConfigError(f"--set {item!r}: {part!r} is not a mapping")
                 node[part] = child
             node = child
-        node[parts[-1]] = yaml.safe_load(text)
+        try:
+            node[parts[-1]] = yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise ConfigError(
+                f"--set {item!r}: the value is not valid YAML; quote it or fix the syntax"
+            ) from None
     return result
 
 

@@ -42,7 +42,8 @@ def materialise(
     max_context: int | None = None,
 ) -> Workload:
     """Draw the requests. `rows` are (input, output) pairs of a lengths file; `trace` rows
-    are (arrival_s, input, output). Prompts are capped so prompt + output fits the context."""
+    are (arrival_s, input, output). Prompt + output are capped to the model's context, and
+    prompts to `max_input_tokens`."""
     rng = np.random.default_rng(seed)
     n = spec.requests
     arrivals: np.ndarray | None
@@ -59,10 +60,11 @@ def materialise(
         arrivals = _arrivals(spec, n, rng)
     inputs = np.maximum(1, inputs.astype(np.int64))
     outputs = np.maximum(1, outputs.astype(np.int64))
-    cap = spec.max_input_tokens or max_context
-    if cap:
-        outputs = np.minimum(outputs, max(1, cap - 1))
-        inputs = np.minimum(inputs, cap - outputs)
+    if max_context:
+        outputs = np.minimum(outputs, max(1, max_context - 1))
+        inputs = np.minimum(inputs, max_context - outputs)
+    if spec.max_input_tokens:
+        inputs = np.minimum(inputs, spec.max_input_tokens)
     concurrency = spec.arrival.concurrency if isinstance(spec.arrival, Closed) else 0
     return Workload(inputs, outputs, arrivals, concurrency)
 
@@ -152,7 +154,9 @@ def run(
                 rejected.append(
                     (
                         arrivals.issued - 1,
-                        f"needs {n_in + n_out} KV tokens, cache holds {int(max_tokens)}",
+                        f"prompt + output longer than the KV cache holds ({int(max_tokens)} tokens)"
+                        if max_tokens >= 1
+                        else "no room for a KV cache (the weights fill the memory: OOM)",
                     )
                 )
                 arrivals.completed(t)

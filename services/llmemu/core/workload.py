@@ -15,6 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from llmemu.core.errors import ConfigError
 
+MAX_TOKENS = 10_000_000
+"""Longer than any model's context: a larger length is a typo, refused with its field."""
+MAX_REQUESTS = 100_000_000
+
 
 class _Spec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -22,19 +26,19 @@ class _Spec(BaseModel):
 
 class Constant(_Spec):
     kind: Literal["constant"]
-    value: int = Field(gt=0, description="tokens")
+    value: int = Field(gt=0, le=MAX_TOKENS, description="tokens")
 
 
 class Normal(_Spec):
     kind: Literal["normal"]
-    mean: float = Field(gt=0, description="tokens")
-    std: float = Field(ge=0, description="tokens")
+    mean: float = Field(gt=0, le=MAX_TOKENS, description="tokens")
+    std: float = Field(ge=0, le=MAX_TOKENS, description="tokens")
 
 
 class Uniform(_Spec):
     kind: Literal["uniform"]
-    low: int = Field(gt=0, description="tokens, inclusive")
-    high: int = Field(gt=0, description="tokens, inclusive")
+    low: int = Field(gt=0, le=MAX_TOKENS, description="tokens, inclusive")
+    high: int = Field(gt=0, le=MAX_TOKENS, description="tokens, inclusive")
 
     @model_validator(mode="after")
     def _order(self) -> Uniform:
@@ -70,7 +74,7 @@ class LengthsFile(_Spec):
 
 
 class WorkloadSpec(_Spec):
-    requests: int = Field(1000, gt=0, description="how many requests")
+    requests: int = Field(1000, gt=0, le=MAX_REQUESTS, description="how many requests")
     arrival: Arrival = Field(default_factory=lambda: Poisson(kind="poisson", rate=1.0))
     input_tokens: Length | None = None
     output_tokens: Length | None = None
@@ -107,6 +111,8 @@ def poisson_arrivals(rate: float, n: int, rng: np.random.Generator) -> np.ndarra
 def parse_length_rows(text: str, source: str) -> np.ndarray:
     """(input, output) pairs from CSV text with a header; accepts our and Splitwise's names."""
     lines = [ln for ln in text.splitlines() if ln.strip()]
+    if len(lines) < 2:
+        raise ConfigError(f"{source}: needs a header line and at least one row of lengths")
     header = [h.strip() for h in lines[0].split(",")]
     aliases = {
         "input": ("input_tokens", "num_prefill_tokens", "prompt_tokens", "input_length"),
@@ -120,5 +126,17 @@ def parse_length_rows(text: str, source: str) -> np.ndarray:
                 f"{source}: no {key} column; name one of {', '.join(names)} in the header"
             )
         cols[key] = found[0]
-    rows = np.array([[float(f) for f in ln.split(",")] for ln in lines[1:]], dtype=np.float64)
-    return rows[:, [cols["input"], cols["output"]]].astype(np.int64)
+    picked = []
+    for number, line in enumerate(lines[1:], 2):
+        cells = line.split(",")
+        try:
+            pair = [float(cells[cols["input"]]), float(cells[cols["output"]])]
+        except (IndexError, ValueError):
+            raise ConfigError(
+                f"{source}:{number}: {line.strip()!r} has no number in the input or output "
+                "column; fix or drop the row"
+            ) from None
+        if not all(np.isfinite(pair)) or min(pair) < 0:
+            raise ConfigError(f"{source}:{number}: lengths must be finite and >= 0")
+        picked.append(pair)
+    return np.array(picked, dtype=np.float64).astype(np.int64)

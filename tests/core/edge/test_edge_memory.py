@@ -76,6 +76,9 @@ def test_oom_is_reported_not_raised():
     )
     summary = summarize(run(replica, materialise(spec, 0)), 0.0)
     assert summary["requests"]["rejected"] == 2
+    assert summary["requests"]["rejected_because"] == {
+        "no room for a KV cache (the weights fill the memory: OOM)": 2
+    }
     edge = summary["edge"]
     assert edge["oom"] is True
     assert edge["nodes"]["h2"]["peak_memory_bytes"] > 34e9

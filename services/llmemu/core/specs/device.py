@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+PEAK_DTYPES = {"fp32", "tf32", "fp16", "bf16", "fp8", "int8", "fp4"}
 
 
 class Efficiency(BaseModel):
@@ -15,7 +17,7 @@ class Efficiency(BaseModel):
     ``compute * m / (m + compute_half_tokens)``.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     compute: float = Field(gt=0, le=1, description="fraction of peak FLOP/s of large GEMMs")
     compute_half_tokens: float = Field(
@@ -39,7 +41,7 @@ class Efficiency(BaseModel):
 class DeviceSpec(BaseModel):
     """One processor: a GPU, an NPU, a PIM unit or an edge CPU."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     name: str = Field(description="preset name")
     kind: Literal["gpu", "npu", "pim", "cpu"] = Field(description="processor class")
@@ -63,6 +65,18 @@ class DeviceSpec(BaseModel):
     )
     efficiency: Efficiency = Field(description="calibrated fractions of peak")
     source: str = Field("", description="where the numbers come from")
+
+    @field_validator("peak_flops")
+    @classmethod
+    def _positive_peaks(cls, value: dict[str, float]) -> dict[str, float]:
+        if not value:
+            raise ValueError("give at least one dtype's peak, e.g. {fp16: 989.0e12}")
+        unknown = sorted(set(value) - PEAK_DTYPES)
+        if unknown:
+            raise ValueError(f"unknown dtype {unknown[0]!r}; use {', '.join(sorted(PEAK_DTYPES))}")
+        if min(value.values()) <= 0:
+            raise ValueError("every peak must be > 0 FLOP/s")
+        return value
 
     @property
     def compute_bytes_per_s(self) -> float:
