@@ -33,7 +33,10 @@ class PolicySpec(BaseModel):
     sub_batches: int = Field(1, ge=1, description="NeuPIMs sub-batch interleaving")
     memory_window: int | None = Field(None, ge=0, description="edge: resident blocks, 0 = off")
     fuse_iterations: bool = Field(
-        True, description="price stable decode runs in one engine step (same results, faster)"
+        True,
+        description="price stable decode runs in one engine step (same results, faster; "
+        "MoE under expert_routing uniform draws one routing per step, so the sampling noise "
+        "differs: use balanced to compare)",
     )
     options: dict[str, Any] = Field(default_factory=dict, description="policy-specific knobs")
 
