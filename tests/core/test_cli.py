@@ -195,3 +195,15 @@ def test_rejected_requests_say_why(cli_json, cli, tmp_path):
     assert out["requests"]["rejected_because"] == {reason: 5}
     code, text, _ = cli("simulate", str(tmp_path / "r.yaml"))
     assert code == 0 and f"rejected   5 x {reason}" in text
+
+
+def test_nonsense_options_are_refused_by_name(cli, scenario, tmp_path):
+    code, _, err = cli("reproduce", "tpi-llm", "--jobs", "0")
+    assert code == 2 and "--jobs: 0 must be 1 or more" in err
+    code, _, err = cli("tune", str(scenario), "--evaluations", "-3")
+    assert code == 2 and "--evaluations: -3 must be 1 or more" in err
+    code, _, err = cli("simulate", str(scenario), "--set", "policy.expert_routing=zzz")
+    assert code == 2 and "policy.expert_routing" in err
+    (tmp_path / "list.json").write_text("[1, 2]")
+    code, _, err = cli("report", str(tmp_path / "list.json"), "--out", str(tmp_path / "r"))
+    assert code == 2 and "neither a `simulate --json` summary nor a `sweep` result" in err

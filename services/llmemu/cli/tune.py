@@ -7,10 +7,14 @@ from __future__ import annotations
 import argparse
 import json
 
+from llmemu.cli.argtypes import positive_int
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("scenario", help="scenario YAML file (its workload gives the mean lengths)")
-    p.add_argument("--evaluations", type=int, default=2000, help="pipelines to time at most")
+    p.add_argument(
+        "--evaluations", type=positive_int, default=2000, help="pipelines to time at most"
+    )
     p.add_argument("--budget-s", type=float, default=40.0, help="wall-clock limit of the search")
     p.add_argument("--seed", type=int, default=0, help="seed of the random restarts")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")

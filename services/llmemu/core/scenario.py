@@ -6,7 +6,7 @@ so an override is checked exactly like the file.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -29,7 +29,9 @@ class PolicySpec(BaseModel):
     )
     routing: str = Field("xpu-only", description="routing policy name")
     allreduce: str = Field("ring", description="all-reduce algorithm name")
-    expert_routing: str = Field("uniform", description="uniform (sampled, seeded) or balanced")
+    expert_routing: Literal["uniform", "balanced"] = Field(
+        "uniform", description="uniform (sampled, seeded) or balanced"
+    )
     sub_batches: int = Field(1, ge=1, description="NeuPIMs sub-batch interleaving")
     memory_window: int | None = Field(None, ge=0, description="edge: resident blocks, 0 = off")
     fuse_iterations: bool = Field(

@@ -17,6 +17,8 @@ def write_report(result: dict[str, Any], out_dir: Path) -> Path:
     from llmemu.reports.single import sections
 
     files: dict[str, bytes] = {}
+    if not isinstance(result, dict):
+        result = {}  # neither kind: the error below says what is expected
     if result.get("kind") == "sweep":
         title = f"Sweep of {result['scenario']}"
         body = _sweep(result, files)

@@ -70,7 +70,7 @@ def _dask(tasks: list[tuple], address: str) -> Iterator[tuple[int, dict]]:
 
     try:
         client = Client(address, timeout=CONNECT_TIMEOUT_S)
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, ValueError) as exc:  # ValueError: an unparsable address
         raise ConfigError(
             f"--cluster {address}: cannot reach a Dask scheduler ({exc}); start one "
             "(`dask scheduler`, then `dask worker ADDRESS`) or fix the address"

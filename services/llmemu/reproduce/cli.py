@@ -7,6 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
+from llmemu.cli.argtypes import positive_int
 from llmemu.reproduce import EXPERIMENTS
 
 
@@ -17,7 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--quick", action="store_true", help="a reduced grid (seconds; not the paper's sweep)"
     )
-    p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--jobs", type=positive_int, default=1, help="worker processes (default 1)")
     p.add_argument(
         "--ideal",
         action="store_true",
