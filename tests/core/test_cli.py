@@ -200,6 +200,8 @@ def test_rejected_requests_say_why(cli_json, cli, tmp_path):
 def test_nonsense_options_are_refused_by_name(cli, scenario, tmp_path):
     code, _, err = cli("reproduce", "tpi-llm", "--jobs", "0")
     assert code == 2 and "--jobs: 0 must be 1 or more" in err
+    code, _, err = cli("sweep", str(scenario), "--grid", "seed=1", "--jobs", "0")
+    assert code == 2 and "--jobs: 0 must be 1 or more" in err
     code, _, err = cli("tune", str(scenario), "--evaluations", "-3")
     assert code == 2 and "--evaluations: -3 must be 1 or more" in err
     code, _, err = cli("simulate", str(scenario), "--set", "policy.expert_routing=zzz")

@@ -29,6 +29,11 @@ class MemoryBudget:
     kv_bytes: float
     kv_bytes_per_token: int
 
+    @property
+    def kv_tokens(self) -> float:
+        """Tokens the KV cache holds (one request's prompt + output must fit in it)."""
+        return self.kv_bytes / self.kv_bytes_per_token
+
 
 def activation_bytes(model: ModelSpec, policy: PolicySpec) -> float:
     """Peak activations of one iteration: the widest intermediate of the token budget,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -119,7 +120,4 @@ def _devices(run: SimulationRun, span: float) -> dict[str, Any]:
 
 def _reasons(rejected: list[tuple[int, str]]) -> dict[str, int]:
     """Each distinct reason a request was turned away, with how many it turned away."""
-    counts: dict[str, int] = {}
-    for _, reason in rejected:
-        counts[reason] = counts.get(reason, 0) + 1
-    return counts
+    return dict(Counter(reason for _, reason in rejected))

@@ -141,7 +141,7 @@ def run(
     progress: Callable[[int, int], None] | None = None,
 ) -> SimulationRun:
     engine = replica.engine
-    max_tokens = replica.memory.kv_bytes / replica.memory.kv_bytes_per_token
+    max_tokens = replica.memory.kv_tokens
     arrivals = _Arrivals(workload)
     requests: list[Request] = []
     rejected: list[tuple[int, str]] = []

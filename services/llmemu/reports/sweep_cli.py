@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from llmemu.cli.argtypes import positive_int
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Run a scenario over a grid of --set values (parallel, or on a Dask cluster)."""
@@ -21,7 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="fixed override")
     p.add_argument("--out", help="directory for sweep.json and sweep.csv")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
-    p.add_argument("--jobs", type=int, help="local worker processes (default: every core)")
+    p.add_argument("--jobs", type=positive_int, help="local worker processes (default: every core)")
     p.add_argument("--cluster", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://host:8786")
     p.add_argument("--report", metavar="DIR", help="also write an HTML report to DIR")
 
@@ -35,8 +37,6 @@ def run(args: argparse.Namespace) -> int:
     from llmemu.reports.table import render_table, to_csv
 
     grid = parse_grid(args.grid)
-    if args.jobs is not None and args.jobs < 1:
-        raise ConfigError(f"--jobs {args.jobs}: use 1 or more worker processes")
     path = Path(args.scenario)
     data = read_yaml(path)
     if not isinstance(data, dict):

@@ -63,7 +63,7 @@ def tune(
     dense = policy.max_num_batched_tokens
     prompt, output = max(1, round(mean_input)), max(1, round(mean_output))
     replica = build_replica(model, system, policy.model_copy(update={"batching": "sequential"}))
-    kv_tokens = replica.memory.kv_bytes / replica.memory.kv_bytes_per_token
+    kv_tokens = replica.memory.kv_tokens
     if prompt + output > kv_tokens:
         raise ConfigError(
             f"a request of {prompt} + {output} tokens needs more KV cache than the replica "
