@@ -20,7 +20,7 @@ from redis.exceptions import RedisError, ResponseError
 from llmemu.protocol.internal import AbortSequence, SchedulerLoad, SubmitSequence, TokenEvent
 from llmemu.service import redis_wire as wire
 from llmemu.service.epoch_clock import EpochClock
-from llmemu.service.transport import Command
+from llmemu.service.transport import CommandInbox
 
 log = logging.getLogger("llmemu.scheduler.redis")
 RETRY_S = 0.2
@@ -29,8 +29,9 @@ CLAIM_IDLE_MS = 5_000
 """Entries another consumer left unacknowledged this long are taken over (a dead peer)."""
 
 
-class RedisSchedulerTransport:
+class RedisSchedulerTransport(CommandInbox):
     def __init__(self, redis: Redis, replica: str, *, read_block_ms: int = 200) -> None:
+        super().__init__()
         self.redis = redis
         self.replica = replica
         self.stream = wire.request_stream(replica)
@@ -41,8 +42,6 @@ class RedisSchedulerTransport:
         self.clock: EpochClock | None = None
         """The scheduler's clock (set by its node): never moves; re-asserted after a loss."""
         self.connected = False
-        self._commands: list[Command] = []
-        self._wakeup = asyncio.Event()
         self._entry: dict[str, str] = {}  # seq_id -> stream entry id
         self._gateway: dict[str, str] = {}  # reply_to -> gateway id
         self._open: dict[str, int] = {}  # reply_to -> its sequences not ended yet
@@ -62,15 +61,7 @@ class RedisSchedulerTransport:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._flush()
 
-    # ---- SchedulerTransport -----------------------------------------------------------
-    def drain(self) -> list[Command]:
-        commands, self._commands = self._commands, []
-        self._wakeup.clear()
-        return commands
-
-    async def wait(self) -> None:
-        await self._wakeup.wait()
-
+    # ---- SchedulerTransport (drain, wait: CommandInbox) -------------------------------
     def publish(self, reply_to: str, events: list[TokenEvent]) -> None:
         gateway = self._gateway.get(reply_to)
         if gateway is None:

@@ -34,13 +34,29 @@ class SchedulerTransport(Protocol):
     def report_load(self, load: Callable[[], SchedulerLoad]) -> None: ...
 
 
-class InMemoryTransport:
-    """Both sides in one process and one event loop: a command list and one queue per
-    subscriber. Publishing to a subscriber that is gone drops the events."""
+class CommandInbox:
+    """The scheduler side's inbox, as every transport keeps it: the commands taken in, and
+    an event that wakes the engine loop when there are some."""
 
     def __init__(self) -> None:
         self._commands: list[Command] = []
         self._wakeup = asyncio.Event()
+
+    def drain(self) -> list[Command]:
+        commands, self._commands = self._commands, []
+        self._wakeup.clear()
+        return commands
+
+    async def wait(self) -> None:
+        await self._wakeup.wait()
+
+
+class InMemoryTransport(CommandInbox):
+    """Both sides in one process and one event loop: a command list and one queue per
+    subscriber. Publishing to a subscriber that is gone drops the events."""
+
+    def __init__(self) -> None:
+        super().__init__()
         self._subs: dict[str, asyncio.Queue[Events]] = {}
         self._load: Callable[[], SchedulerLoad] = lambda: SchedulerLoad(0, 0)
 
@@ -71,15 +87,7 @@ class InMemoryTransport:
         for queue in self._subs.values():
             queue.put_nowait(None)
 
-    # ---- scheduler side ---------------------------------------------------------------
-    def drain(self) -> list[Command]:
-        commands, self._commands = self._commands, []
-        self._wakeup.clear()
-        return commands
-
-    async def wait(self) -> None:
-        await self._wakeup.wait()
-
+    # ---- scheduler side (drain, wait: CommandInbox) -----------------------------------
     def publish(self, reply_to: str, events: list[TokenEvent]) -> None:
         queue = self._subs.get(reply_to)
         if queue is not None:
