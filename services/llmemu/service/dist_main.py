@@ -52,7 +52,9 @@ async def _gateway(settings: GatewaySettings) -> None:
     from llmemu.service.gateway_node import create_gateway_app
     from llmemu.service.redis_gateway import RedisGatewayTransport
 
-    transport = RedisGatewayTransport(settings.redis_url, settings.gateway_id)
+    transport = RedisGatewayTransport(
+        settings.redis_url, settings.gateway_id, replica_lost_s=settings.replica_lost_s
+    )
     clock = EpochClock(settings.speed, await _epoch(transport.redis))
     app = create_gateway_app(settings, emulation_from(settings), transport, clock)
     transport.start()

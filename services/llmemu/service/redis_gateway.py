@@ -6,11 +6,17 @@ last `stale_s`. With Redis unreachable, or no healthy replica, it raises a 503 a
 background task reconnects by itself. Token events come back on this gateway's own stream;
 events a re-delivered sequence repeats (a restarted scheduler runs it again from the start)
 are dropped, so a client sees each token once.
+
+A watch looks at the sequences that have been quiet for `quiet_s` (redis_watch.py) and fails
+with an explicit error the ones whose end cannot come: their replica has not reported for
+`replica_lost_s` (503; the entry is aborted so that a late restart does not run it), or it
+finished them and their last events never reached this gateway (500).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -25,11 +31,13 @@ from llmemu.protocol.internal import SchedulerLoad, SubmitSequence, TokenEvent
 from llmemu.service import redis_wire as wire
 from llmemu.service.epoch_clock import EpochClock
 from llmemu.service.errors import ApiError
+from llmemu.service.redis_watch import Flight, Stand, stands, stream_id, stream_tail
 from llmemu.service.transport import Events
 
 log = logging.getLogger("llmemu.gateway.redis")
 RETRY_S = 0.2
 LOADS_EVERY_S = 0.1
+STOP_GRACE_S = 1.0
 
 
 class BusUnavailable(ApiError):
@@ -38,7 +46,16 @@ class BusUnavailable(ApiError):
 
 
 class RedisGatewayTransport:
-    def __init__(self, url: str, gateway_id: str | None = None, *, stale_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        gateway_id: str | None = None,
+        *,
+        stale_s: float = 2.0,
+        replica_lost_s: float = 30.0,
+        quiet_s: float = 5.0,
+        watch_every_s: float = 1.0,
+    ) -> None:
         self.gateway_id = gateway_id or uuid.uuid4().hex[:12]
         self.stream = wire.event_stream(self.gateway_id)
         self.redis = Redis.from_url(url, decode_responses=True, socket_timeout=2.0)
@@ -46,11 +63,16 @@ class RedisGatewayTransport:
         # request from hanging on a dead bus: it gets its 503 at once.
         self._sync = SyncRedis.from_url(url, decode_responses=True, socket_timeout=0.5, socket_connect_timeout=0.5)  # fmt: skip
         self.stale_s = stale_s
+        self.replica_lost_s = replica_lost_s
+        self.quiet_s = quiet_s
+        self.watch_every_s = watch_every_s
         self.connected = False
         self.loads: dict[str, dict] = {}
+        self._reported: dict[str, float] = {}  # replica -> newest report time seen (Unix s)
         self._subs: dict[str, asyncio.Queue[Events]] = {}
-        self._seen: dict[str, int] = {}  # seq_id -> tokens delivered
-        self._replica_of: dict[str, str] = {}  # seq_id -> replica stream
+        self._flights: dict[str, Flight] = {}  # seq_id -> in flight, not ended here yet
+        self._read_upto: str | None = None  # the last event entry read
+        self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
         self.model: str | None = None
         """Served model name: only replicas of this model get this gateway's requests."""
@@ -60,14 +82,19 @@ class RedisGatewayTransport:
     # ---- lifecycle --------------------------------------------------------------------
     def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._tasks += [loop.create_task(self._read_loop()), loop.create_task(self._load_loop())]
+        loops = (self._read_loop(), self._load_loop(), self._watch_loop())
+        self._tasks += [loop.create_task(c) for c in loops]
 
     async def stop(self) -> None:
+        self._stopping = True
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # redis-py (8.1) can swallow a cancellation that lands in a blocking read: the
+        # loops then end at their next turn, once the read returns or the connection closes.
+        await asyncio.wait(self._tasks, timeout=STOP_GRACE_S)
         self.close_all()
         await self.redis.aclose()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         self._sync.close()
 
     def close_all(self) -> None:
@@ -109,13 +136,13 @@ class RedisGatewayTransport:
             pipe = self._sync.pipeline(transaction=False)
             for seq in seqs:
                 pipe.xadd(stream, wire.encode_submit(seq, self.gateway_id))
-            pipe.execute()
+            entries = pipe.execute()
         except RedisError as exc:
             self.connected = False
             raise BusUnavailable(f"The message bus (Redis) is unavailable ({type(exc).__name__}); retry shortly.") from exc  # fmt: skip
-        for seq in seqs:
-            self._replica_of[seq.seq_id] = stream
-            self._seen[seq.seq_id] = 0
+        now = time.monotonic()
+        for seq, entry in zip(seqs, entries, strict=True):
+            self._flights[seq.seq_id] = Flight(seq.reply_to, replica, entry, now)
         # Count it as waiting until the replica's next report does.
         self.loads[replica] = {**self.loads[replica], "waiting": self.loads[replica]["waiting"] + len(seqs)}  # fmt: skip
 
@@ -123,10 +150,9 @@ class RedisGatewayTransport:
         try:
             pipe = self._sync.pipeline(transaction=False)
             for seq_id in seq_ids:
-                stream = self._replica_of.pop(seq_id, None)
-                self._seen.pop(seq_id, None)
-                if stream is not None:
-                    pipe.xadd(stream, wire.encode_abort(seq_id))
+                flight = self._flights.pop(seq_id, None)
+                if flight is not None:
+                    pipe.xadd(wire.request_stream(flight.replica), wire.encode_abort(seq_id))
             pipe.execute()
         except RedisError as exc:  # the scheduler finishes them and nobody listens: harmless
             log.warning("could not abort %d sequences: %s", len(seq_ids), exc)
@@ -140,32 +166,40 @@ class RedisGatewayTransport:
 
     # ---- background -------------------------------------------------------------------
     async def _load_loop(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 raw = await self.redis.hgetall(wire.REPLICAS_KEY)
                 self.loads = {r: json.loads(v) for r, v in raw.items()}
+                for r, x in self.loads.items():
+                    self._reported[r] = max(self._reported.get(r, 0.0), x["t"])
             except RedisError:
                 pass  # the read loop notices and reports it
             await asyncio.sleep(LOADS_EVERY_S)
 
     async def _read_loop(self) -> None:
-        last = "$"
-        while True:
+        while not self._stopping:
             try:
                 if not self.connected:
                     await self.redis.ping()
                     if self.clock is not None:  # the bus may have lost the epoch: re-assert
                         self.clock.set_epoch(await wire.shared_epoch(self.redis, self.clock.epoch_s))  # fmt: skip
+                    # A concrete id, not "$": "$" would miss what comes between two reads.
+                    if self._read_upto is None:
+                        self._read_upto = await stream_tail(self.redis, self.stream)
                     self.connected = True
                     log.info("redis available")
-                reply = await self.redis.xread({self.stream: last}, count=1000, block=500)
+                reply = await self.redis.xread(
+                    {self.stream: self._read_upto}, count=1000, block=500
+                )
                 for _, entries in reply or []:
                     for entry_id, fields in entries:
-                        last = entry_id
+                        self._read_upto = entry_id
                         self._dispatch(wire.decode_events(fields))
             except asyncio.CancelledError:
                 raise
             except RedisError as exc:
+                if self._stopping:
+                    return
                 if self.connected:
                     log.warning("redis unavailable: %s", exc)
                     self._fail_in_flight()
@@ -178,30 +212,94 @@ class RedisGatewayTransport:
             if queue is None:
                 continue
             fresh = []
+            now = time.monotonic()
             for ev in events:
-                seen = self._seen.get(ev.seq_id)
-                if seen is None:
+                flight = self._flights.get(ev.seq_id)
+                if flight is None:
                     continue  # already ended here
-                if ev.finish_reason is None and ev.generated <= seen:
+                flight.heard_s = now
+                if ev.finish_reason is None and ev.generated <= flight.delivered:
                     continue  # a re-delivered sequence catching up with what was sent
-                if ev.generated < seen:  # an error of a re-delivered sequence
-                    ev = replace(ev, generated=seen)
-                self._seen[ev.seq_id] = max(seen, ev.generated)
+                if ev.generated < flight.delivered:  # an error of a re-delivered sequence
+                    ev = replace(ev, generated=flight.delivered)
+                flight.delivered = max(flight.delivered, ev.generated)
                 if ev.finish_reason is not None:
-                    self._seen.pop(ev.seq_id, None)
-                    self._replica_of.pop(ev.seq_id, None)
+                    del self._flights[ev.seq_id]
                 fresh.append(ev)
             if fresh:
                 queue.put_nowait(fresh)
 
     def _fail_in_flight(self) -> None:
         """The bus went away: nothing more will arrive for the requests in flight."""
-        message = "The message bus (Redis) became unavailable during the request."
-        for reply_to, queue in list(self._subs.items()):
-            seq_ids = [s for s in self._seen if s.startswith(reply_to)]
-            now_s = self.clock.now() if self.clock is not None else 0.0
-            events = [TokenEvent(s, self._seen[s], now_s, "error", error=message, status=503) for s in seq_ids]  # fmt: skip
-            for s in seq_ids:
-                self._seen.pop(s, None)
-                self._replica_of.pop(s, None)
-            queue.put_nowait(events or None)
+        told = self._fail(list(self._flights), "The message bus (Redis) became unavailable during the request.", 503)  # fmt: skip
+        for reply_to, queue in self._subs.items():
+            if reply_to not in told:
+                queue.put_nowait(None)  # nothing in flight: the subscription is over
+
+    def _fail(self, seq_ids: list[str], message: str, status: int) -> set[str]:
+        """End these sequences here with an error event; returns the requests told."""
+        now_s = self.clock.now() if self.clock is not None else 0.0
+        by_reply: dict[str, list[TokenEvent]] = {}
+        for seq_id in seq_ids:
+            flight = self._flights.pop(seq_id)
+            event = TokenEvent(seq_id, flight.delivered, now_s, "error", error=message, status=status)  # fmt: skip
+            by_reply.setdefault(flight.reply_to, []).append(event)
+        for reply_to, events in by_reply.items():
+            queue = self._subs.get(reply_to)
+            if queue is not None:
+                queue.put_nowait(events)
+        return set(by_reply)
+
+    # ---- the watch over quiet sequences ----------------------------------------------
+    async def _watch_loop(self) -> None:
+        ended: dict[str, str] = {}  # seq_id -> event entry its end must be at or before
+        while not self._stopping:
+            await asyncio.sleep(self.watch_every_s)
+            with contextlib.suppress(RedisError):  # the read loop notices and reports it
+                ended = await self._watch(ended)
+
+    async def _watch(self, ended: dict[str, str]) -> dict[str, str]:
+        """One look: returns the sequences found finished whose end has not been read yet."""
+        read_upto = stream_id(self._read_upto or "0-0")
+        lost = [s for s, tail in ended.items() if s in self._flights and stream_id(tail) <= read_upto]  # fmt: skip
+        self._fail(lost, "The scheduler replica finished this request, but its last events never reached the gateway; retry it.", 500)  # fmt: skip
+        ended = {s: tail for s, tail in ended.items() if s in self._flights}
+        now = time.monotonic()
+        quiet = {s: f for s, f in self._flights.items() if now - f.heard_s > self.quiet_s and s not in ended}  # fmt: skip
+        silent = [s for s, f in quiet.items() if self._silent(f.replica)]
+        for s in silent:
+            quiet.pop(s)
+        await self._abandon(silent)
+        if not quiet:
+            return ended
+        found = await stands(self.redis, quiet)
+        gone = [s for s, stand in found.items() if stand is Stand.GONE]
+        self._fail(gone, "The message bus (Redis) lost this request; retry it.", 503)
+        # Its end event was written before the entry was acknowledged, so it is in the
+        # event stream by now: if the reader passes the tail without it, it was lost.
+        finished = [s for s, stand in found.items() if stand is Stand.ENDED]
+        if finished:
+            tail = await stream_tail(self.redis, self.stream)
+            ended |= dict.fromkeys(finished, tail)
+        return ended
+
+    def _silent(self, replica: str) -> bool:
+        """The replica has not reported for `replica_lost_s`."""
+        return time.time() - self._reported.get(replica, 0.0) > self.replica_lost_s
+
+    async def _abandon(self, seq_ids: list[str]) -> None:
+        """Fail the sequences of replicas that stopped, and abort their entries, so that a
+        replica restarted later does not run what nobody waits for."""
+        if not seq_ids:
+            return
+        replicas = {self._flights[s].replica for s in seq_ids}
+        entries = [(s, self._flights[s].replica) for s in seq_ids]
+        message = f"The scheduler replica {', '.join(sorted(replicas))} stopped reporting for {self.replica_lost_s:g} s while serving this request; retry it."  # fmt: skip
+        self._fail(seq_ids, message, 503)
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            for seq_id, replica in entries:
+                pipe.xadd(wire.request_stream(replica), wire.encode_abort(seq_id))
+            await pipe.execute()
+        except RedisError as exc:
+            log.warning("could not abort %d sequences of a silent replica: %s", len(entries), exc)

@@ -50,12 +50,14 @@ class RedisSchedulerTransport(CommandInbox):
         self._flush_task: asyncio.Task[None] | None = None
         self._load: Callable[[], SchedulerLoad] = lambda: SchedulerLoad(0, 0)
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
 
     # ---- lifecycle --------------------------------------------------------------------
     def start(self) -> None:
         self._tasks.append(asyncio.get_running_loop().create_task(self._read_loop()))
 
     async def stop(self) -> None:
+        self._stopping = True  # redis-py can swallow the cancellation of a blocking read
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -116,7 +118,7 @@ class RedisSchedulerTransport(CommandInbox):
 
     async def _read_loop(self) -> None:
         backlog = True  # first our own unacknowledged entries, then new ones
-        while True:
+        while not self._stopping:
             try:
                 if not self.connected:
                     await self._ensure_group()

@@ -1,0 +1,91 @@
+"""Where a sequence the gateway waits on stands, asked of Redis when it has been quiet.
+
+A gateway hears of its sequences only through their token events. A sequence that has been
+quiet a while is usually waiting for a free slot, but it may also be one whose end will never
+come: its scheduler replica died and is not coming back, or its last events were lost (the
+replica acknowledges an entry only after writing its end event, so an acknowledged entry
+whose end never reached the gateway was lost on the way). The gateway asks here, and fails
+those with an explicit error: every accepted request ends with its tokens or an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from llmemu.service import redis_wire as wire
+
+
+class Stand(Enum):
+    QUEUED = "not yet read by its replica"
+    RUNNING = "read by its replica and not finished"
+    ENDED = "finished by its replica (entry acknowledged)"
+    GONE = "no longer in Redis"
+
+
+@dataclass(slots=True)
+class Flight:
+    """A sequence submitted by this gateway and not ended here yet."""
+
+    reply_to: str
+    replica: str
+    entry: str
+    """Its entry in the replica's request stream."""
+    heard_s: float
+    """Monotonic time of its last event (or of its submission)."""
+    delivered: int = 0
+    """Tokens passed on to the client."""
+
+
+def stream_id(entry: str) -> tuple[int, int]:
+    """A Redis stream entry id ("<ms>-<seq>") in its order."""
+    ms, _, seq = entry.partition("-")
+    return int(ms), int(seq or 0)
+
+
+async def stands(redis: Redis, flights: dict[str, Flight]) -> dict[str, Stand]:
+    """Each sequence's stand. The group's read position is asked before the pending list:
+    asked the other way round, an entry read in between would look finished."""
+    replicas = sorted({f.replica for f in flights.values()})
+    pipe = redis.pipeline(transaction=False)
+    for replica in replicas:
+        pipe.xinfo_groups(wire.request_stream(replica))
+    for f in flights.values():
+        pipe.xpending_range(wire.request_stream(f.replica), wire.GROUP, f.entry, f.entry, 1)
+    replies = await pipe.execute(raise_on_error=False)
+    read_upto = dict(zip(replicas, map(_group_position, replies[: len(replicas)]), strict=True))
+    pending = replies[len(replicas) :]
+    out = {}
+    for (seq_id, f), listed in zip(flights.items(), pending, strict=True):
+        position = read_upto[f.replica]
+        if position is None:
+            out[seq_id] = Stand.GONE
+        elif stream_id(f.entry) > position:
+            out[seq_id] = Stand.QUEUED
+        elif isinstance(listed, list) and listed:
+            out[seq_id] = Stand.RUNNING
+        else:
+            out[seq_id] = Stand.ENDED
+    return out
+
+
+def _group_position(reply) -> tuple[int, int] | None:
+    """The schedulers' group's last read entry; (0, 0) if no scheduler made the group yet,
+    None if the stream itself is gone."""
+    if isinstance(reply, ResponseError):
+        return None  # no such key: Redis lost the stream
+    if isinstance(reply, Exception):
+        raise reply
+    for group in reply:
+        if group["name"] == wire.GROUP:
+            return stream_id(group["last-delivered-id"])
+    return (0, 0)
+
+
+async def stream_tail(redis: Redis, stream: str) -> str:
+    """The id of a stream's newest entry ("0-0" when it has none)."""
+    newest = await redis.xrevrange(stream, count=1)
+    return newest[0][0] if newest else "0-0"
