@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from llmemu.core.nanoflow.overlap import REST, NanoOp, Resource, performance, schedule
+from llmemu.core.nanoflow.overlap import (
+    REST,
+    NanoOp,
+    Resource,
+    held_s,
+    performance,
+    schedule,
+)
 
 C, M, N = Resource.COMPUTE, Resource.MEMORY, Resource.NETWORK
 
@@ -71,6 +78,24 @@ def test_rest_takes_what_the_fixed_shares_leave():
     assert attn.end_s == pytest.approx(5e-3)
     assert gemm.end_s == pytest.approx(12e-3)
     assert gemm.share == pytest.approx(10 / 12)
+
+
+def test_units_held_are_the_fixed_shares_running_with_gaps_left_idle():
+    # GEMM 8 ms alone at R = 0.5 -> 16 ms; decode attention 2 ms alone at R = 0.2 ->
+    # 2 / P(0.2) = 2 / 0.3 = 20/3 ms. Held: 0.7 until 20/3 ms, then 0.5 until 16 ms:
+    # 0.7 * 20/3 + 0.5 * 28/3 = 28/3 ms; between 5 and 10 ms, 0.7 * 5/3 + 0.5 * 10/3 = 17/6.
+    bars = schedule([op("gemm", C, 0.5, 8e-3), op("attn", M, 0.2, 2e-3)])
+    assert held_s(bars, 0.0, 16e-3) == pytest.approx({"gpu": 28 / 3 * 1e-3})
+    assert held_s(bars, 5e-3, 10e-3) == pytest.approx({"gpu": 17 / 6 * 1e-3})
+
+
+def test_a_rest_op_holds_every_unit_the_fixed_ones_leave():
+    # The REST case above: the units are all held from 0 to 12 ms, so any interval is
+    # held for its whole length, and the whole run for what its bars hold between them.
+    bars = schedule([op("gemm", C, REST, 10e-3), op("attn", M, 0.4, 4e-3)])
+    assert held_s(bars, 4e-3, 6e-3) == pytest.approx({"gpu": 2e-3})
+    whole = sum(b.share * (b.end_s - b.start_s) for b in bars)
+    assert held_s(bars, 0.0, 12e-3) == pytest.approx({"gpu": 12e-3}) == {"gpu": whole}
 
 
 def test_dependencies_hold_across_lanes():

@@ -116,6 +116,35 @@ def schedule(ops: Sequence[NanoOp], priority: Sequence[int] | None = None) -> li
     return _Timeline(ops, priority).run()
 
 
+def held_s(bars: Sequence[Bar], start_s: float, end_s: float) -> dict[str, float]:
+    """Share-seconds of each processor's units held between start_s and end_s: the fixed
+    shares of the ops running, and while any REST op runs, all the units they leave (the
+    REST ops split those among themselves). Never more than end_s - start_s per processor,
+    whichever layers the ops belong to, and over the whole schedule it is the bars' own
+    share x duration summed."""
+    events: dict[str, list[tuple[float, float, int]]] = {}
+    for bar in bars:
+        if bar.end_s <= bar.start_s:
+            continue
+        op = bar.op
+        fixed, elastic = (0.0, 1) if op.elastic else (op.share, 0)
+        per = events.setdefault(op.processor, [])
+        per.append((bar.start_s, fixed, elastic))
+        per.append((bar.end_s, -fixed, -elastic))
+    held: dict[str, float] = {}
+    for processor, per in events.items():
+        per.sort(key=lambda e: e[0])
+        total, fixed, elastic, t = 0.0, 0.0, 0, per[0][0]
+        for when, d_fixed, d_elastic in per:
+            span = min(when, end_s) - max(t, start_s)
+            if span > 0:
+                free = min(1.0, max(0.0, 1.0 - fixed)) if elastic else 0.0
+                total += (fixed + free) * span
+            fixed, elastic, t = fixed + d_fixed, elastic + d_elastic, when
+        held[processor] = total
+    return held
+
+
 class _Timeline:
     def __init__(self, ops: Sequence[NanoOp], priority: Sequence[int] | None) -> None:
         self.ops = ops

@@ -13,6 +13,12 @@ last two quarters agrees within 1 %: the rest of the block runs at that period (
 what one lane or the device's units must do per layer). A greedy schedule that has not
 settled by then is scheduled over all the layers. Blocks of one
 stage (the LM head) run alone on the whole device.
+
+A processor's busy time is the share-seconds its units are held (overlap.held_s) over the
+layers scheduled, and for each layer extrapolated, what they held per layer over the last
+quarter that the period is measured on. No one layer stands for the others: layers doing the
+same work hold different share-seconds (the first runs its REST ops beside fewer ops, on
+more units), and only time taken from the schedule's own intervals stays within the block's.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from llmemu.core.cost import Pricer
-from llmemu.core.nanoflow.overlap import Bar, NanoOp, Resource, schedule
+from llmemu.core.nanoflow.overlap import Bar, NanoOp, Resource, held_s, schedule
 from llmemu.core.nanoflow.spec import PipelineSpec, scale_sizes
 from llmemu.core.nanoflow.split import boundaries, nano_batch, token_range
 from llmemu.core.ops import BatchShape, Op, OpKind
@@ -81,12 +87,15 @@ def time_pipeline(
             blocks.append(block)
             continue
         limit = min(block.repeat, max_layers or block.repeat)
-        seconds, scheduled = _time_block(
+        seconds, busy, scheduled = _time_block(
             index, block, pieces, spec, pricer, batch.num_decode, first_layers, limit
         )
         total += seconds
         first = [bar for bar in scheduled if bar.op.layer == 0]
-        _add_work(work, first, block.repeat)
+        for bar in first:  # every layer does the first one's work
+            _credit(work, bar.op.processor, bar.op.op, 0.0, block.repeat)
+        for processor, busy_s in busy.items():
+            _credit(work, processor, None, busy_s, 1)
         blocks.append(PricedBlock(_stages(first), block.repeat))
         bars = bars or tuple(bar for bar in scheduled if bar.op.layer < GANTT_LAYERS)
     return PipelineTiming(total, work, PricedPlan(tuple(blocks), full.tokens), bars)
@@ -157,7 +166,8 @@ def priority(ops: list[NanoOp], order: str) -> list[int]:
 
 
 def _time_block(index, block, pieces, spec, pricer, num_decode, first_layers, limit):
-    """(seconds for all `block.repeat` layers, bars of the layers scheduled)."""
+    """(seconds for all `block.repeat` layers, busy share-seconds of each processor over
+    them, bars of the layers scheduled)."""
     layers = block.repeat
     n = min(first_layers, limit)
     while True:
@@ -167,14 +177,25 @@ def _time_block(index, block, pieces, spec, pricer, num_decode, first_layers, li
         for bar in bars:
             ends[bar.op.layer] = max(ends[bar.op.layer], bar.end_s)
         if n == layers:
-            return ends[-1], bars
+            return ends[-1], _busy(bars, ends, 1, 0), bars
         q = max(1, n // 4)
         late = (ends[-1] - ends[-1 - q]) / q
         early = (ends[-1 - q] - ends[-1 - 2 * q]) / q if n > 2 * q else late
         if abs(late - early) <= PERIOD_TOLERANCE * late or n == limit:
             period = max(late, *_lower_bounds(bars))
-            return ends[-1] + (layers - n) * period, bars
+            return ends[-1] + (layers - n) * period, _busy(bars, ends, q, layers - n), bars
         n = limit
+
+
+def _busy(bars: list[Bar], ends: list[float], q: int, more: int) -> dict[str, float]:
+    """Share-seconds of each processor up to the end of the last layer scheduled, plus
+    `more` layers that each hold what the interval of the last `q` layers held per layer:
+    at most its `late` seconds per layer, so never more than the period."""
+    busy = held_s(bars, 0.0, ends[-1])
+    if more:
+        for processor, held in held_s(bars, ends[-1 - q], ends[-1]).items():
+            busy[processor] = busy.get(processor, 0.0) + more * held / q
+    return busy
 
 
 def _lower_bounds(bars: list[Bar]) -> list[float]:
@@ -199,13 +220,6 @@ def _run_alone(block: PricedBlock, work: dict[str, ProcessorWork]) -> float:
         seconds += placed.time_s * block.repeat
         _credit(work, placed.processor, placed.op, placed.time_s, block.repeat)
     return seconds
-
-
-def _add_work(work: dict[str, ProcessorWork], bars: list[Bar], repeat: int) -> None:
-    # Busy time is share x duration: SM-seconds, so overlapping ops never exceed the wall.
-    for bar in bars:
-        busy_s = bar.share * (bar.end_s - bar.start_s)
-        _credit(work, bar.op.processor, bar.op.op, busy_s, repeat)
 
 
 def _credit(work, processor: str, op: Op | None, busy_s: float, repeat: int) -> None:
