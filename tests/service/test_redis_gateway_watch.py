@@ -13,11 +13,13 @@ import time
 
 import pytest
 from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
 
 from llmemu.protocol.internal import SubmitSequence, TokenEvent
 from llmemu.service import redis_wire as wire
 from llmemu.service.redis_gateway import RedisGatewayTransport
-from llmemu.service.redis_watch import Flight
+from llmemu.service.redis_scheduler import RedisSchedulerTransport
+from llmemu.service.redis_watch import Flight, stream_id
 
 pytestmark = pytest.mark.skipif(
     shutil.which("redis-server") is None, reason="needs redis-server (scripts/ci-system-deps.sh)"
@@ -213,3 +215,91 @@ def test_quiet_requests_that_are_queued_or_running_are_left_alone(redis_url):
 
     queued, running, flights = asyncio.run(run())
     assert (queued, running, flights) == (0, 0, {"req1-0"})
+
+
+@pytest.mark.parametrize("same_id", [False, True], ids=["newer id", "same id"])
+def test_a_request_redis_lost_fails_after_replica_lost_s_not_as_finished(redis_url, same_id):
+    # Redis restarted empty (here: FLUSHALL): the replica re-makes its group from "0" and
+    # reads newer entries. The old entry is then behind the read position and not pending,
+    # which alone would look finished; or a new entry took its id (ids restart after the
+    # loss), which alone would look running. It is gone, and the replica may still be
+    # running it: it fails as lost once quiet for replica_lost_s.
+    replica = Replica(redis_url)
+    replica.report()
+
+    async def run():
+        gateway = await _gateway(redis_url, quiet_s=0.1, replica_lost_s=1.5)
+        queue = gateway.subscribe("req1")
+        gateway.submit([_sequence(1)])
+        ((entry, _),) = replica.take()
+        submitted = time.monotonic()
+        replica.redis.flushall()
+        replica.redis.xgroup_create(replica.stream, wire.GROUP, id="0", mkstream=True)
+        other = wire.encode_submit(_sequence(2), "another-gateway")
+        ms, _ = stream_id(entry)
+        replica.redis.xadd(replica.stream, other, id=entry if same_id else f"{ms + 1}-0")
+        replica.take()
+        try:
+            while True:  # keep reporting: the replica is alive
+                replica.report()
+                try:
+                    return await _next(queue, 0.1), time.monotonic() - submitted
+                except TimeoutError:
+                    assert time.monotonic() - submitted < 10, "the lost request never ended"
+        finally:
+            await gateway.stop()
+
+    (end,), waited_s = asyncio.run(run())
+    assert (end.finish_reason, end.status) == ("error", 503)
+    assert "lost this request" in end.error
+    assert waited_s >= 1.5
+
+
+def test_a_gateway_not_allowed_to_ask_leaves_running_requests_alone(redis_url):
+    # A Redis user without XINFO: the watch cannot tell, so it must not fail anything.
+    admin = Redis.from_url(redis_url)
+    admin.execute_command("ACL", "SETUSER", "gw", "on", ">pw", "~*", "&*", "+@all", "-xinfo")
+    replica = Replica(redis_url)
+    replica.report()
+    url = redis_url.replace("redis://", "redis://gw:pw@")
+
+    async def run():
+        gateway = await _gateway(url, quiet_s=0.1, replica_lost_s=0.5)
+        queue = gateway.subscribe("req1")
+        gateway.submit([_sequence(1)])
+        replica.take()
+        for _ in range(15):  # past replica_lost_s, reporting all along
+            replica.report()
+            await asyncio.sleep(0.1)
+        try:
+            return queue.qsize(), set(gateway._flights)
+        finally:
+            await gateway.stop()
+
+    assert asyncio.run(run()) == (0, {"req1-0"})
+
+
+def test_a_restarted_replica_takes_back_every_unacknowledged_entry(redis_url):
+    # More than one page (512) of entries read and never acknowledged before a restart.
+    replica = Replica(redis_url)
+    for n in range(1200):
+        replica.redis.xadd(replica.stream, wire.encode_submit(_sequence(n), "gw"))
+    while replica.take():
+        pass  # all pending on the consumer REPLICA, as a scheduler that died would leave them
+
+    async def run():
+        redis = AsyncRedis.from_url(redis_url, decode_responses=True)
+        restarted = RedisSchedulerTransport(redis, REPLICA)
+        restarted.start()
+        deadline = time.monotonic() + 10
+        while len(restarted._commands) < 1200 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await restarted.stop()
+        await redis.aclose()
+        return {c.seq_id for c in restarted.drain()}
+
+    assert asyncio.run(run()) == {f"req{n}-0" for n in range(1200)}
+
+
+def test_a_gateway_stopped_before_it_started_stops(redis_url):
+    asyncio.run(RedisGatewayTransport(redis_url).stop())

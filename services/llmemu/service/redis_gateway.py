@@ -16,7 +16,6 @@ finished them and their last events never reached this gateway (500).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -69,6 +68,7 @@ class RedisGatewayTransport:
         self.connected = False
         self.loads: dict[str, dict] = {}
         self._reported: dict[str, float] = {}  # replica -> newest report time seen (Unix s)
+        self._loads_at = 0.0  # monotonic time the replicas' reports were last read
         self._subs: dict[str, asyncio.Queue[Events]] = {}
         self._flights: dict[str, Flight] = {}  # seq_id -> in flight, not ended here yet
         self._read_upto: str | None = None  # the last event entry read
@@ -91,7 +91,8 @@ class RedisGatewayTransport:
             task.cancel()
         # redis-py (8.1) can swallow a cancellation that lands in a blocking read: the
         # loops then end at their next turn, once the read returns or the connection closes.
-        await asyncio.wait(self._tasks, timeout=STOP_GRACE_S)
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=STOP_GRACE_S)
         self.close_all()
         await self.redis.aclose()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -168,10 +169,10 @@ class RedisGatewayTransport:
     async def _load_loop(self) -> None:
         while not self._stopping:
             try:
-                raw = await self.redis.hgetall(wire.REPLICAS_KEY)
-                self.loads = {r: json.loads(v) for r, v in raw.items()}
+                self.loads = _parse_loads(await self.redis.hgetall(wire.REPLICAS_KEY))
                 for r, x in self.loads.items():
                     self._reported[r] = max(self._reported.get(r, 0.0), x["t"])
+                self._loads_at = time.monotonic()
             except RedisError:
                 pass  # the read loop notices and reports it
             await asyncio.sleep(LOADS_EVERY_S)
@@ -241,7 +242,9 @@ class RedisGatewayTransport:
         now_s = self.clock.now() if self.clock is not None else 0.0
         by_reply: dict[str, list[TokenEvent]] = {}
         for seq_id in seq_ids:
-            flight = self._flights.pop(seq_id)
+            flight = self._flights.pop(seq_id, None)
+            if flight is None:  # ended while the watch was asking Redis
+                continue
             event = TokenEvent(seq_id, flight.delivered, now_s, "error", error=message, status=status)  # fmt: skip
             by_reply.setdefault(flight.reply_to, []).append(event)
         for reply_to, events in by_reply.items():
@@ -253,10 +256,18 @@ class RedisGatewayTransport:
     # ---- the watch over quiet sequences ----------------------------------------------
     async def _watch_loop(self) -> None:
         ended: dict[str, str] = {}  # seq_id -> event entry its end must be at or before
+        failing = None
         while not self._stopping:
             await asyncio.sleep(self.watch_every_s)
-            with contextlib.suppress(RedisError):  # the read loop notices and reports it
+            try:
                 ended = await self._watch(ended)
+                failing = None
+            except RedisError:
+                pass  # the read loop notices and reports it
+            except Exception as exc:  # e.g. a Redis user not allowed XINFO: say it once
+                if repr(exc) != failing:
+                    log.warning("cannot watch the requests in flight: %r", exc)
+                failing = repr(exc)
 
     async def _watch(self, ended: dict[str, str]) -> dict[str, str]:
         """One look: returns the sequences found finished whose end has not been read yet."""
@@ -265,15 +276,23 @@ class RedisGatewayTransport:
         self._fail(lost, "The scheduler replica finished this request, but its last events never reached the gateway; retry it.", 500)  # fmt: skip
         ended = {s: tail for s, tail in ended.items() if s in self._flights}
         now = time.monotonic()
-        quiet = {s: f for s, f in self._flights.items() if now - f.heard_s > self.quiet_s and s not in ended}  # fmt: skip
+        quiet = {
+            s: f
+            for s, f in self._flights.items()
+            if now - max(f.heard_s, f.asked_s) > self.quiet_s and s not in ended
+        }
         silent = [s for s, f in quiet.items() if self._silent(f.replica)]
         for s in silent:
             quiet.pop(s)
         await self._abandon(silent)
-        if not quiet:
-            return ended
-        found = await stands(self.redis, quiet)
-        gone = [s for s, stand in found.items() if stand is Stand.GONE]
+        found = await stands(self.redis, quiet) if quiet else {}
+        now = time.monotonic()
+        for s, stand in found.items():
+            if stand in (Stand.QUEUED, Stand.RUNNING, Stand.GONE) and s in self._flights:
+                self._flights[s].asked_s = now
+        # A replica that read the entry before Redis lost it may still finish it: wait as
+        # for a silent replica.
+        gone = [s for s, stand in found.items() if stand is Stand.GONE and s in self._flights and now - self._flights[s].heard_s > self.replica_lost_s]  # fmt: skip
         self._fail(gone, "The message bus (Redis) lost this request; retry it.", 503)
         # Its end event was written before the entry was acknowledged, so it is in the
         # event stream by now: if the reader passes the tail without it, it was lost.
@@ -284,7 +303,10 @@ class RedisGatewayTransport:
         return ended
 
     def _silent(self, replica: str) -> bool:
-        """The replica has not reported for `replica_lost_s`."""
+        """The replica has not reported for `replica_lost_s`, as far as reports read in the
+        last second say (a gateway that could not read them cannot tell)."""
+        if time.monotonic() - self._loads_at > 1.0:
+            return False
         return time.time() - self._reported.get(replica, 0.0) > self.replica_lost_s
 
     async def _abandon(self, seq_ids: list[str]) -> None:
@@ -292,9 +314,9 @@ class RedisGatewayTransport:
         replica restarted later does not run what nobody waits for."""
         if not seq_ids:
             return
-        replicas = {self._flights[s].replica for s in seq_ids}
         entries = [(s, self._flights[s].replica) for s in seq_ids]
-        message = f"The scheduler replica {', '.join(sorted(replicas))} stopped reporting for {self.replica_lost_s:g} s while serving this request; retry it."  # fmt: skip
+        replicas = ", ".join(sorted({r for _, r in entries}))
+        message = f"The scheduler replica {replicas} stopped reporting for {self.replica_lost_s:g} s while serving this request; retry it."  # fmt: skip
         self._fail(seq_ids, message, 503)
         try:
             pipe = self.redis.pipeline(transaction=False)
@@ -303,3 +325,17 @@ class RedisGatewayTransport:
             await pipe.execute()
         except RedisError as exc:
             log.warning("could not abort %d sequences of a silent replica: %s", len(entries), exc)
+
+
+def _parse_loads(raw: dict[str, str]) -> dict[str, dict]:
+    """The replicas' reports; one that cannot be read is left out (and so looks silent)."""
+    loads = {}
+    for replica, value in raw.items():
+        try:
+            load = json.loads(value)
+            float(load["t"])
+        except (ValueError, KeyError, TypeError):
+            log.warning("unreadable report of replica %s: %.200s", replica, value)
+            continue
+        loads[replica] = load
+    return loads

@@ -25,6 +25,8 @@ from llmemu.service.transport import CommandInbox
 log = logging.getLogger("llmemu.scheduler.redis")
 RETRY_S = 0.2
 FUTURE_TOLERANCE_S = 1.0
+PAGE = 512
+"""Entries read per call."""
 CLAIM_IDLE_MS = 5_000
 """Entries another consumer left unacknowledged this long are taken over (a dead peer)."""
 
@@ -127,11 +129,10 @@ class RedisSchedulerTransport(CommandInbox):
                     self.connected = True
                     backlog = True
                 if backlog:
-                    got = await self._read("0")
-                    got += await self._claim()
+                    got = await self._read_backlog()
                     backlog = False
                 else:
-                    got = await self._read(">")
+                    got = self._accept(await self._read(">"))
                 if got:
                     self._wakeup.set()
             except asyncio.CancelledError:
@@ -149,19 +150,32 @@ class RedisSchedulerTransport(CommandInbox):
             if "BUSYGROUP" not in str(exc):
                 raise
 
-    async def _read(self, start: str) -> int:
-        block = None if start == "0" else self.read_block_ms
+    async def _read(self, start: str) -> list:
+        """New entries (">"), or this consumer's unacknowledged ones after `start`."""
+        block = None if start != ">" else self.read_block_ms
         reply = await self.redis.xreadgroup(
-            wire.GROUP, self.replica, {self.stream: start}, count=512, block=block
+            wire.GROUP, self.replica, {self.stream: start}, count=PAGE, block=block
         )
-        entries = [e for _, items in reply or [] for e in items]
-        return self._accept(entries)
+        return [e for _, items in reply or [] for e in items]
 
-    async def _claim(self) -> int:
-        _, entries, *_ = await self.redis.xautoclaim(
-            self.stream, wire.GROUP, self.replica, CLAIM_IDLE_MS, "0-0", count=512
-        )
-        return self._accept(entries)
+    async def _read_backlog(self) -> int:
+        """Every entry given to this replica and never acknowledged (it restarted), page by
+        page, then those another consumer of the stream left idle."""
+        got, start = 0, "0"
+        while True:
+            entries = await self._read(start)
+            got += self._accept(entries)
+            if len(entries) < PAGE:
+                break
+            start = entries[-1][0]
+        cursor = "0-0"
+        while True:
+            cursor, entries, *_ = await self.redis.xautoclaim(
+                self.stream, wire.GROUP, self.replica, CLAIM_IDLE_MS, cursor, count=PAGE
+            )
+            got += self._accept(entries)
+            if cursor == "0-0":
+                return got
 
     def refuse_queued(self) -> None:
         """Fail the requests taken in but not yet handed to an engine loop that has died."""

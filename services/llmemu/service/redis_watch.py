@@ -18,12 +18,15 @@ from redis.exceptions import ResponseError
 
 from llmemu.service import redis_wire as wire
 
+CHUNK = 500
+"""Sequences asked about per round trip: a long queue does not hold the event loop."""
+
 
 class Stand(Enum):
     QUEUED = "not yet read by its replica"
     RUNNING = "read by its replica and not finished"
     ENDED = "finished by its replica (entry acknowledged)"
-    GONE = "no longer in Redis"
+    GONE = "no longer in Redis (it lost its data)"
 
 
 @dataclass(slots=True)
@@ -38,6 +41,8 @@ class Flight:
     """Monotonic time of its last event (or of its submission)."""
     delivered: int = 0
     """Tokens passed on to the client."""
+    asked_s: float = 0.0
+    """Monotonic time the watch last found it queued or running."""
 
 
 def stream_id(entry: str) -> tuple[int, int]:
@@ -47,39 +52,65 @@ def stream_id(entry: str) -> tuple[int, int]:
 
 
 async def stands(redis: Redis, flights: dict[str, Flight]) -> dict[str, Stand]:
-    """Each sequence's stand. The group's read position is asked before the pending list:
-    asked the other way round, an entry read in between would look finished."""
+    """Each sequence's stand, asked in chunks."""
+    out: dict[str, Stand] = {}
+    items = list(flights.items())
+    for i in range(0, len(items), CHUNK):
+        out |= await _stands(redis, dict(items[i : i + CHUNK]))
+    return out
+
+
+async def _stands(redis: Redis, flights: dict[str, Flight]) -> dict[str, Stand]:
+    """Where the schedulers' group has read up to, whether each entry is still there (the
+    request streams are never trimmed), then, for entries already read, whether they are
+    pending. The read position is asked first: asked after, an entry read in between would
+    look finished."""
     replicas = sorted({f.replica for f in flights.values()})
     pipe = redis.pipeline(transaction=False)
     for replica in replicas:
         pipe.xinfo_groups(wire.request_stream(replica))
     for f in flights.values():
-        pipe.xpending_range(wire.request_stream(f.replica), wire.GROUP, f.entry, f.entry, 1)
+        pipe.xrange(wire.request_stream(f.replica), f.entry, f.entry, count=1)
     replies = await pipe.execute(raise_on_error=False)
-    read_upto = dict(zip(replicas, map(_group_position, replies[: len(replicas)]), strict=True))
-    pending = replies[len(replicas) :]
-    out = {}
-    for (seq_id, f), listed in zip(flights.items(), pending, strict=True):
-        position = read_upto[f.replica]
-        if position is None:
+    positions = dict(zip(replicas, map(_group_position, replies[: len(replicas)]), strict=True))
+    out, read = {}, {}
+    for (seq_id, f), found in zip(flights.items(), replies[len(replicas) :], strict=True):
+        position = positions[f.replica]
+        if position is None or not _holds(_reply(found), seq_id):
             out[seq_id] = Stand.GONE
         elif stream_id(f.entry) > position:
             out[seq_id] = Stand.QUEUED
-        elif isinstance(listed, list) and listed:
-            out[seq_id] = Stand.RUNNING
         else:
-            out[seq_id] = Stand.ENDED
+            read[seq_id] = f
+    if read:
+        pipe = redis.pipeline(transaction=False)
+        for f in read.values():
+            pipe.xpending_range(wire.request_stream(f.replica), wire.GROUP, f.entry, f.entry, 1)
+        pending = await pipe.execute(raise_on_error=False)
+        for seq_id, listed in zip(read, pending, strict=True):
+            out[seq_id] = Stand.RUNNING if _reply(listed) else Stand.ENDED
     return out
+
+
+def _holds(entries: list, seq_id: str) -> bool:
+    """The entry is this sequence's (after Redis lost its data, a new entry can get the id
+    an old one had)."""
+    return any(fields and wire.decode_command(fields)[0].seq_id == seq_id for _, fields in entries)
+
+
+def _reply(reply) -> list:
+    """A list reply, or the error it is raised."""
+    if isinstance(reply, Exception):
+        raise reply
+    return reply
 
 
 def _group_position(reply) -> tuple[int, int] | None:
     """The schedulers' group's last read entry; (0, 0) if no scheduler made the group yet,
     None if the stream itself is gone."""
-    if isinstance(reply, ResponseError):
-        return None  # no such key: Redis lost the stream
-    if isinstance(reply, Exception):
-        raise reply
-    for group in reply:
+    if isinstance(reply, ResponseError) and "no such key" in str(reply).lower():
+        return None
+    for group in _reply(reply):
         if group["name"] == wire.GROUP:
             return stream_id(group["last-delivered-id"])
     return (0, 0)

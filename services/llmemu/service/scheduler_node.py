@@ -75,6 +75,7 @@ class SchedulerNode:
         self.transport.refusing = lambda: self.why_down or self.service.dead
         self.why_down: str | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
 
     def _gauges(self) -> EngineGauges:
         load = self.service.load()
@@ -91,6 +92,7 @@ class SchedulerNode:
         self._tasks += [loop.create_task(self._supervise()), loop.create_task(self._report())]
 
     async def stop(self) -> None:
+        self._stopping = True  # redis-py can swallow a cancellation mid-command
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -99,7 +101,7 @@ class SchedulerNode:
         self.pool.close()
 
     async def _supervise(self) -> None:
-        while True:
+        while not self._stopping:
             why = await asyncio.to_thread(self.pool.probe)
             if why != self.why_down:
                 log.warning("device workers: %s", why or "all answering again")
@@ -114,7 +116,7 @@ class SchedulerNode:
             await asyncio.sleep(PROBE_EVERY_S)
 
     async def _report(self) -> None:
-        while True:
+        while not self._stopping:
             load = self.service.load()
             kv = self.emu.replica.engine.kv.usage
             why = self.why_down or self.service.dead
