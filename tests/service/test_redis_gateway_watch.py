@@ -5,6 +5,7 @@ no longer come, which must end with an explicit error instead of hanging."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import socket
@@ -17,7 +18,8 @@ from redis.asyncio import Redis as AsyncRedis
 
 from llmemu.protocol.internal import SubmitSequence, TokenEvent
 from llmemu.service import redis_wire as wire
-from llmemu.service.redis_gateway import RedisGatewayTransport
+from llmemu.service.gateway import Gateway
+from llmemu.service.redis_gateway import BusUnavailable, RedisGatewayTransport
 from llmemu.service.redis_scheduler import RedisSchedulerTransport
 from llmemu.service.redis_watch import Flight, stream_id
 
@@ -303,3 +305,40 @@ def test_a_restarted_replica_takes_back_every_unacknowledged_entry(redis_url):
 
 def test_a_gateway_stopped_before_it_started_stops(redis_url):
     asyncio.run(RedisGatewayTransport(redis_url).stop())
+
+
+def test_requests_in_flight_fail_when_a_submit_saw_the_bus_gone_first(redis_url):
+    # A failed submit marks the bus down before the reader hits the error itself; the
+    # reader used to fail what was in flight only on that transition, so they hung.
+    replica = Replica(redis_url)
+    replica.report()
+
+    async def run():
+        gateway = await _gateway(redis_url)
+        queue = gateway.subscribe("req1")
+        gateway.submit([_sequence(1)])
+        gateway.connected = False  # as submit() does on a Redis error
+        with contextlib.suppress(Exception):
+            replica.redis.shutdown(nosave=True)
+        try:
+            return await _next(queue, 5)
+        finally:
+            await gateway.stop()
+
+    (end,) = asyncio.run(run())
+    assert (end.seq_id, end.finish_reason, end.status) == ("req1-0", "error", 503)
+
+
+def test_a_request_refused_at_submission_leaves_no_subscription(redis_url):
+    transport = RedisGatewayTransport(redis_url)  # not started: the bus counts as down
+    gateway = Gateway(model_names=[MODEL], transport=transport, word_text=str,
+                      lag_s=lambda t: 0.0, on_lag=lambda lag: None, on_rejected=lambda: None,
+                      max_waiting=None, retry_after_s=1, ensure_started=lambda: None)  # fmt: skip
+
+    async def run():
+        with pytest.raises(BusUnavailable):
+            await gateway.serve(gateway.new_job(chat=False), None, None, 0.0)
+        await transport.stop()
+
+    asyncio.run(run())
+    assert transport._subs == {}

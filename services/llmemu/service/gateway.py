@@ -99,7 +99,11 @@ class Gateway:
         self.admit(job)
         self.ensure_started()
         queue = self.transport.subscribe(job.rid)
-        self.transport.submit([_submit(job, c, arrival_s) for c in job.choices])
+        try:
+            self.transport.submit([_submit(job, c, arrival_s) for c in job.choices])
+        except BaseException:  # e.g. a 503: nothing will come for it
+            self.transport.unsubscribe(job.rid)
+            raise
         self.in_flight += 1
         if req.stream:
             opts = req.stream_options

@@ -37,6 +37,7 @@ log = logging.getLogger("llmemu.gateway.redis")
 RETRY_S = 0.2
 LOADS_EVERY_S = 0.1
 STOP_GRACE_S = 1.0
+BUS_LOST = "The message bus (Redis) became unavailable during the request."
 
 
 class BusUnavailable(ApiError):
@@ -204,6 +205,8 @@ class RedisGatewayTransport:
                 if self.connected:
                     log.warning("redis unavailable: %s", exc)
                     self._fail_in_flight()
+                elif self._flights:  # a failed submit saw the bus gone first
+                    self._fail(list(self._flights), BUS_LOST, 503)
                 self.connected = False
                 await asyncio.sleep(RETRY_S)
 
@@ -232,7 +235,7 @@ class RedisGatewayTransport:
 
     def _fail_in_flight(self) -> None:
         """The bus went away: nothing more will arrive for the requests in flight."""
-        told = self._fail(list(self._flights), "The message bus (Redis) became unavailable during the request.", 503)  # fmt: skip
+        told = self._fail(list(self._flights), BUS_LOST, 503)
         for reply_to, queue in self._subs.items():
             if reply_to not in told:
                 queue.put_nowait(None)  # nothing in flight: the subscription is over
