@@ -14,9 +14,10 @@ so the core knows nothing of HTTP: the service layer implements it over the netw
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from llmemu.core.ops import BatchShape, Op
-from llmemu.core.pricing import IterationCost, PlanPricer, processor_work
+from llmemu.core.pricing import IterationCost, PlanPricer, ProcessorWork, processor_work
 from llmemu.core.routing import Placed, PricedBlock, PricedPlan
 
 OpCall = tuple[Op, int]
@@ -31,7 +32,9 @@ class RemotePlanPricer(PlanPricer):
     exactly from the executors' times. Policies that override `price` with a schedule of
     their own (e.g. NanoFlow's pipeline) keep their duration scaled by the ratio of the
     executors' busy time to the estimate: exact when the executors agree with the estimate,
-    an approximation when they do not (documented in docs/distributed.md)."""
+    an approximation when they do not (documented in docs/distributed.md). Their own busy
+    time (overlapping ops share a device) and its split scale by the same ratio: the sum of
+    each op's time alone would count overlapped time twice, busier than the iteration."""
 
     def __init__(self, inner: PlanPricer, execute: ExecuteOps) -> None:
         super().__init__(
@@ -86,8 +89,16 @@ class RemotePlanPricer(PlanPricer):
             # time may count something else, e.g. NanoFlow's share-seconds).
             before = sum(w.busy_s for w in processor_work(local.plan).values())
             after = sum(w.busy_s for w in work.values())
-            duration = local.duration_s * (after / before if before > 0 else 1.0)
+            ratio = after / before if before > 0 else 1.0
+            duration = local.duration_s * ratio
+            work = {p: _timed(w, ratio) for p, w in local.work.items()}
         return IterationCost(duration, work, plan if self.keep_plan else None)
+
+
+def _timed(work: ProcessorWork, ratio: float) -> ProcessorWork:
+    """The same work, its times scaled by `ratio`."""
+    seconds = {name: spent * ratio for name, spent in work.seconds.items()}
+    return replace(work, busy_s=work.busy_s * ratio, seconds=seconds)
 
 
 def _calls_by_processor(plan: PricedPlan) -> tuple[dict[str, list[OpCall]], dict[int, int]]:

@@ -26,6 +26,11 @@ def test_remote_workers_scale_the_sliding_window_schedule(scale):
         }
 
     token = BatchShape(num_decode=1, decode_context=100, num_logits=1)
-    local = inner.price(token).duration_s
-    remote = RemotePlanPricer(inner, execute).price(token).duration_s
-    assert remote == pytest.approx(scale * local, rel=1e-9)
+    local = inner.price(token)
+    remote = RemotePlanPricer(inner, execute).price(token)
+    assert remote.duration_s == pytest.approx(scale * local.duration_s, rel=1e-9)
+    # Busy time is the policy's own (overlapped ops share a device), scaled alike: never
+    # more than the iteration (TP devices run in lockstep).
+    for proc, work in remote.work.items():
+        assert work.busy_s == pytest.approx(scale * local.work[proc].busy_s, rel=1e-9)
+        assert work.busy_s <= remote.duration_s * (1 + 1e-9)

@@ -26,6 +26,11 @@ def test_remote_executors_scale_the_pipeline(scale):
         }
 
     batch = steady_batch(2048, 512, 512, 2048)
-    local = inner.price(batch).duration_s
-    remote = RemotePlanPricer(inner, execute).price(batch).duration_s
-    assert remote == pytest.approx(scale * local, rel=1e-9)
+    local = inner.price(batch)
+    remote = RemotePlanPricer(inner, execute).price(batch)
+    assert remote.duration_s == pytest.approx(scale * local.duration_s, rel=1e-9)
+    # Busy time is the policy's own (overlapped ops share a device), scaled alike: never
+    # more than the iteration (TP devices run in lockstep).
+    for proc, work in remote.work.items():
+        assert work.busy_s == pytest.approx(scale * local.work[proc].busy_s, rel=1e-9)
+        assert work.busy_s <= remote.duration_s * (1 + 1e-9)
