@@ -342,3 +342,28 @@ def test_a_request_refused_at_submission_leaves_no_subscription(redis_url):
 
     asyncio.run(run())
     assert transport._subs == {}
+
+
+def test_a_replica_trims_acknowledged_entries_older_than_every_pending_one(redis_url):
+    # Six requests read; 0, 1 and 3 finish. With nothing kept for the watch (keep_acked_s
+    # 0), the stream drops what is older than the oldest pending entry (2): 2 to 5 stay.
+    replica = Replica(redis_url)
+    for n in range(6):
+        replica.redis.xadd(replica.stream, wire.encode_submit(_sequence(n), "gw"))
+
+    async def run():
+        redis = AsyncRedis.from_url(redis_url, decode_responses=True)
+        scheduler = RedisSchedulerTransport(redis, REPLICA, keep_acked_s=0.0)
+        scheduler.start()
+        deadline = time.monotonic() + 10
+        while len(scheduler._commands) < 6 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        for n in (0, 1, 3):
+            scheduler.publish(f"req{n}", [TokenEvent(f"req{n}-0", 8, 1.0, "length")])
+        await asyncio.sleep(0.2)  # the flush
+        await scheduler.stop()
+        await redis.aclose()
+
+    asyncio.run(run())
+    left = [wire.decode_command(f)[0].seq_id for _, f in replica.redis.xrange(replica.stream)]
+    assert left == ["req2-0", "req3-0", "req4-0", "req5-0"]

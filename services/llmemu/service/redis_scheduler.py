@@ -4,13 +4,16 @@ It reads this replica's request stream through the consumer group: first the ent
 given before and never acknowledged (a restart re-delivers them, and entries another consumer
 of the stream left idle are claimed), then new ones, but only while the replica admits.
 Events go out once per iteration per gateway; a sequence's entry is acknowledged when its
-last event (finished, aborted or failed) has been written, never before.
+last event (finished, aborted or failed) has been written, never before. Acknowledged entries
+are trimmed from the stream once `keep_acked_s` old, so it does not grow for ever; the
+gateway's watch (redis_watch.py) reads the entries of the last minute.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -20,11 +23,13 @@ from redis.exceptions import RedisError, ResponseError
 from llmemu.protocol.internal import AbortSequence, SchedulerLoad, SubmitSequence, TokenEvent
 from llmemu.service import redis_wire as wire
 from llmemu.service.epoch_clock import EpochClock
+from llmemu.service.redis_watch import stream_id
 from llmemu.service.transport import CommandInbox
 
 log = logging.getLogger("llmemu.scheduler.redis")
 RETRY_S = 0.2
 FUTURE_TOLERANCE_S = 1.0
+TRIM_EVERY_S = 10.0
 PAGE = 512
 """Entries read per call."""
 CLAIM_IDLE_MS = 5_000
@@ -32,7 +37,9 @@ CLAIM_IDLE_MS = 5_000
 
 
 class RedisSchedulerTransport(CommandInbox):
-    def __init__(self, redis: Redis, replica: str, *, read_block_ms: int = 200) -> None:
+    def __init__(
+        self, redis: Redis, replica: str, *, read_block_ms: int = 200, keep_acked_s: float = 60.0
+    ) -> None:
         super().__init__()
         self.redis = redis
         self.replica = replica
@@ -53,6 +60,9 @@ class RedisSchedulerTransport(CommandInbox):
         self._load: Callable[[], SchedulerLoad] = lambda: SchedulerLoad(0, 0)
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
+        self.keep_acked_s = keep_acked_s
+        self._read_upto: str | None = None  # the newest entry read
+        self._trimmed_at = 0.0
 
     # ---- lifecycle --------------------------------------------------------------------
     def start(self) -> None:
@@ -112,11 +122,23 @@ class RedisSchedulerTransport(CommandInbox):
                     pipe.xadd(stream, events, maxlen=wire.EVENTS_MAXLEN, approximate=True)
                 if acks:
                     pipe.xack(self.stream, wire.GROUP, *acks)
+                self._trim(pipe)
                 await pipe.execute()
             except RedisError as exc:
                 # The bus is gone: the events are lost, and the entries stay pending, so
                 # the sequences are re-run after a restart rather than lost.
                 log.warning("could not publish %d gateway batches: %s", len(out), exc)
+
+    def _trim(self, pipe) -> None:
+        """Drop entries older than every one still unacknowledged here, than the newest read
+        (those after it are unread), and than `keep_acked_s`, every TRIM_EVERY_S."""
+        now = time.monotonic()
+        if self._read_upto is None or now - self._trimmed_at < TRIM_EVERY_S:
+            return
+        self._trimmed_at = now
+        horizon = f"{int((time.time() - self.keep_acked_s) * 1000)}-0"
+        floor = min([*self._entry.values(), self._read_upto, horizon], key=stream_id)
+        pipe.xtrim(self.stream, minid=floor, approximate=False)
 
     async def _read_loop(self) -> None:
         backlog = True  # first our own unacknowledged entries, then new ones
@@ -203,6 +225,8 @@ class RedisSchedulerTransport(CommandInbox):
     def _accept(self, entries) -> int:
         acks = []
         for entry_id, fields in entries:
+            if self._read_upto is None or stream_id(entry_id) > stream_id(self._read_upto):
+                self._read_upto = entry_id
             if not fields:  # deleted while pending
                 acks.append(entry_id)
                 continue
