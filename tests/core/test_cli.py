@@ -72,6 +72,15 @@ BAD = {
     "does not fit": ("system: h100x1|system: a100-40gx1\nmodel: llama-2-70b", "weights"),
     "malformed": ("policy: {max_num_seqs: 64,|policy: {max_num_seqs: [64,", "not valid YAML"),
     "unknown routing": ("policy: {|policy: {routing: magic, ", "unknown policy.routing 'magic'"),
+    "window outside edge": (
+        "policy: {|policy: {memory_window: 2, ",
+        "policy.memory_window=2 has no effect with batching 'continuous' (only edge reads it); "
+        "set policy.batching to edge or remove policy.memory_window",
+    ),
+    "sub-batches outside interleave": (
+        "policy: {|policy: {batching: nanoflow, sub_batches: 2, ",
+        "policy.sub_batches=2 has no effect with batching 'nanoflow'",
+    ),
     "negative seed": ("seed: 3|seed: -1", "seed"),
     "absurd length": (
         "{kind: normal, mean: 300, std: 50}|{kind: constant, value: 100000000000000000000}",

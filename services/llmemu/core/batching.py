@@ -4,17 +4,24 @@
 (identical to running op after op when there is one processor). Policies that split a
 batch (NanoFlow's nano-batches, NeuPIMs' sub-batches) register a factory here that builds
 their own PlanPricer. A factory gets everything the replica is made of.
+
+A policy that reads a setting the others ignore (`memory_window`, `sub_batches`, keys of
+`options`) lists it in SETTINGS, so that a scenario setting it under another policy is
+refused instead of silently doing nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from llmemu.core.cost import Pricer
-from llmemu.core.edge.pricer import edge
-from llmemu.core.interleave import sub_batch_interleave
+from llmemu.core.edge.pricer import EDGE_SETTINGS, edge
+from llmemu.core.errors import ConfigError
+from llmemu.core.interleave import INTERLEAVE_SETTINGS, sub_batch_interleave
 from llmemu.core.nanoflow.pricer import nanoflow
+from llmemu.core.nanoflow.spec import NANOFLOW_SETTINGS
 from llmemu.core.pricing import ExpertRouting, PlanPricer
 from llmemu.core.registry import lookup
 from llmemu.core.routing import Router
@@ -51,5 +58,45 @@ BATCHING: dict[str, BatchingFactory] = {
 }
 
 
+SETTINGS: dict[str, dict[str, tuple[Any, ...]]] = {
+    "edge": EDGE_SETTINGS,
+    "sub-batch-interleave": INTERLEAVE_SETTINGS,
+    "nanoflow": NANOFLOW_SETTINGS,
+}
+"""By batching policy, the settings only it reads (a PolicySpec field or `options.<key>`),
+each with the values that have no effect (its default), which any policy accepts."""
+
+_ABSENT = object()
+
+
 def get_batching(name: str) -> BatchingFactory:
     return lookup(BATCHING, name, "policy.batching")
+
+
+def check_settings(policy: PolicySpec) -> None:
+    """Refuse a setting that `policy.batching` ignores but another batching policy reads."""
+    get_batching(policy.batching)
+    own = SETTINGS.get(policy.batching, {})
+    for table in SETTINGS.values():
+        for path, inert in table.items():
+            value = _setting(policy, path)
+            if path in own or value is _ABSENT or any(_same(value, v) for v in inert):
+                continue
+            readers = " or ".join(n for n, t in SETTINGS.items() if path in t)
+            raise ConfigError(
+                f"policy.{path}={value!r} has no effect with batching {policy.batching!r} "
+                f"(only {readers} reads it); set policy.batching to {readers} or remove "
+                f"policy.{path}"
+            )
+
+
+def _setting(policy: PolicySpec, path: str) -> Any:
+    key = path.removeprefix("options.")
+    if key != path:
+        return policy.options.get(key, _ABSENT)
+    return getattr(policy, path)
+
+
+def _same(value: Any, default: Any) -> bool:
+    # True == 1 in Python; a flag given as a number is not the default flag.
+    return value == default and isinstance(value, bool) == isinstance(default, bool)

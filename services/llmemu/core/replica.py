@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from llmemu.core.batching import Parts, get_batching
+from llmemu.core.batching import Parts, check_settings, get_batching
 from llmemu.core.collectives import get_allreduce
 from llmemu.core.cost import Pricer
 from llmemu.core.edge.budget import edge_memory_budget
@@ -82,6 +82,7 @@ def build_replica(
     ideal: bool = False,
     keep_plan: bool = False,
 ) -> Replica:
+    check_settings(policy)
     memory = MEMORY_BUDGETS.get(policy.batching, memory_budget)(model, system, policy)
     num_blocks = int(memory.kv_bytes // (memory.kv_bytes_per_token * policy.block_size))
     kv = KVCache(num_blocks, policy.block_size)

@@ -16,7 +16,9 @@ from llmemu.core.workload import WorkloadSpec
 
 
 class PolicySpec(BaseModel):
-    """How the replica batches, routes and communicates."""
+    """How the replica batches, routes and communicates. A setting only some batching
+    policies read is refused under the others when it is not at its default
+    (core/batching.py SETTINGS)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -32,15 +34,23 @@ class PolicySpec(BaseModel):
     expert_routing: Literal["uniform", "balanced"] = Field(
         "uniform", description="uniform (sampled, seeded) or balanced"
     )
-    sub_batches: int = Field(1, ge=1, description="NeuPIMs sub-batch interleaving")
-    memory_window: int | None = Field(None, ge=0, description="edge: resident blocks, 0 = off")
+    sub_batches: int = Field(
+        1, ge=1, description="sub-batch-interleave only: sub-batches per iteration (NeuPIMs: 2)"
+    )
+    memory_window: int | None = Field(
+        None, ge=0, description="edge only: weight blocks resident per node, 0 = all (no window)"
+    )
     fuse_iterations: bool = Field(
         True,
         description="price stable decode runs in one engine step (same results, faster; "
         "MoE under expert_routing uniform draws one routing per step, so the sampling noise "
         "differs: use balanced to compare)",
     )
-    options: dict[str, Any] = Field(default_factory=dict, description="policy-specific knobs")
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="knobs of one batching policy (edge: cold_start, runtime_bytes, "
+        "checkpoint_dtype_bytes; nanoflow: nano_batches, splits, shares, order, overlap)",
+    )
 
 
 class ScenarioSpec(BaseModel):

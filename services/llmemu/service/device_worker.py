@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from llmemu.core.batching import check_settings
 from llmemu.core.collectives import get_allreduce
 from llmemu.core.cost import Pricer
 from llmemu.core.errors import ConfigError
@@ -29,6 +30,7 @@ def create_worker_app(
 ) -> FastAPI:
     loaded = load_scenario_from(settings)
     system, model, policy = loaded.system, loaded.model, loaded.spec.policy
+    check_settings(policy)  # the window read below applies only under batching: edge
     names = [p.name for p in system.processors]
     if settings.processor not in names:
         raise ConfigError(

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from llmemu.core.batching import check_settings
 from llmemu.core.errors import ConfigError
 from llmemu.core.nanoflow.optimal import optimal_tokens_per_s_per_device
 from llmemu.core.nanoflow.overlap import REST
@@ -62,7 +63,10 @@ def tune(
 ) -> Tuned:
     dense = policy.max_num_batched_tokens
     prompt, output = max(1, round(mean_input)), max(1, round(mean_output))
-    replica = build_replica(model, system, policy.model_copy(update={"batching": "sequential"}))
+    check_settings(policy)
+    # The search times batches of the non-overlapped engine, which reads no options.
+    sequential = policy.model_copy(update={"batching": "sequential", "options": {}})
+    replica = build_replica(model, system, sequential)
     kv_tokens = replica.memory.kv_tokens
     if prompt + output > kv_tokens:
         raise ConfigError(
