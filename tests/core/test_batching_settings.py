@@ -89,3 +89,14 @@ def test_tune_reads_the_nanoflow_options_and_searches_without_them():
     assert tuned.default_s == pytest.approx(expected, rel=1e-12)
     with pytest.raises(ConfigError, match="policy.memory_window=2 has no effect"):
         tune(model, system, policy.model_copy(update={"memory_window": 2}), 512, 16)
+
+
+def test_an_options_key_no_policy_reads_is_refused_with_the_nearest_name():
+    policy = PolicySpec(batching="edge", options={"cold_strat": True})
+    with pytest.raises(ConfigError) as exc:
+        check_settings(policy)
+    assert str(exc.value) == (
+        "policy.options.cold_strat is not a setting of any batching policy; did you mean "
+        "'cold_start'? the known ones are checkpoint_dtype_bytes, cold_start, nano_batches, "
+        "order, overlap, runtime_bytes, shares, splits"
+    )

@@ -12,6 +12,7 @@ refused instead of silently doing nothing.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -76,6 +77,7 @@ def get_batching(name: str) -> BatchingFactory:
 def check_settings(policy: PolicySpec) -> None:
     """Refuse a setting that `policy.batching` ignores but another batching policy reads."""
     get_batching(policy.batching)
+    _check_option_names(policy.options)
     own = SETTINGS.get(policy.batching, {})
     for table in SETTINGS.values():
         for path, inert in table.items():
@@ -87,6 +89,19 @@ def check_settings(policy: PolicySpec) -> None:
                 f"policy.{path}={value!r} has no effect with batching {policy.batching!r} "
                 f"(only {readers} reads it); set policy.batching to {readers} or remove "
                 f"policy.{path}"
+            )
+
+
+def _check_option_names(options: dict[str, Any]) -> None:
+    """A key no batching policy reads is a typo (e.g. `cold_strat`), not a silent no-op."""
+    known = sorted(p.removeprefix("options.") for t in SETTINGS.values() for p in t if p.startswith("options."))  # fmt: skip
+    for key in options:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError(
+                f"policy.options.{key} is not a setting of any batching policy; {hint}"
+                f"the known ones are {', '.join(known)}"
             )
 
 
