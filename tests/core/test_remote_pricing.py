@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from llmemu.core.catalog import load_system
+from llmemu.core.nanoflow.steady import steady_batch
 from llmemu.core.ops import BatchShape
 from llmemu.core.remote_pricing import RemotePlanPricer
 from llmemu.core.replica import build_replica
@@ -79,3 +80,32 @@ def test_wrong_answer_from_an_executor_names_the_processor():
     remote = RemotePlanPricer(replica.engine.pricer, lambda by_proc: {"h100": [1.0]})
     with pytest.raises(ValueError, match="'h100' answered 1 times for 6 ops"):
         remote.price(DECODE)
+
+
+OWN_SCHEDULES = {
+    # NanoFlow's pipeline overlaps a steady 2048-token batch's ops on each A100.
+    "nanoflow": ("llama-2-70b", "a100x8-nvlink",
+                 PolicySpec(batching="nanoflow", max_num_batched_tokens=2048, max_num_seqs=2048),
+                 steady_batch(2048, 512, 512, 2048)),
+    # The edge model streams a token's weights through a window of 2 blocks from disk.
+    "edge": ("llama-2-7b", "edge-klonet-4",
+             PolicySpec(batching="edge", allreduce="star", memory_window=2, max_num_seqs=1),
+             DECODE),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("scale", [1.0, 2.0])
+@pytest.mark.parametrize("name", OWN_SCHEDULES)
+def test_a_policys_own_schedule_scales_with_the_executors(name, scale):
+    # Executors that agree with the cost model leave the iteration unchanged; twice as slow
+    # on every op, it takes twice as long.
+    model, system, policy, batch = OWN_SCHEDULES[name]
+    inner = build_replica(load_model(model), load_system(system), policy).engine.pricer
+    local = inner.price(batch)
+    remote = RemotePlanPricer(inner, _executor(inner.pricer, scale)).price(batch)
+    assert remote.duration_s == pytest.approx(scale * local.duration_s, rel=1e-9)
+    # Busy time is the policy's own (overlapped ops share a device), scaled alike: never
+    # more than the iteration (TP devices run in lockstep).
+    for proc, work in remote.work.items():
+        assert work.busy_s == pytest.approx(scale * local.work[proc].busy_s, rel=1e-9)
+        assert work.busy_s <= remote.duration_s * (1 + 1e-9)
