@@ -16,6 +16,8 @@ import pytest
 import yaml
 
 from llmemu.core.catalog import load_system
+from llmemu.core.nanoflow.pipeline import time_pipeline
+from llmemu.core.nanoflow.steady import steady_batch
 from llmemu.core.ops import BatchShape
 from llmemu.core.replica import build_replica
 from llmemu.core.scenario import PolicySpec
@@ -81,3 +83,37 @@ def test_simulate_reports_no_device_busy_past_the_run(cli_json, tmp_path):
         assert device["utilization"] <= 1 + 1e-12, name
     for name, bins in report["utilization_timeline"]["utilization"].items():
         assert max(bins) <= 1 + 1e-12, name
+
+
+def _both_ways(system, model, routing, batch):
+    """The iteration with its period extrapolated, and with every layer scheduled."""
+    policy = PolicySpec(
+        batching="nanoflow", routing=routing, max_num_batched_tokens=2048, max_num_seqs=2048
+    )
+    pricer = build_replica(load_model(model), load_system(system), policy).engine.pricer
+    args = (pricer.model, batch, pricer.spec, pricer.pricer, pricer.router)
+    return time_pipeline(*args), time_pipeline(*args, first_layers=10**6)
+
+
+@pytest.mark.parametrize(
+    ("system", "model", "routing", "batch"),
+    [
+        # NanoFlow's steady 512/512 batch on an A100 (8 layers scheduled, 72 extrapolated).
+        ("a100x8-nvlink", "llama-2-70b", "xpu-only", steady_batch(2048, 512, 512, 2048)),
+        # Decode attention on the Logic-PIM beside the H100's GEMMs.
+        ("duplex", "llama-3-8b", "opb-coprocess", BatchShape(((100, 0),), 16, 16 * 1000, 17)),
+        # One 512-token chunk: 8 layers settle on 284 us while the first alone keeps the
+        # H100's lane busy 535 us, a regime of its own: all 32 layers are scheduled.
+        ("duplex", "llama-3-8b", "xpu-only", BatchShape(((512, 0),), num_logits=1)),
+    ],
+    ids=["a100 steady", "duplex coprocess", "duplex one chunk"],
+)
+def test_extrapolated_layers_take_the_time_and_busy_time_of_scheduled_ones(
+    system, model, routing, batch
+):
+    # The last layers scheduled have no next layer running beside them, so they hold less
+    # than a layer in the block does; layer 0's lanes do not bound a later regime's period.
+    extrapolated, scheduled = _both_ways(system, model, routing, batch)
+    assert extrapolated.duration_s == pytest.approx(scheduled.duration_s, rel=2e-3)
+    for name, work in scheduled.work.items():
+        assert extrapolated.work[name].busy_s == pytest.approx(work.busy_s, rel=2e-3), name

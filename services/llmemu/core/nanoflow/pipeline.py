@@ -9,14 +9,15 @@ of its tokens (for the first op of a layer: the last op of the previous layer). 
 the resource whose roofline term dominates its time (collectives: the network).
 
 Layers are identical, so only the first 8 are scheduled when the period per layer of their
-last two quarters agrees within 1 %: the rest of the block runs at that period (never below
-what one lane or the device's units must do per layer). A greedy schedule that has not
-settled by then is scheduled over all the layers. Blocks of one
+last two quarters agrees within 1 %: the rest of the block runs at that period. A greedy
+schedule that has not settled by then is scheduled over all the layers, and so is one whose
+first layer alone keeps a lane or the device's units busier than that period (the few
+layers scheduled then run in another regime than the whole block). Blocks of one
 stage (the LM head) run alone on the whole device.
 
 A processor's busy time is the share-seconds its units are held (overlap.held_s) over the
-layers scheduled, and for each layer extrapolated, what they held per layer over the last
-quarter that the period is measured on. No one layer stands for the others: layers doing the
+layers scheduled, and for each layer extrapolated, what they held per layer over the
+quarter before the last (in the last, no next layer runs beside it). No one layer stands for the others: layers doing the
 same work hold different share-seconds (the first runs its REST ops beside fewer ops, on
 more units), and only time taken from the schedule's own intervals stays within the block's.
 """
@@ -182,19 +183,30 @@ def _time_block(index, block, pieces, spec, pricer, num_decode, first_layers, li
         late = (ends[-1] - ends[-1 - q]) / q
         early = (ends[-1 - q] - ends[-1 - 2 * q]) / q if n > 2 * q else late
         if abs(late - early) <= PERIOD_TOLERANCE * late or n == limit:
-            period = max(late, *_lower_bounds(bars))
-            return ends[-1] + (layers - n) * period, _busy(bars, ends, q, layers - n), bars
+            bound = max(_lower_bounds(bars))
+            if bound > (1 + PERIOD_TOLERANCE) * late and n < limit:
+                # Layer 0 alone needs more than the period the last layers settled on: the
+                # few layers scheduled run another regime than the whole block does.
+                n = limit
+                continue
+            period = max(late, bound)
+            more = layers - n
+            return ends[-1] + more * period, _busy(bars, ends, q, more, period), bars
         n = limit
 
 
-def _busy(bars: list[Bar], ends: list[float], q: int, more: int) -> dict[str, float]:
+def _busy(
+    bars: list[Bar], ends: list[float], q: int, more: int, period: float = 0.0
+) -> dict[str, float]:
     """Share-seconds of each processor up to the end of the last layer scheduled, plus
-    `more` layers that each hold what the interval of the last `q` layers held per layer:
-    at most its `late` seconds per layer, so never more than the period."""
+    `more` layers that each hold what the `q` layers before the last `q` held per layer
+    (at most the period). Not the last `q`: nothing follows them, while in the block the
+    next layer's first ops run beside every layer's last ones."""
     busy = held_s(bars, 0.0, ends[-1])
     if more:
-        for processor, held in held_s(bars, ends[-1 - q], ends[-1]).items():
-            busy[processor] = busy.get(processor, 0.0) + more * held / q
+        lo, hi = (ends[-1 - 2 * q], ends[-1 - q]) if len(ends) > 2 * q else (ends[-1 - q], ends[-1])
+        for processor, held in held_s(bars, lo, hi).items():
+            busy[processor] = busy.get(processor, 0.0) + more * min(period, held / q)
     return busy
 
 
