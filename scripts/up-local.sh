@@ -13,7 +13,9 @@
 # Settings (environment): LLMEMU_RUN_DIR (pids, logs, data; default out/local),
 # LLMEMU_BASE_PORT (default 18000; services take BASE+0..BASE+12), LLMEMU_SPEED (default 1),
 # LLMEMU_SCRAPE_INTERVAL (default 5s), PYTHON (default .venv/bin/python),
-# LLMEMU_DUPLEX_SCENARIO / LLMEMU_EDGE_SCENARIO, LLMEMU_SET (a `key=value` scenario override).
+# LLMEMU_DUPLEX_SCENARIO / LLMEMU_EDGE_SCENARIO, LLMEMU_SET (a `key=value` scenario override
+# for both replicas), LLMEMU_DUPLEX_SET / LLMEMU_EDGE_SET (one for that replica's services
+# only, e.g. LLMEMU_EDGE_SET=policy.memory_window=4, which the Duplex replica would refuse).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 RUN="${LLMEMU_RUN_DIR:-$ROOT/out/local}"
@@ -22,8 +24,12 @@ PY="${PYTHON:-$ROOT/.venv/bin/python}"
 SPEED="${LLMEMU_SPEED:-1}"
 DUPLEX="${LLMEMU_DUPLEX_SCENARIO:-$ROOT/examples/duplex-llama3-8b.yaml}"
 EDGE="${LLMEMU_EDGE_SCENARIO:-$ROOT/examples/edge4-llama2-7b.yaml}"
-SETS="[]"
-if [ -n "${LLMEMU_SET:-}" ]; then SETS="[\"${LLMEMU_SET}\"]"; fi
+overrides() {  # the JSON list of LLMEMU_SET and the replica's own override, if set
+  local sets=()
+  for s in "${LLMEMU_SET:-}" "$1"; do [ -n "$s" ] && sets+=("\"$s\""); done
+  local IFS=,
+  echo "[${sets[*]}]"
+}
 mkdir -p "$RUN"
 
 declare -A PORT=(
@@ -80,7 +86,9 @@ command_of() {
 }
 
 common() {  # PREFIX SCENARIO PORT -> the settings every llmemu service takes
-  echo "LLMEMU_$1_SCENARIO=$2 LLMEMU_$1_PORT=$3 LLMEMU_$1_SPEED=$SPEED LLMEMU_$1_OVERRIDES='$SETS'"
+  local own=${LLMEMU_DUPLEX_SET:-}
+  [ "$2" = "$EDGE" ] && own=${LLMEMU_EDGE_SET:-}
+  echo "LLMEMU_$1_SCENARIO=$2 LLMEMU_$1_PORT=$3 LLMEMU_$1_SPEED=$SPEED LLMEMU_$1_OVERRIDES='$(overrides "$own")'"
 }
 
 start() {

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from llmemu.core.batching import SETTINGS, check_settings
+from llmemu.core.batching import SETTINGS, check_settings, switch_batching
 from llmemu.core.catalog import load_system
 from llmemu.core.errors import ConfigError
+from llmemu.core.nanoflow.tune import tune
 from llmemu.core.replica import build_replica
 from llmemu.core.scenario import PolicySpec
 from llmemu.core.specs.loading import load_model
@@ -37,7 +38,31 @@ def test_a_setting_the_batching_policy_ignores_is_refused_with_the_fix(
         build_replica(load_model("llama-2-7b"), load_system("h100x1"), policy)
     assert str(exc.value) == (
         f"policy.{given} has no effect with batching {batching!r} (only {reader} reads it); "
-        f"set policy.batching to {reader} or remove policy.{path}"
+        f"set policy.batching to {reader}, or {FIXES[path]}"
+    )
+
+
+FIXES = {  # a fix an override (--set, --grid) can apply too
+    "memory_window": "set policy.memory_window to 0 or remove it",
+    "sub_batches": "set policy.sub_batches to 1 or remove it",
+    "options.cold_start": "set policy.options.cold_start to False or remove it",
+    "options.runtime_bytes": "set policy.options.runtime_bytes to 500000000.0 or remove it",
+    "options.overlap": "set policy.options.overlap to True or remove it",
+    "options.nano_batches": "remove policy.options.nano_batches",
+    "options.order": "set policy.options.order to 'breadth' or remove it",
+}
+
+
+def test_every_setting_the_policy_ignores_is_named_at_once():
+    policy = PolicySpec(
+        batching="sequential", memory_window=2, options={"nano_batches": [256], "order": "depth"}
+    )
+    with pytest.raises(ConfigError) as exc:
+        check_settings(policy)
+    assert str(exc.value) == (
+        "policy.memory_window=2 has no effect with batching 'sequential' (only edge reads it); "
+        "set policy.batching to edge, or set policy.memory_window to 0 or remove it; so does "
+        "policy.options.nano_batches=[256]; so does policy.options.order='depth'"
     )
 
 
@@ -77,8 +102,6 @@ def test_an_unknown_batching_is_named_before_its_settings():
 
 
 def test_tune_reads_the_nanoflow_options_and_searches_without_them():
-    from llmemu.core.nanoflow.tune import tune
-
     model, system = load_model("llama-3-8b"), load_system("h100x1")
     policy = PolicySpec(
         batching="nanoflow", max_num_batched_tokens=2048, options={"overlap": False}
@@ -100,3 +123,20 @@ def test_an_options_key_no_policy_reads_is_refused_with_the_nearest_name():
         "'cold_start'? the known ones are checkpoint_dtype_bytes, cold_start, nano_batches, "
         "order, overlap, runtime_bytes, shares, splits"
     )
+
+
+def test_tune_searches_an_edge_scenario_with_its_window_left_to_edge():
+    # tune times nanoflow pipelines against the sequential engine: the window the scenario
+    # gives its own (edge) batching is not carried to them.
+    policy = PolicySpec(batching="edge", memory_window=2, max_num_batched_tokens=64)
+    tuned = tune(load_model("llama-2-7b"), load_system("h100x1"), policy, 32, 8, max_evaluations=3)
+    assert tuned.sequential_s > 0
+
+
+def test_switching_batching_drops_what_only_other_policies_read():
+    policy = PolicySpec(
+        batching="nanoflow", memory_window=2, sub_batches=2, options={"order": "depth", "cold_start": True}
+    )  # fmt: skip
+    assert switch_batching(policy, "edge").model_dump(include={"batching", "memory_window", "sub_batches", "options"}) == {
+        "batching": "edge", "memory_window": 2, "sub_batches": 1, "options": {"cold_start": True}
+    }  # fmt: skip

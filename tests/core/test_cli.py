@@ -75,7 +75,7 @@ BAD = {
     "window outside edge": (
         "policy: {|policy: {memory_window: 2, ",
         "policy.memory_window=2 has no effect with batching 'continuous' (only edge reads it); "
-        "set policy.batching to edge or remove policy.memory_window",
+        "set policy.batching to edge, or set policy.memory_window to 0 or remove it",
     ),
     "sub-batches outside interleave": (
         "policy: {|policy: {batching: nanoflow, sub_batches: 2, ",

@@ -95,3 +95,16 @@ def test_a_typo_in_a_grid_key_fails_the_sweep_at_once(scenario: Path, capsys) ->
     assert main(["sweep", str(scenario), "--grid", "workload.arival.rate=1,2"]) == 2
     err = capsys.readouterr().err
     assert "grid point {'workload.arival.rate': 1}" in err and "workload.arival" in err
+
+
+@pytest.mark.parametrize(
+    ("grid", "named"),
+    [
+        ("policy.batching=continuous,contiuous", "unknown policy.batching 'contiuous'"),
+        ("policy.options.cold_strat=true", "did you mean 'cold_start'?"),
+    ],
+)
+def test_a_typo_in_a_policy_name_fails_the_sweep_at_once(grid, named, scenario: Path, capsys):
+    # Not one error row per point: the sweep stops before running anything.
+    assert main(["sweep", str(scenario), "--grid", grid]) == 2
+    assert named in capsys.readouterr().err

@@ -74,35 +74,64 @@ def get_batching(name: str) -> BatchingFactory:
     return lookup(BATCHING, name, "policy.batching")
 
 
+KNOWN_OPTIONS = sorted(
+    path.removeprefix("options.")
+    for table in SETTINGS.values()
+    for path in table
+    if path.startswith("options.")
+)
+"""Every `policy.options` key some batching policy reads."""
+
+
 def check_settings(policy: PolicySpec) -> None:
-    """Refuse a setting that `policy.batching` ignores but another batching policy reads."""
+    """Refuse settings that `policy.batching` ignores but another batching policy reads,
+    all of them in one message."""
     get_batching(policy.batching)
-    _check_option_names(policy.options)
+    check_option_names(policy.options)
     own = SETTINGS.get(policy.batching, {})
-    for table in SETTINGS.values():
-        for path, inert in table.items():
-            value = _setting(policy, path)
-            if path in own or value is _ABSENT or any(_same(value, v) for v in inert):
-                continue
-            readers = " or ".join(n for n, t in SETTINGS.items() if path in t)
-            raise ConfigError(
-                f"policy.{path}={value!r} has no effect with batching {policy.batching!r} "
-                f"(only {readers} reads it); set policy.batching to {readers} or remove "
-                f"policy.{path}"
-            )
+    ignored = [
+        (path, value, inert)
+        for table in SETTINGS.values()
+        for path, inert in table.items()
+        if path not in own
+        and (value := _setting(policy, path)) is not _ABSENT
+        and not any(_same(value, v) for v in inert)
+    ]
+    if not ignored:
+        return
+    path, value, inert = ignored[0]
+    readers = " or ".join(n for n, t in SETTINGS.items() if path in t)
+    fix = f"set policy.{path} to {inert[-1]!r} or remove it" if inert else f"remove policy.{path}"
+    others = "".join(f"; so does policy.{p}={v!r}" for p, v, _ in ignored[1:])
+    raise ConfigError(
+        f"policy.{path}={value!r} has no effect with batching {policy.batching!r} (only "
+        f"{readers} reads it); set policy.batching to {readers}, or {fix}{others}"
+    )
 
 
-def _check_option_names(options: dict[str, Any]) -> None:
+def check_option_names(options: dict[str, Any]) -> None:
     """A key no batching policy reads is a typo (e.g. `cold_strat`), not a silent no-op."""
-    known = sorted(p.removeprefix("options.") for t in SETTINGS.values() for p in t if p.startswith("options."))  # fmt: skip
     for key in options:
-        if key not in known:
-            close = difflib.get_close_matches(key, known, n=1)
+        if key not in KNOWN_OPTIONS:
+            close = difflib.get_close_matches(key, KNOWN_OPTIONS, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
             raise ConfigError(
                 f"policy.options.{key} is not a setting of any batching policy; {hint}"
-                f"the known ones are {', '.join(known)}"
+                f"the known ones are {', '.join(KNOWN_OPTIONS)}"
             )
+
+
+def switch_batching(policy: PolicySpec, batching: str) -> PolicySpec:
+    """The policy under another batching policy, the settings only others read dropped (a
+    field back to its default)."""
+    own = SETTINGS.get(batching, {})
+    update: dict[str, Any] = {"batching": batching}
+    update["options"] = {k: v for k, v in policy.options.items() if f"options.{k}" in own}
+    for table in SETTINGS.values():
+        for path, inert in table.items():
+            if not path.startswith("options.") and path not in own:
+                update[path] = inert[0]
+    return policy.model_copy(update=update)
 
 
 def _setting(policy: PolicySpec, path: str) -> Any:

@@ -45,10 +45,13 @@ def _validate(params: list[dict[str, Any]], tasks: list[tuple]) -> None:
     """A typo in a grid key or value fails the whole sweep at once, naming the point;
     only what the hardware cannot hold (CapacityError, raised later) becomes an error row."""
     from llmemu.cli.files import load_scenario_data
+    from llmemu.core.batching import check_option_names, get_batching
 
     for p, (data, base_dir, source, sets) in zip(params, tasks, strict=True):
         try:
-            load_scenario_data(data, Path(base_dir), sets, source)
+            policy = load_scenario_data(data, Path(base_dir), sets, source).spec.policy
+            get_batching(policy.batching)
+            check_option_names(policy.options)
         except ConfigError as exc:
             raise ConfigError(f"grid point {p}: {exc}") from None
 

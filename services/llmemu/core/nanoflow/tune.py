@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from llmemu.core.batching import check_settings
+from llmemu.core.batching import check_settings, switch_batching
 from llmemu.core.errors import ConfigError
 from llmemu.core.nanoflow.optimal import optimal_tokens_per_s_per_device
 from llmemu.core.nanoflow.overlap import REST
@@ -64,8 +64,9 @@ def tune(
     dense = policy.max_num_batched_tokens
     prompt, output = max(1, round(mean_input)), max(1, round(mean_output))
     check_settings(policy)
-    # The search times batches of the non-overlapped engine, which reads no options.
-    sequential = policy.model_copy(update={"batching": "sequential", "options": {}})
+    # The search times batches of the non-overlapped engine, which reads none of the
+    # scenario's own batching settings (a window, nanoflow's options).
+    sequential = switch_batching(policy, "sequential")
     replica = build_replica(model, system, sequential)
     kv_tokens = replica.memory.kv_tokens
     if prompt + output > kv_tokens:
