@@ -15,6 +15,7 @@ import time
 import pytest
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from llmemu.protocol.internal import SubmitSequence, TokenEvent
 from llmemu.service import redis_wire as wire
@@ -367,3 +368,33 @@ def test_a_replica_trims_acknowledged_entries_older_than_every_pending_one(redis
     asyncio.run(run())
     left = [wire.decode_command(f)[0].seq_id for _, f in replica.redis.xrange(replica.stream)]
     assert left == ["req2-0", "req3-0", "req4-0", "req5-0"]
+
+
+def test_a_read_that_times_out_once_resumes_and_fails_nothing(redis_url):
+    # E.g. the gateway's event loop stalled past the socket timeout: Redis is fine, and the
+    # reader goes on from the last entry it read.
+    replica = Replica(redis_url)
+    replica.report()
+
+    async def run():
+        gateway = await _gateway(redis_url)
+        real_xread, calls = gateway.redis.xread, 0
+
+        async def xread_timing_out_once(*args, **kwargs):
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                replica.emit(gateway.gateway_id, "req1", TokenEvent("req1-0", 1, 0.1))
+                raise RedisTimeoutError("Timeout reading from socket")
+            return await real_xread(*args, **kwargs)
+
+        queue = gateway.subscribe("req1")
+        gateway.submit([_sequence(1)])
+        gateway.redis.xread = xread_timing_out_once
+        try:
+            return await _next(queue, 5)
+        finally:
+            await gateway.stop()
+
+    events = asyncio.run(run())
+    assert [(e.seq_id, e.generated, e.finish_reason) for e in events] == [("req1-0", 1, None)]

@@ -38,6 +38,8 @@ RETRY_S = 0.2
 LOADS_EVERY_S = 0.1
 STOP_GRACE_S = 1.0
 BUS_LOST = "The message bus (Redis) became unavailable during the request."
+BUS_GRACE_S = 1.0
+"""How long the bus may fail before the requests in flight are given up."""
 
 
 class BusUnavailable(ApiError):
@@ -179,6 +181,8 @@ class RedisGatewayTransport:
             await asyncio.sleep(LOADS_EVERY_S)
 
     async def _read_loop(self) -> None:
+        down_since: float | None = None  # the bus has failed since then, not come back yet
+        gave_up = False
         while not self._stopping:
             try:
                 if not self.connected:
@@ -189,6 +193,7 @@ class RedisGatewayTransport:
                     if self._read_upto is None:
                         self._read_upto = await stream_tail(self.redis, self.stream)
                     self.connected = True
+                    down_since, gave_up = None, False
                     log.info("redis available")
                 reply = await self.redis.xread(
                     {self.stream: self._read_upto}, count=1000, block=500
@@ -204,10 +209,17 @@ class RedisGatewayTransport:
                     return
                 if self.connected:
                     log.warning("redis unavailable: %s", exc)
-                    self._fail_in_flight()
-                elif self._flights:  # a failed submit saw the bus gone first
-                    self._fail(list(self._flights), BUS_LOST, 503)
-                self.connected = False
+                self.connected = False  # new requests get a 503 meanwhile
+                # A read that failed once (a timeout while this process stalled) resumes
+                # where it was, losing nothing: requests in flight fail only when the bus
+                # stays away.
+                down_since = down_since or time.monotonic()
+                if time.monotonic() - down_since >= BUS_GRACE_S:
+                    if not gave_up:
+                        self._fail_in_flight()
+                        gave_up = True
+                    elif self._flights:
+                        self._fail(list(self._flights), BUS_LOST, 503)
                 await asyncio.sleep(RETRY_S)
 
     def _dispatch(self, by_reply: dict[str, list[TokenEvent]]) -> None:
