@@ -119,7 +119,8 @@ def schedule(ops: Sequence[NanoOp], priority: Sequence[int] | None = None) -> li
 def held_s(bars: Sequence[Bar], start_s: float, end_s: float) -> dict[str, float]:
     """Share-seconds of each processor's units held between start_s and end_s: the fixed
     shares of the ops running, and while any REST op runs, all the units they leave (the
-    REST ops split those among themselves). Never more than end_s - start_s per processor,
+    REST ops split those among themselves). Never more than end_s - start_s per processor
+    when the fixed shares running at once sum to at most 1 (as `schedule` places them),
     whichever layers the ops belong to, and over the whole schedule it is the bars' own
     share x duration summed."""
     events: dict[str, list[tuple[float, float, int]]] = {}
