@@ -24,11 +24,8 @@ PY="${PYTHON:-$ROOT/.venv/bin/python}"
 SPEED="${LLMEMU_SPEED:-1}"
 DUPLEX="${LLMEMU_DUPLEX_SCENARIO:-$ROOT/examples/duplex-llama3-8b.yaml}"
 EDGE="${LLMEMU_EDGE_SCENARIO:-$ROOT/examples/edge4-llama2-7b.yaml}"
-overrides() {  # the JSON list of LLMEMU_SET and the replica's own override, if set
-  local sets=()
-  for s in "${LLMEMU_SET:-}" "$1"; do [ -n "$s" ] && sets+=("\"$s\""); done
-  local IFS=,
-  echo "[${sets[*]}]"
+overrides() {  # LLMEMU_SET and the replica's own override, if set: a JSON list, shell-quoted
+  printf %q "$("$PY" -c 'import json, sys; print(json.dumps([a for a in sys.argv[1:] if a]))' "${LLMEMU_SET:-}" "$1")"
 }
 mkdir -p "$RUN"
 
@@ -88,7 +85,7 @@ command_of() {
 common() {  # PREFIX SCENARIO PORT -> the settings every llmemu service takes
   local own=${LLMEMU_DUPLEX_SET:-}
   [ "$2" = "$EDGE" ] && own=${LLMEMU_EDGE_SET:-}
-  echo "LLMEMU_$1_SCENARIO=$2 LLMEMU_$1_PORT=$3 LLMEMU_$1_SPEED=$SPEED LLMEMU_$1_OVERRIDES='$(overrides "$own")'"
+  echo "LLMEMU_$1_SCENARIO=$2 LLMEMU_$1_PORT=$3 LLMEMU_$1_SPEED=$SPEED LLMEMU_$1_OVERRIDES=$(overrides "$own")"
 }
 
 start() {
@@ -129,5 +126,5 @@ case "${1:-}" in
   stop) signal TERM "$2" ;;
   kill) signal KILL "$2" ;;
   ports) for s in "${!PORT[@]}"; do echo "$s=${PORT[$s]}"; done ;;
-  *) sed -n '2,16p' "$0"; exit 2 ;;
+  *) sed -n '2,18p' "$0"; exit 2 ;;
 esac

@@ -15,6 +15,7 @@ import time
 import pytest
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from llmemu.protocol.internal import SubmitSequence, TokenEvent
@@ -398,3 +399,137 @@ def test_a_read_that_times_out_once_resumes_and_fails_nothing(redis_url):
 
     events = asyncio.run(run())
     assert [(e.seq_id, e.generated, e.finish_reason) for e in events] == [("req1-0", 1, None)]
+
+
+def test_an_event_entry_the_gateway_cannot_read_is_skipped(redis_url):
+    # E.g. written by a newer scheduler with a field this gateway does not know.
+    replica = Replica(redis_url)
+    replica.report()
+
+    async def run():
+        gateway = await _gateway(redis_url)
+        queue = gateway.subscribe("req1")
+        gateway.submit([_sequence(1)])
+        odd = {"req1": [{"seq_id": "req1-0", "generated": 1, "time_s": 0.1, "new_field": 1}]}
+        replica.redis.xadd(wire.event_stream(gateway.gateway_id), {"e": json.dumps(odd)})
+        replica.emit(gateway.gateway_id, "req1", TokenEvent("req1-0", 2, 0.2))
+        try:
+            return await _next(queue, 5)
+        finally:
+            await gateway.stop()
+
+    assert [(e.seq_id, e.generated) for e in asyncio.run(run())] == [("req1-0", 2)]
+
+
+def test_a_request_entry_the_replica_cannot_read_ends_with_an_error_and_is_acknowledged(
+    redis_url,
+):
+    replica = Replica(redis_url)
+    odd = json.loads(wire.encode_submit(_sequence(1), "gw")["m"]) | {"new_field": 1}
+    replica.redis.xadd(replica.stream, {"t": "submit", "gw": "gw", "m": json.dumps(odd)})
+    replica.redis.xadd(replica.stream, wire.encode_submit(_sequence(2), "gw"))
+
+    async def run():
+        redis = AsyncRedis.from_url(redis_url, decode_responses=True)
+        scheduler = RedisSchedulerTransport(redis, REPLICA)
+        scheduler.start()
+        deadline = time.monotonic() + 5
+        while not scheduler._commands and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.2)  # the error event's flush
+        await scheduler.stop()
+        await redis.aclose()
+        return [c.seq_id for c in scheduler.drain()]
+
+    assert asyncio.run(run()) == ["req2-0"]  # the next entry is still read
+    ((_, fields),) = replica.redis.xrange(wire.event_stream("gw"))
+    (event,) = wire.decode_events(fields)["req1"]
+    assert (event.seq_id, event.finish_reason, event.status) == ("req1-0", "error", 500)
+    assert "could not read this request" in event.error
+    pending = replica.redis.xpending(replica.stream, wire.GROUP)["pending"]
+    assert pending == 1  # req2's only: req1's entry is acknowledged
+
+
+def test_events_a_replica_could_not_write_are_written_once_the_bus_answers(redis_url):
+    replica = Replica(redis_url)
+    replica.redis.xadd(replica.stream, wire.encode_submit(_sequence(1), "gw"))
+
+    async def run():
+        redis = AsyncRedis.from_url(redis_url, decode_responses=True)
+        scheduler = RedisSchedulerTransport(redis, REPLICA)
+        real_pipeline, failed = redis.pipeline, []
+
+        def pipeline_failing_once(*args, **kwargs):
+            pipe = real_pipeline(*args, **kwargs)
+            if not failed:
+                failed.append(True)
+
+                async def refuse(*a, **k):
+                    raise RedisConnectionError("Connection refused")
+
+                pipe.execute = refuse
+            return pipe
+
+        scheduler.start()
+        deadline = time.monotonic() + 5
+        while not scheduler._commands and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        redis.pipeline = pipeline_failing_once
+        scheduler.publish("req1", [TokenEvent("req1-0", 8, 1.0, "length")])
+        await asyncio.sleep(1.0)  # a failed write, RETRY_S, the write again
+        await scheduler.stop()
+        await redis.aclose()
+        return failed
+
+    assert asyncio.run(run()) == [True]
+    ((_, fields),) = replica.redis.xrange(wire.event_stream("gw"))
+    assert [e.finish_reason for e in wire.decode_events(fields)["req1"]] == ["length"]
+    assert replica.redis.xpending(replica.stream, wire.GROUP)["pending"] == 0
+
+
+def test_the_trim_keeps_what_is_pending_on_any_consumer(redis_url):
+    # An entry read by another consumer of the group and never acknowledged is not this
+    # replica's to drop, though older than all this replica holds.
+    replica = Replica(redis_url)
+    replica.redis.xadd(replica.stream, wire.encode_submit(_sequence(0), "gw"))
+    replica.redis.xreadgroup(wire.GROUP, "another", {replica.stream: ">"}, count=1)
+    for n in (1, 2):
+        replica.redis.xadd(replica.stream, wire.encode_submit(_sequence(n), "gw"))
+
+    async def run():
+        redis = AsyncRedis.from_url(redis_url, decode_responses=True)
+        scheduler = RedisSchedulerTransport(redis, REPLICA, keep_acked_s=0.0)
+        scheduler.start()
+        deadline = time.monotonic() + 5
+        while len(scheduler._commands) < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        for n in (1, 2):
+            scheduler.publish(f"req{n}", [TokenEvent(f"req{n}-0", 8, 1.0, "length")])
+        await asyncio.sleep(0.2)
+        await scheduler.stop()
+        await redis.aclose()
+
+    asyncio.run(run())
+    left = [wire.decode_command(f)[0].seq_id for _, f in replica.redis.xrange(replica.stream)]
+    assert left[0] == "req0-0"
+
+
+def test_requests_fail_when_reads_keep_failing_though_redis_answers(redis_url):
+    # PING works but every XREAD fails (here the event stream's key holds a string): the
+    # bus is not back, so the requests in flight end after the grace.
+    replica = Replica(redis_url)
+    replica.report()
+
+    async def run():
+        gateway = await _gateway(redis_url)
+        queue = gateway.subscribe("req1")
+        gateway.submit([_sequence(1)])
+        replica.redis.delete(wire.event_stream(gateway.gateway_id))
+        replica.redis.set(wire.event_stream(gateway.gateway_id), "not a stream")
+        try:
+            return await _next(queue, 5)
+        finally:
+            await gateway.stop()
+
+    (end,) = asyncio.run(run())
+    assert (end.seq_id, end.finish_reason, end.status) == ("req1-0", "error", 503)

@@ -193,21 +193,23 @@ class RedisGatewayTransport:
                     if self._read_upto is None:
                         self._read_upto = await stream_tail(self.redis, self.stream)
                     self.connected = True
-                    down_since, gave_up = None, False
                     log.info("redis available")
                 reply = await self.redis.xread(
                     {self.stream: self._read_upto}, count=1000, block=500
                 )
+                down_since, gave_up = None, False  # back only once reads work again
                 for _, entries in reply or []:
                     for entry_id, fields in entries:
                         self._read_upto = entry_id
-                        self._dispatch(wire.decode_events(fields))
+                        self._dispatch_entry(entry_id, fields)
             except asyncio.CancelledError:
                 raise
-            except RedisError as exc:
+            except Exception as exc:  # a fault of ours too: logged, and requests still end
                 if self._stopping:
                     return
-                if self.connected:
+                if not isinstance(exc, RedisError):
+                    log.exception("the event reader failed")
+                elif self.connected:
                     log.warning("redis unavailable: %s", exc)
                 self.connected = False  # new requests get a 503 meanwhile
                 # A read that failed once (a timeout while this process stalled) resumes
@@ -221,6 +223,14 @@ class RedisGatewayTransport:
                     elif self._flights:
                         self._fail(list(self._flights), BUS_LOST, 503)
                 await asyncio.sleep(RETRY_S)
+
+    def _dispatch_entry(self, entry_id: str, fields: dict) -> None:
+        try:
+            by_reply = wire.decode_events(fields)
+        except (ValueError, TypeError, KeyError) as exc:  # e.g. a newer scheduler's fields
+            log.error("skipped event entry %s that cannot be read: %r", entry_id, exc)
+            return
+        self._dispatch(by_reply)
 
     def _dispatch(self, by_reply: dict[str, list[TokenEvent]]) -> None:
         for reply_to, events in by_reply.items():

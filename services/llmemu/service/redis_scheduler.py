@@ -12,13 +12,17 @@ gateway's watch (redis_watch.py) reads the entries of the last minute.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from llmemu.protocol.internal import AbortSequence, SchedulerLoad, SubmitSequence, TokenEvent
 from llmemu.service import redis_wire as wire
@@ -108,7 +112,7 @@ class RedisSchedulerTransport(CommandInbox):
         return self._load()
 
     # ---- Redis I/O --------------------------------------------------------------------
-    async def _flush(self) -> None:
+    async def _flush(self, retry: bool = True) -> None:
         await asyncio.sleep(0)  # let the iteration finish publishing
         # Iterations that end while a write is in flight are written right after it.
         while self._out or self._acks:
@@ -122,23 +126,42 @@ class RedisSchedulerTransport(CommandInbox):
                     pipe.xadd(stream, events, maxlen=wire.EVENTS_MAXLEN, approximate=True)
                 if acks:
                     pipe.xack(self.stream, wire.GROUP, *acks)
-                self._trim(pipe)
                 await pipe.execute()
-            except RedisError as exc:
-                # The bus is gone: the events are lost, and the entries stay pending, so
-                # the sequences are re-run after a restart rather than lost.
+            except (RedisConnectionError, RedisTimeoutError) as exc:
+                # Not written: written again once the bus is back (the gateway drops the
+                # tokens it has and an end it has seen; an XACK may be repeated).
                 log.warning("could not publish %d gateway batches: %s", len(out), exc)
+                self._put_back(out, acks)
+                if not retry or self._stopping:
+                    return
+                await asyncio.sleep(RETRY_S)
+                continue
+            except RedisError as exc:  # a command refused (e.g. out of memory): no retry
+                log.error("could not publish %d gateway batches: %s", len(out), exc)
+            with contextlib.suppress(RedisError):
+                await self._trim()
 
-    def _trim(self, pipe) -> None:
-        """Drop entries older than every one still unacknowledged here, than the newest read
-        (those after it are unread), and than `keep_acked_s`, every TRIM_EVERY_S."""
+    def _put_back(self, out: dict[str, dict[str, list[TokenEvent]]], acks: list[str]) -> None:
+        """What a failed write held, before what came meanwhile."""
+        for gateway, by_reply in self._out.items():
+            for reply_to, events in by_reply.items():
+                out.setdefault(gateway, {}).setdefault(reply_to, []).extend(events)
+        self._out, self._acks = out, acks + self._acks
+
+    async def _trim(self) -> None:
+        """Every TRIM_EVERY_S, drop entries older than every pending one (any consumer's),
+        than the newest read here (those after it are unread), and than `keep_acked_s`
+        before it."""
         now = time.monotonic()
         if self._read_upto is None or now - self._trimmed_at < TRIM_EVERY_S:
             return
         self._trimmed_at = now
-        horizon = f"{int((time.time() - self.keep_acked_s) * 1000)}-0"
-        floor = min([*self._entry.values(), self._read_upto, horizon], key=stream_id)
-        pipe.xtrim(self.stream, minid=floor, approximate=False)
+        pending = await self.redis.xpending(self.stream, wire.GROUP)
+        ms, _ = stream_id(self._read_upto)
+        floor = [self._read_upto, f"{max(0, ms - int(self.keep_acked_s * 1000))}-0"]
+        if pending["pending"]:
+            floor.append(pending["min"])
+        await self.redis.xtrim(self.stream, minid=min(floor, key=stream_id), approximate=False)
 
     async def _read_loop(self) -> None:
         backlog = True  # first our own unacknowledged entries, then new ones
@@ -159,8 +182,10 @@ class RedisSchedulerTransport(CommandInbox):
                     self._wakeup.set()
             except asyncio.CancelledError:
                 raise
-            except RedisError as exc:
-                if self.connected:
+            except Exception as exc:  # a fault of ours too: logged, then read again
+                if not isinstance(exc, RedisError):
+                    log.exception("the request reader failed")
+                elif self.connected:
                     log.warning("redis unavailable: %s", exc)
                 self.connected = False
                 await asyncio.sleep(RETRY_S)
@@ -213,11 +238,31 @@ class RedisSchedulerTransport(CommandInbox):
 
     def _refuse(self, cmd: SubmitSequence, gateway: str, entry_id: str) -> None:
         message = f"The replica {self.replica} cannot run requests now: {self.refusing()}"
-        event = TokenEvent(cmd.seq_id, 0, self._now(), "error", error=message, status=503)
-        self._gateway[cmd.reply_to] = gateway
-        self._entry[cmd.seq_id] = entry_id
-        self._open[cmd.reply_to] = self._open.get(cmd.reply_to, 0) + 1
-        self.publish(cmd.reply_to, [event])
+        self._fail_entry(cmd.seq_id, cmd.reply_to, gateway, entry_id, message, 503)
+
+    def _unreadable(self, entry_id: str, fields: dict, exc: Exception) -> None:
+        """An entry this replica cannot read: fail its request if it names one, and
+        acknowledge it, so that it neither hangs nor stops the reader at every restart."""
+        log.error("request entry %s cannot be read: %r", entry_id, exc)
+        try:
+            body = json.loads(fields["m"])
+            seq_id, reply_to, gateway = body["seq_id"], body["reply_to"], fields["gw"]
+        except (ValueError, TypeError, KeyError):
+            self._acks.append(entry_id)
+            return
+        message = f"The scheduler replica {self.replica} could not read this request ({exc!r})."
+        self._fail_entry(seq_id, reply_to, gateway, entry_id, message, 500)
+
+    def _fail_entry(
+        self, seq_id: str, reply_to: str, gateway: str, entry_id: str, message: str, status: int
+    ) -> None:
+        """End a sequence that never reaches the engine with an error event; its entry is
+        acknowledged once that is written."""
+        self._gateway[reply_to] = gateway
+        self._entry[seq_id] = entry_id
+        self._open[reply_to] = self._open.get(reply_to, 0) + 1
+        event = TokenEvent(seq_id, 0, self._now(), "error", error=message, status=status)
+        self.publish(reply_to, [event])
 
     def _now(self) -> float:
         return self.clock.now() if self.clock is not None else 0.0
@@ -230,7 +275,11 @@ class RedisSchedulerTransport(CommandInbox):
             if not fields:  # deleted while pending
                 acks.append(entry_id)
                 continue
-            cmd, gateway = wire.decode_command(fields)
+            try:
+                cmd, gateway = wire.decode_command(fields)
+            except (ValueError, TypeError, KeyError) as exc:  # e.g. a newer gateway's fields
+                self._unreadable(entry_id, fields, exc)
+                continue
             if isinstance(cmd, SubmitSequence) and self.refusing() is not None:
                 self._refuse(cmd, gateway or "", entry_id)
                 continue

@@ -61,8 +61,8 @@ async def stands(redis: Redis, flights: dict[str, Flight]) -> dict[str, Stand]:
 
 
 async def _stands(redis: Redis, flights: dict[str, Flight]) -> dict[str, Stand]:
-    """Where the schedulers' group has read up to, whether each entry is still there (the
-    request streams are never trimmed), then, for entries already read, whether they are
+    """Where the schedulers' group has read up to, whether each entry is still there (a
+    replica trims only entries acknowledged a minute before), then, for entries already read, whether they are
     pending. The read position is asked first: asked after, an entry read in between would
     look finished."""
     replicas = sorted({f.replica for f in flights.values()})
