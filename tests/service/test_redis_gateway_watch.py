@@ -362,7 +362,9 @@ def test_a_replica_trims_acknowledged_entries_older_than_every_pending_one(redis
             await asyncio.sleep(0.02)
         for n in (0, 1, 3):
             scheduler.publish(f"req{n}", [TokenEvent(f"req{n}-0", 8, 1.0, "length")])
-        await asyncio.sleep(0.2)  # the flush
+        deadline = time.monotonic() + 5  # the flush, then the trim
+        while replica.redis.xlen(replica.stream) > 4 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
         await scheduler.stop()
         await redis.aclose()
 
@@ -505,6 +507,9 @@ def test_the_trim_keeps_what_is_pending_on_any_consumer(redis_url):
             await asyncio.sleep(0.02)
         for n in (1, 2):
             scheduler.publish(f"req{n}", [TokenEvent(f"req{n}-0", 8, 1.0, "length")])
+        deadline = time.monotonic() + 2  # the flush and the trim, which must keep req0
+        while not scheduler._trimmed_at and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
         await asyncio.sleep(0.2)
         await scheduler.stop()
         await redis.aclose()

@@ -158,7 +158,8 @@ class RedisSchedulerTransport(CommandInbox):
         self._trimmed_at = now
         pending = await self.redis.xpending(self.stream, wire.GROUP)
         ms, _ = stream_id(self._read_upto)
-        floor = [self._read_upto, f"{max(0, ms - int(self.keep_acked_s * 1000))}-0"]
+        keep_ms = int(self.keep_acked_s * 1000)
+        floor = [self._read_upto, f"{max(0, ms - keep_ms)}-0" if keep_ms else self._read_upto]
         if pending["pending"]:
             floor.append(pending["min"])
         await self.redis.xtrim(self.stream, minid=min(floor, key=stream_id), approximate=False)
