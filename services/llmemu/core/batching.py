@@ -74,11 +74,13 @@ def get_batching(name: str) -> BatchingFactory:
     return lookup(BATCHING, name, "policy.batching")
 
 
+def _option_key(path: str) -> str | None:
+    """The `policy.options` key a SETTINGS path names ("options.<key>"), None for a field."""
+    return path.removeprefix("options.") if path.startswith("options.") else None
+
+
 KNOWN_OPTIONS = sorted(
-    path.removeprefix("options.")
-    for table in SETTINGS.values()
-    for path in table
-    if path.startswith("options.")
+    key for table in SETTINGS.values() for path in table if (key := _option_key(path))
 )
 """Every `policy.options` key some batching policy reads."""
 
@@ -125,18 +127,19 @@ def switch_batching(policy: PolicySpec, batching: str) -> PolicySpec:
     """The policy under another batching policy, the settings only others read dropped (a
     field back to its default)."""
     own = SETTINGS.get(batching, {})
+    own_keys = {_option_key(path) for path in own}
     update: dict[str, Any] = {"batching": batching}
-    update["options"] = {k: v for k, v in policy.options.items() if f"options.{k}" in own}
+    update["options"] = {k: v for k, v in policy.options.items() if k in own_keys}
     for table in SETTINGS.values():
         for path, inert in table.items():
-            if not path.startswith("options.") and path not in own:
+            if _option_key(path) is None and path not in own:
                 update[path] = inert[0]
     return policy.model_copy(update=update)
 
 
 def _setting(policy: PolicySpec, path: str) -> Any:
-    key = path.removeprefix("options.")
-    if key != path:
+    key = _option_key(path)
+    if key is not None:
         return policy.options.get(key, _ABSENT)
     return getattr(policy, path)
 
