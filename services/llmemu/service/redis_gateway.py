@@ -313,7 +313,7 @@ class RedisGatewayTransport:
         found = await stands(self.redis, quiet) if quiet else {}
         now = time.monotonic()
         for s, stand in found.items():
-            if stand in (Stand.QUEUED, Stand.RUNNING, Stand.GONE) and s in self._flights:
+            if stand is not Stand.ENDED and s in self._flights:
                 self._flights[s].asked_s = now
         # A replica that read the entry before Redis lost it may still finish it: wait as
         # for a silent replica.

@@ -112,7 +112,7 @@ class RedisSchedulerTransport(CommandInbox):
         return self._load()
 
     # ---- Redis I/O --------------------------------------------------------------------
-    async def _flush(self, retry: bool = True) -> None:
+    async def _flush(self) -> None:
         await asyncio.sleep(0)  # let the iteration finish publishing
         # Iterations that end while a write is in flight are written right after it.
         while self._out or self._acks:
@@ -132,7 +132,7 @@ class RedisSchedulerTransport(CommandInbox):
                 # tokens it has and an end it has seen; an XACK may be repeated).
                 log.warning("could not publish %d gateway batches: %s", len(out), exc)
                 self._put_back(out, acks)
-                if not retry or self._stopping:
+                if self._stopping:  # stop() tries once more, then leaves them pending
                     return
                 await asyncio.sleep(RETRY_S)
                 continue
@@ -159,7 +159,8 @@ class RedisSchedulerTransport(CommandInbox):
         pending = await self.redis.xpending(self.stream, wire.GROUP)
         ms, _ = stream_id(self._read_upto)
         keep_ms = int(self.keep_acked_s * 1000)
-        floor = [self._read_upto, f"{max(0, ms - keep_ms)}-0" if keep_ms else self._read_upto]
+        horizon = f"{max(0, ms - keep_ms)}-0" if keep_ms else self._read_upto
+        floor = [self._read_upto, horizon]
         if pending["pending"]:
             floor.append(pending["min"])
         await self.redis.xtrim(self.stream, minid=min(floor, key=stream_id), approximate=False)

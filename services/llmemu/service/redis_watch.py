@@ -42,7 +42,7 @@ class Flight:
     delivered: int = 0
     """Tokens passed on to the client."""
     asked_s: float = 0.0
-    """Monotonic time the watch last found it queued or running."""
+    """Monotonic time the watch last asked Redis about it and let it be."""
 
 
 def stream_id(entry: str) -> tuple[int, int]:
@@ -62,9 +62,9 @@ async def stands(redis: Redis, flights: dict[str, Flight]) -> dict[str, Stand]:
 
 async def _stands(redis: Redis, flights: dict[str, Flight]) -> dict[str, Stand]:
     """Where the schedulers' group has read up to, whether each entry is still there (a
-    replica trims only entries acknowledged a minute before), then, for entries already read, whether they are
-    pending. The read position is asked first: asked after, an entry read in between would
-    look finished."""
+    replica trims only entries acknowledged a minute before), then, for entries already
+    read, whether they are pending. The read position is asked first: asked after, an entry
+    read in between would look finished."""
     replicas = sorted({f.replica for f in flights.values()})
     pipe = redis.pipeline(transaction=False)
     for replica in replicas:
