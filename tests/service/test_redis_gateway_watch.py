@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 
 import pytest
 from redis import Redis
@@ -99,6 +100,19 @@ def _sequence(n: int) -> SubmitSequence:
     return SubmitSequence(f"req{n}-0", f"req{n}", 4, 8, 0.0, "length")
 
 
+@contextlib.asynccontextmanager
+async def _serving(url: str, **watch):
+    """A started gateway with one request (req1) in flight, and its event queue; stopped on
+    leaving."""
+    gateway = await _gateway(url, **watch)
+    queue = gateway.subscribe("req1")
+    gateway.submit([_sequence(1)])
+    try:
+        yield gateway, queue
+    finally:
+        await gateway.stop()
+
+
 async def _gateway(url: str, **watch) -> RedisGatewayTransport:
     gateway = RedisGatewayTransport(url, watch_every_s=0.05, **watch)
     gateway.model = MODEL
@@ -108,6 +122,28 @@ async def _gateway(url: str, **watch) -> RedisGatewayTransport:
         assert time.monotonic() < deadline, "the gateway never saw the replica"
         await asyncio.sleep(0.02)
     return gateway
+
+
+async def _until(done: Callable[[], bool], within_s: float) -> None:
+    """Wait until `done()`, at most `within_s` (the assertions after it say what was missed)."""
+    deadline = time.monotonic() + within_s
+    while not done() and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+
+
+@contextlib.asynccontextmanager
+async def _scheduler(redis_url: str, taken: int, **settings):
+    """The replica's side of the transport on its stream, once it has taken `taken` commands;
+    stopped on leaving."""
+    redis = AsyncRedis.from_url(redis_url, decode_responses=True)
+    scheduler = RedisSchedulerTransport(redis, REPLICA, **settings)
+    scheduler.start()
+    await _until(lambda: len(scheduler._commands) >= taken, 10)
+    try:
+        yield scheduler
+    finally:
+        await scheduler.stop()
+        await redis.aclose()
 
 
 async def _next(queue: asyncio.Queue, within_s: float) -> list[TokenEvent] | None:
@@ -155,17 +191,12 @@ def test_a_request_its_replica_finished_without_its_end_reaching_the_gateway_fai
     replica.report()
 
     async def run():
-        gateway = await _gateway(redis_url, quiet_s=0.3)
-        queue = gateway.subscribe("req1")
-        gateway.submit([_sequence(1)])
-        ((entry, _),) = replica.take()
-        replica.emit(gateway.gateway_id, "req1", TokenEvent("req1-0", 1, 0.1))
-        first = await _next(queue, 5)
-        replica.ack(entry)  # its last events are lost: written nowhere
-        try:
+        async with _serving(redis_url, quiet_s=0.3) as (gateway, queue):
+            ((entry, _),) = replica.take()
+            replica.emit(gateway.gateway_id, "req1", TokenEvent("req1-0", 1, 0.1))
+            first = await _next(queue, 5)
+            replica.ack(entry)  # its last events are lost: written nowhere
             return first, await _next(queue, 5)
-        finally:
-            await gateway.stop()
 
     first, last = asyncio.run(run())
     assert [e.generated for e in first] == [1]
@@ -179,15 +210,10 @@ def test_a_request_on_a_replica_that_stopped_reporting_fails_and_is_aborted(redi
     replica.report()
 
     async def run():
-        gateway = await _gateway(redis_url, quiet_s=0.2, replica_lost_s=1.0)
-        queue = gateway.subscribe("req1")
-        gateway.submit([_sequence(1)])
-        replica.take()  # read, then the replica dies: it reports no more
-        started = time.monotonic()
-        try:
+        async with _serving(redis_url, quiet_s=0.2, replica_lost_s=1.0) as (gateway, queue):
+            replica.take()  # read, then the replica dies: it reports no more
+            started = time.monotonic()
             return await _next(queue, 5), time.monotonic() - started
-        finally:
-            await gateway.stop()
 
     events, waited_s = asyncio.run(run())
     (end,) = events
@@ -203,19 +229,14 @@ def test_quiet_requests_that_are_queued_or_running_are_left_alone(redis_url):
     replica.report()
 
     async def run():
-        gateway = await _gateway(redis_url, quiet_s=0.1, replica_lost_s=5.0)
-        queue = gateway.subscribe("req1")
-        gateway.submit([_sequence(1)])  # queued: not read by the replica yet
-        await asyncio.sleep(0.5)
-        queued = queue.qsize()
-        replica.take()  # running: read, not acknowledged
-        for _ in range(5):
-            replica.report()
-            await asyncio.sleep(0.1)
-        try:
+        async with _serving(redis_url, quiet_s=0.1, replica_lost_s=5.0) as (gateway, queue):
+            await asyncio.sleep(0.5)  # queued: not read by the replica yet
+            queued = queue.qsize()
+            replica.take()  # running: read, not acknowledged
+            for _ in range(5):
+                replica.report()
+                await asyncio.sleep(0.1)
             return queued, queue.qsize(), set(gateway._flights)
-        finally:
-            await gateway.stop()
 
     queued, running, flights = asyncio.run(run())
     assert (queued, running, flights) == (0, 0, {"req1-0"})
@@ -232,26 +253,21 @@ def test_a_request_redis_lost_fails_after_replica_lost_s_not_as_finished(redis_u
     replica.report()
 
     async def run():
-        gateway = await _gateway(redis_url, quiet_s=0.1, replica_lost_s=1.5)
-        queue = gateway.subscribe("req1")
-        gateway.submit([_sequence(1)])
-        ((entry, _),) = replica.take()
-        submitted = time.monotonic()
-        replica.redis.flushall()
-        replica.redis.xgroup_create(replica.stream, wire.GROUP, id="0", mkstream=True)
-        other = wire.encode_submit(_sequence(2), "another-gateway")
-        ms, _ = stream_id(entry)
-        replica.redis.xadd(replica.stream, other, id=entry if same_id else f"{ms + 1}-0")
-        replica.take()
-        try:
+        async with _serving(redis_url, quiet_s=0.1, replica_lost_s=1.5) as (gateway, queue):
+            ((entry, _),) = replica.take()
+            submitted = time.monotonic()
+            replica.redis.flushall()
+            replica.redis.xgroup_create(replica.stream, wire.GROUP, id="0", mkstream=True)
+            other = wire.encode_submit(_sequence(2), "another-gateway")
+            ms, _ = stream_id(entry)
+            replica.redis.xadd(replica.stream, other, id=entry if same_id else f"{ms + 1}-0")
+            replica.take()
             while True:  # keep reporting: the replica is alive
                 replica.report()
                 try:
                     return await _next(queue, 0.1), time.monotonic() - submitted
                 except TimeoutError:
                     assert time.monotonic() - submitted < 10, "the lost request never ended"
-        finally:
-            await gateway.stop()
 
     (end,), waited_s = asyncio.run(run())
     assert (end.finish_reason, end.status) == ("error", 503)
@@ -268,17 +284,12 @@ def test_a_gateway_not_allowed_to_ask_leaves_running_requests_alone(redis_url):
     url = redis_url.replace("redis://", "redis://gw:pw@")
 
     async def run():
-        gateway = await _gateway(url, quiet_s=0.1, replica_lost_s=0.5)
-        queue = gateway.subscribe("req1")
-        gateway.submit([_sequence(1)])
-        replica.take()
-        for _ in range(15):  # past replica_lost_s, reporting all along
-            replica.report()
-            await asyncio.sleep(0.1)
-        try:
+        async with _serving(url, quiet_s=0.1, replica_lost_s=0.5) as (gateway, queue):
+            replica.take()
+            for _ in range(15):  # past replica_lost_s, reporting all along
+                replica.report()
+                await asyncio.sleep(0.1)
             return queue.qsize(), set(gateway._flights)
-        finally:
-            await gateway.stop()
 
     assert asyncio.run(run()) == (0, {"req1-0"})
 
@@ -292,14 +303,8 @@ def test_a_restarted_replica_takes_back_every_unacknowledged_entry(redis_url):
         pass  # all pending on the consumer REPLICA, as a scheduler that died would leave them
 
     async def run():
-        redis = AsyncRedis.from_url(redis_url, decode_responses=True)
-        restarted = RedisSchedulerTransport(redis, REPLICA)
-        restarted.start()
-        deadline = time.monotonic() + 10
-        while len(restarted._commands) < 1200 and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        await restarted.stop()
-        await redis.aclose()
+        async with _scheduler(redis_url, 1200) as restarted:
+            pass
         return {c.seq_id for c in restarted.drain()}
 
     assert asyncio.run(run()) == {f"req{n}-0" for n in range(1200)}
@@ -316,16 +321,11 @@ def test_requests_in_flight_fail_when_a_submit_saw_the_bus_gone_first(redis_url)
     replica.report()
 
     async def run():
-        gateway = await _gateway(redis_url)
-        queue = gateway.subscribe("req1")
-        gateway.submit([_sequence(1)])
-        gateway.connected = False  # as submit() does on a Redis error
-        with contextlib.suppress(Exception):
-            replica.redis.shutdown(nosave=True)
-        try:
+        async with _serving(redis_url) as (gateway, queue):
+            gateway.connected = False  # as submit() does on a Redis error
+            with contextlib.suppress(Exception):
+                replica.redis.shutdown(nosave=True)
             return await _next(queue, 5)
-        finally:
-            await gateway.stop()
 
     (end,) = asyncio.run(run())
     assert (end.seq_id, end.finish_reason, end.status) == ("req1-0", "error", 503)
@@ -354,19 +354,10 @@ def test_a_replica_trims_acknowledged_entries_older_than_every_pending_one(redis
         replica.redis.xadd(replica.stream, wire.encode_submit(_sequence(n), "gw"))
 
     async def run():
-        redis = AsyncRedis.from_url(redis_url, decode_responses=True)
-        scheduler = RedisSchedulerTransport(redis, REPLICA, keep_acked_s=0.0)
-        scheduler.start()
-        deadline = time.monotonic() + 10
-        while len(scheduler._commands) < 6 and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
-        for n in (0, 1, 3):
-            scheduler.publish(f"req{n}", [TokenEvent(f"req{n}-0", 8, 1.0, "length")])
-        deadline = time.monotonic() + 5  # the flush, then the trim
-        while replica.redis.xlen(replica.stream) > 4 and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
-        await scheduler.stop()
-        await redis.aclose()
+        async with _scheduler(redis_url, 6, keep_acked_s=0.0) as scheduler:
+            for n in (0, 1, 3):
+                scheduler.publish(f"req{n}", [TokenEvent(f"req{n}-0", 8, 1.0, "length")])
+            await _until(lambda: replica.redis.xlen(replica.stream) <= 4, 5)  # flush, trim
 
     asyncio.run(run())
     left = [wire.decode_command(f)[0].seq_id for _, f in replica.redis.xrange(replica.stream)]
@@ -380,24 +371,19 @@ def test_a_read_that_times_out_once_resumes_and_fails_nothing(redis_url):
     replica.report()
 
     async def run():
-        gateway = await _gateway(redis_url)
-        real_xread, calls = gateway.redis.xread, 0
+        async with _serving(redis_url) as (gateway, queue):
+            real_xread, calls = gateway.redis.xread, 0
 
-        async def xread_timing_out_once(*args, **kwargs):
-            nonlocal calls
-            calls += 1
-            if calls == 1:
-                replica.emit(gateway.gateway_id, "req1", TokenEvent("req1-0", 1, 0.1))
-                raise RedisTimeoutError("Timeout reading from socket")
-            return await real_xread(*args, **kwargs)
+            async def xread_timing_out_once(*args, **kwargs):
+                nonlocal calls
+                calls += 1
+                if calls == 1:
+                    replica.emit(gateway.gateway_id, "req1", TokenEvent("req1-0", 1, 0.1))
+                    raise RedisTimeoutError("Timeout reading from socket")
+                return await real_xread(*args, **kwargs)
 
-        queue = gateway.subscribe("req1")
-        gateway.submit([_sequence(1)])
-        gateway.redis.xread = xread_timing_out_once
-        try:
+            gateway.redis.xread = xread_timing_out_once
             return await _next(queue, 5)
-        finally:
-            await gateway.stop()
 
     events = asyncio.run(run())
     assert [(e.seq_id, e.generated, e.finish_reason) for e in events] == [("req1-0", 1, None)]
@@ -409,16 +395,11 @@ def test_an_event_entry_the_gateway_cannot_read_is_skipped(redis_url):
     replica.report()
 
     async def run():
-        gateway = await _gateway(redis_url)
-        queue = gateway.subscribe("req1")
-        gateway.submit([_sequence(1)])
-        odd = {"req1": [{"seq_id": "req1-0", "generated": 1, "time_s": 0.1, "new_field": 1}]}
-        replica.redis.xadd(wire.event_stream(gateway.gateway_id), {"e": json.dumps(odd)})
-        replica.emit(gateway.gateway_id, "req1", TokenEvent("req1-0", 2, 0.2))
-        try:
+        async with _serving(redis_url) as (gateway, queue):
+            odd = {"req1": [{"seq_id": "req1-0", "generated": 1, "time_s": 0.1, "new_field": 1}]}
+            replica.redis.xadd(wire.event_stream(gateway.gateway_id), {"e": json.dumps(odd)})
+            replica.emit(gateway.gateway_id, "req1", TokenEvent("req1-0", 2, 0.2))
             return await _next(queue, 5)
-        finally:
-            await gateway.stop()
 
     assert [(e.seq_id, e.generated) for e in asyncio.run(run())] == [("req1-0", 2)]
 
@@ -432,15 +413,8 @@ def test_a_request_entry_the_replica_cannot_read_ends_with_an_error_and_is_ackno
     replica.redis.xadd(replica.stream, wire.encode_submit(_sequence(2), "gw"))
 
     async def run():
-        redis = AsyncRedis.from_url(redis_url, decode_responses=True)
-        scheduler = RedisSchedulerTransport(redis, REPLICA)
-        scheduler.start()
-        deadline = time.monotonic() + 5
-        while not scheduler._commands and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
-        await asyncio.sleep(0.2)  # the error event's flush
-        await scheduler.stop()
-        await redis.aclose()
+        async with _scheduler(redis_url, 1) as scheduler:
+            await asyncio.sleep(0.2)  # the error event's flush
         return [c.seq_id for c in scheduler.drain()]
 
     assert asyncio.run(run()) == ["req2-0"]  # the next entry is still read
@@ -457,30 +431,24 @@ def test_events_a_replica_could_not_write_are_written_once_the_bus_answers(redis
     replica.redis.xadd(replica.stream, wire.encode_submit(_sequence(1), "gw"))
 
     async def run():
-        redis = AsyncRedis.from_url(redis_url, decode_responses=True)
-        scheduler = RedisSchedulerTransport(redis, REPLICA)
-        real_pipeline, failed = redis.pipeline, []
+        failed = []
+        async with _scheduler(redis_url, 1) as scheduler:
+            real_pipeline = scheduler.redis.pipeline
 
-        def pipeline_failing_once(*args, **kwargs):
-            pipe = real_pipeline(*args, **kwargs)
-            if not failed:
-                failed.append(True)
+            def pipeline_failing_once(*args, **kwargs):
+                pipe = real_pipeline(*args, **kwargs)
+                if not failed:
+                    failed.append(True)
 
-                async def refuse(*a, **k):
-                    raise RedisConnectionError("Connection refused")
+                    async def refuse(*a, **k):
+                        raise RedisConnectionError("Connection refused")
 
-                pipe.execute = refuse
-            return pipe
+                    pipe.execute = refuse
+                return pipe
 
-        scheduler.start()
-        deadline = time.monotonic() + 5
-        while not scheduler._commands and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
-        redis.pipeline = pipeline_failing_once
-        scheduler.publish("req1", [TokenEvent("req1-0", 8, 1.0, "length")])
-        await asyncio.sleep(1.0)  # a failed write, RETRY_S, the write again
-        await scheduler.stop()
-        await redis.aclose()
+            scheduler.redis.pipeline = pipeline_failing_once
+            scheduler.publish("req1", [TokenEvent("req1-0", 8, 1.0, "length")])
+            await asyncio.sleep(1.0)  # a failed write, RETRY_S, the write again
         return failed
 
     assert asyncio.run(run()) == [True]
@@ -499,20 +467,11 @@ def test_the_trim_keeps_what_is_pending_on_any_consumer(redis_url):
         replica.redis.xadd(replica.stream, wire.encode_submit(_sequence(n), "gw"))
 
     async def run():
-        redis = AsyncRedis.from_url(redis_url, decode_responses=True)
-        scheduler = RedisSchedulerTransport(redis, REPLICA, keep_acked_s=0.0)
-        scheduler.start()
-        deadline = time.monotonic() + 5
-        while len(scheduler._commands) < 2 and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
-        for n in (1, 2):
-            scheduler.publish(f"req{n}", [TokenEvent(f"req{n}-0", 8, 1.0, "length")])
-        deadline = time.monotonic() + 2  # the flush and the trim, which must keep req0
-        while not scheduler._trimmed_at and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
-        await asyncio.sleep(0.2)
-        await scheduler.stop()
-        await redis.aclose()
+        async with _scheduler(redis_url, 2, keep_acked_s=0.0) as scheduler:
+            for n in (1, 2):
+                scheduler.publish(f"req{n}", [TokenEvent(f"req{n}-0", 8, 1.0, "length")])
+            await _until(lambda: scheduler._trimmed_at > 0, 2)  # the trim, which keeps req0
+            await asyncio.sleep(0.2)
 
     asyncio.run(run())
     left = [wire.decode_command(f)[0].seq_id for _, f in replica.redis.xrange(replica.stream)]
@@ -526,15 +485,10 @@ def test_requests_fail_when_reads_keep_failing_though_redis_answers(redis_url):
     replica.report()
 
     async def run():
-        gateway = await _gateway(redis_url)
-        queue = gateway.subscribe("req1")
-        gateway.submit([_sequence(1)])
-        replica.redis.delete(wire.event_stream(gateway.gateway_id))
-        replica.redis.set(wire.event_stream(gateway.gateway_id), "not a stream")
-        try:
+        async with _serving(redis_url) as (gateway, queue):
+            replica.redis.delete(wire.event_stream(gateway.gateway_id))
+            replica.redis.set(wire.event_stream(gateway.gateway_id), "not a stream")
             return await _next(queue, 5)
-        finally:
-            await gateway.stop()
 
     (end,) = asyncio.run(run())
     assert (end.seq_id, end.finish_reason, end.status) == ("req1-0", "error", 503)
