@@ -178,7 +178,7 @@ def _time_block(index, block, pieces, spec, pricer, num_decode, first_layers, li
         for bar in bars:
             ends[bar.op.layer] = max(ends[bar.op.layer], bar.end_s)
         if n == layers:
-            return ends[-1], _busy(bars, ends, 1, 0), bars
+            return ends[-1], held_s(bars, 0.0, ends[-1]), bars
         q = max(1, n // 4)
         late = (ends[-1] - ends[-1 - q]) / q
         early = (ends[-1 - q] - ends[-1 - 2 * q]) / q if n > 2 * q else late
@@ -195,18 +195,15 @@ def _time_block(index, block, pieces, spec, pricer, num_decode, first_layers, li
         n = limit
 
 
-def _busy(
-    bars: list[Bar], ends: list[float], q: int, more: int, period: float = 0.0
-) -> dict[str, float]:
+def _busy(bars: list[Bar], ends: list[float], q: int, more: int, period: float) -> dict[str, float]:
     """Share-seconds of each processor up to the end of the last layer scheduled, plus
     `more` layers that each hold what the `q` layers before the last `q` held per layer
     (at most the period). Not the last `q`: nothing follows them, while in the block the
     next layer's first ops run beside every layer's last ones."""
     busy = held_s(bars, 0.0, ends[-1])
-    if more:
-        lo, hi = (ends[-1 - 2 * q], ends[-1 - q]) if len(ends) > 2 * q else (ends[-1 - q], ends[-1])
-        for processor, held in held_s(bars, lo, hi).items():
-            busy[processor] = busy.get(processor, 0.0) + more * min(period, held / q)
+    lo, hi = (ends[-1 - 2 * q], ends[-1 - q]) if len(ends) > 2 * q else (ends[-1 - q], ends[-1])
+    for processor, held in held_s(bars, lo, hi).items():
+        busy[processor] = busy.get(processor, 0.0) + more * min(period, held / q)
     return busy
 
 
