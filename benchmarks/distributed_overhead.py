@@ -28,7 +28,7 @@ from llmemu.core.remote_pricing import RemotePlanPricer
 from llmemu.core.replica import build_replica
 from llmemu.core.scenario import PolicySpec
 from llmemu.core.specs.loading import load_model
-from llmemu.service.device_client import WorkerPool
+from llmemu.service.distributed.device_client import WorkerPool
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT / "tests" / "service"))
 
 from serve_helpers import served  # noqa: E402
 
-from llmemu.service.app import create_app  # noqa: E402
-from llmemu.service.settings import ServeSettings  # noqa: E402
+from llmemu.service.api.app import create_app  # noqa: E402
+from llmemu.service.api.settings import ServeSettings  # noqa: E402
 
 LLMEMU = str(Path(sys.executable).with_name("llmemu"))
 

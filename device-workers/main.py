@@ -2,7 +2,7 @@
 
 import sys
 
-from llmemu.service.dist_main import run_worker
+from llmemu.service.distributed.main import run_worker
 
 if __name__ == "__main__":
     sys.exit(run_worker(sys.argv[1:]))

@@ -2,7 +2,7 @@
 
 import sys
 
-from llmemu.service.dist_main import run_gateway
+from llmemu.service.distributed.main import run_gateway
 
 if __name__ == "__main__":
     sys.exit(run_gateway(sys.argv[1:]))

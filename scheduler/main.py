@@ -2,7 +2,7 @@
 
 import sys
 
-from llmemu.service.dist_main import run_scheduler
+from llmemu.service.distributed.main import run_scheduler
 
 if __name__ == "__main__":
     sys.exit(run_scheduler(sys.argv[1:]))

@@ -13,8 +13,8 @@ import httpx
 import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
 
-from llmemu.service.app import create_app
-from llmemu.service.settings import ServeSettings
+from llmemu.service.api.app import create_app
+from llmemu.service.api.settings import ServeSettings
 
 MODEL = "llama-3-8b"
 SYSTEM = "h100x1"

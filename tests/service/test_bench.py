@@ -9,9 +9,9 @@ import math
 import pytest
 from serve_helpers import make_app, served
 
-from llmemu.service.bench import prompt_text
-from llmemu.service.bench_report import emulated_summary, quantile
-from llmemu.service.tokenizer import BuiltinTokenizer, vocabulary_words
+from llmemu.service.bench.load import prompt_text
+from llmemu.service.bench.report import emulated_summary, quantile
+from llmemu.service.text.tokenizer import BuiltinTokenizer, vocabulary_words
 
 
 def test_quantile_interpolates_inside_the_bucket():

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llmemu.service.tokenizer import CHAT_TEMPLATE, BuiltinTokenizer, render_chat
+from llmemu.service.text.tokenizer import CHAT_TEMPLATE, BuiltinTokenizer, render_chat
 
 TOK = BuiltinTokenizer()
 
@@ -71,7 +71,7 @@ def test_chat_template_and_its_python_twin_agree(content):
 def test_transformers_loads_the_export_offline(tmp_path, monkeypatch):
     import transformers  # the test extra: what guidellm, aiperf and vllm bench load it with
 
-    from llmemu.service.tokenizer_files import write_tokenizer_dir
+    from llmemu.service.text.tokenizer_files import write_tokenizer_dir
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     write_tokenizer_dir(str(tmp_path))

@@ -5,7 +5,7 @@ import math
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from llmemu.service.dashboard_state import DashboardSampler, bucket_quantile
+from llmemu.service.dashboard.state import DashboardSampler, bucket_quantile
 
 BUCKETS = [(0.01, 2.0), (0.02, 6.0), (0.05, 10.0), (math.inf, 10.0)]
 

@@ -17,9 +17,9 @@ from serve_helpers import in_process
 from llmemu.cli.files import load_scenario_data
 from llmemu.core.replica import build_replica
 from llmemu.core.simulate import materialise, run
-from llmemu.service.app import create_app
-from llmemu.service.emulation import build_emulation
-from llmemu.service.settings import ServeSettings
+from llmemu.service.api.app import create_app
+from llmemu.service.api.settings import ServeSettings
+from llmemu.service.live.emulation import build_emulation
 
 pytestmark = pytest.mark.anyio
 SPEED = 3.0

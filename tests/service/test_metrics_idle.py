@@ -6,7 +6,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from llmemu.service.metrics_idle import IdleFeatureCollector
+from llmemu.service.metrics.idle import IdleFeatureCollector
 
 
 def _samples():

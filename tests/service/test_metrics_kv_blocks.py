@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from llmemu.core.engine import StepResult
 from llmemu.core.request import Request, Status
 from llmemu.core.scheduler import Scheduled
-from llmemu.service.metrics_kv_blocks import KvBlockResidency
+from llmemu.service.metrics.kv_blocks import KvBlockResidency
 
 # vLLM loggers.py kv_cache_residency_buckets, as Prometheus writes them.
 RESIDENCY = ["0.001", "0.002", "0.005", "0.01", "0.02", "0.05", "0.1", "0.2", "0.5", "1.0", "2.0",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from llmemu.service.pacing import OnePerTurn
+from llmemu.service.live.pacing import OnePerTurn
 
 
 def test_other_callbacks_run_between_two_holders():

@@ -7,8 +7,8 @@ from llmemu.core.ops import BatchShape
 from llmemu.core.planner import attn_decode
 from llmemu.core.specs.loading import load_model
 from llmemu.protocol.device import OpWire
-from llmemu.service.device_client import _wire
-from llmemu.service.device_worker import _op
+from llmemu.service.distributed.device_client import _wire
+from llmemu.service.distributed.device_worker import _op
 
 
 def test_context_tokens_survive_the_wire():

@@ -10,7 +10,7 @@ import openai
 import pytest
 from serve_helpers import MODEL, make_app, served
 
-from llmemu.service.tokenizer import BuiltinTokenizer
+from llmemu.service.text.tokenizer import BuiltinTokenizer
 
 TOK = BuiltinTokenizer()
 

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from llmemu.core.errors import ConfigError
-from llmemu.service.clock import RealTimeClock
+from llmemu.service.live.clock import RealTimeClock
 
 
 class FakeWall:

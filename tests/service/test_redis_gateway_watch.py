@@ -20,11 +20,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from llmemu.protocol.internal import SubmitSequence, TokenEvent
-from llmemu.service import redis_wire as wire
-from llmemu.service.gateway import Gateway
-from llmemu.service.redis_gateway import BusUnavailable, RedisGatewayTransport
-from llmemu.service.redis_scheduler import RedisSchedulerTransport
-from llmemu.service.redis_watch import Flight, stream_id
+from llmemu.service.api.gateway import Gateway
+from llmemu.service.distributed import redis_wire as wire
+from llmemu.service.distributed.redis_gateway import BusUnavailable, RedisGatewayTransport
+from llmemu.service.distributed.redis_scheduler import RedisSchedulerTransport
+from llmemu.service.distributed.redis_watch import Flight, stream_id
 
 pytestmark = pytest.mark.skipif(
     shutil.which("redis-server") is None, reason="needs redis-server (scripts/ci-system-deps.sh)"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from llmemu.protocol.openai import ChatCompletionChunk, CompletionChunk
-from llmemu.service.sse import ChunkFormat, usage_json
+from llmemu.service.api.sse import ChunkFormat, usage_json
 
 CHAT = ChunkFormat(chat=True, rid="chatcmpl-X", created=7, model="M")
 TEXT = ChunkFormat(chat=False, rid="cmpl-X", created=7, model="M")

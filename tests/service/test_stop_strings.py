@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from serve_helpers import in_process, make_app, sse_events
 
-from llmemu.service.lengths import Draw
-from llmemu.service.stops import apply_stop
+from llmemu.service.text.lengths import Draw
+from llmemu.service.text.stops import apply_stop
 
 WORDS = {1: " ab", 2: " cd", 3: " ef", 4: " gh"}
 DRAW = Draw(4, "length", [1, 2, 3, 4])

@@ -9,9 +9,9 @@ from __future__ import annotations
 import importlib
 
 _MODULES = {
-    "serve": "llmemu.service.cli_serve",
-    "tokenizer": "llmemu.service.cli_tokenizer",
-    "bench": "llmemu.service.cli_bench",
+    "serve": "llmemu.cli.serve",
+    "tokenizer": "llmemu.cli.tokenizer",
+    "bench": "llmemu.cli.bench",
     "sweep": "llmemu.reports.sweep_cli",
     "report": "llmemu.reports.report_cli",
     "reproduce": "llmemu.reproduce.cli",

@@ -14,34 +14,19 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from llmemu.core.cost import Pricer
 from llmemu.core.edge.pricer import EDGE_SETTINGS, edge
 from llmemu.core.errors import ConfigError
 from llmemu.core.interleave import INTERLEAVE_SETTINGS, sub_batch_interleave
 from llmemu.core.nanoflow.pricer import nanoflow
 from llmemu.core.nanoflow.spec import NANOFLOW_SETTINGS
-from llmemu.core.pricing import ExpertRouting, PlanPricer
+from llmemu.core.parts import Parts
+from llmemu.core.pricing import PlanPricer
 from llmemu.core.registry import lookup
-from llmemu.core.routing import Router
 from llmemu.core.scenario import PolicySpec
 from llmemu.core.sequential import sequential
-from llmemu.core.specs.model import ModelSpec
 from llmemu.core.timeline import stages
-
-
-@dataclass(frozen=True, slots=True)
-class Parts:
-    """What a batching policy composes."""
-
-    model: ModelSpec
-    policy: PolicySpec
-    pricer: Pricer
-    router: Router
-    experts: ExpertRouting
-
 
 BatchingFactory = Callable[[Parts], PlanPricer]
 

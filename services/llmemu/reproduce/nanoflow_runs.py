@@ -16,8 +16,9 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 from llmemu.core.catalog import load_system
+from llmemu.core.memory import activation_bytes
 from llmemu.core.nanoflow.tune import as_options, tune
-from llmemu.core.replica import activation_bytes, build_replica
+from llmemu.core.replica import build_replica
 from llmemu.core.scenario import PolicySpec
 from llmemu.core.specs.loading import load_model
 from llmemu.core.specs.model import kv_bytes_per_token, weight_bytes

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from llmemu.core.edge.memory import NodeMemory, node_memory
 from llmemu.core.edge.pricer import edge_nodes
+from llmemu.core.memory import MemoryBudget
 from llmemu.core.scenario import PolicySpec
 from llmemu.core.specs.model import ModelSpec, kv_bytes_per_token
 from llmemu.core.specs.system import SystemSpec
-
-if TYPE_CHECKING:
-    from llmemu.core.replica import MemoryBudget
 
 
 def nodes_memory(model: ModelSpec, system: SystemSpec, policy: PolicySpec) -> list[NodeMemory]:
@@ -28,8 +24,6 @@ def kv_tokens(nodes: list[NodeMemory]) -> float:
 def edge_memory_budget(model: ModelSpec, system: SystemSpec, policy: PolicySpec) -> MemoryBudget:
     """Never raises for lack of memory: a node that does not fit leaves no KV cache, so the
     simulation rejects every request and the `edge` results say which node is OOM."""
-    from llmemu.core.replica import MemoryBudget  # replica imports this module
-
     nodes = nodes_memory(model, system, policy)
     per_token = kv_bytes_per_token(model)
     tokens = kv_tokens(nodes)

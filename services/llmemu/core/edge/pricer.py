@@ -12,7 +12,7 @@ so the engine's fused runs and the recorder's sums carry it like every other wor
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from llmemu.core.catalog import load_device
 from llmemu.core.collectives import get_allreduce
@@ -23,12 +23,10 @@ from llmemu.core.edge.memory import CHECKPOINT_DTYPE_BYTES, RUNTIME_BYTES
 from llmemu.core.edge.window import run_window
 from llmemu.core.errors import ConfigError
 from llmemu.core.ops import BatchShape
+from llmemu.core.parts import Parts
 from llmemu.core.pricing import IterationCost, PlanPricer, ProcessorWork
 from llmemu.core.specs.system import SystemSpec
 from llmemu.core.timeline import serial
-
-if TYPE_CHECKING:
-    from llmemu.core.batching import Parts
 
 ACTIVITIES = ("compute", "communication", "barrier", "disk", "stall")
 EDGE_SETTINGS: dict[str, tuple[Any, ...]] = {

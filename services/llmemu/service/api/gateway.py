@@ -1,0 +1,226 @@
+"""The HTTP side of a request: admit it, hand its sequences to the scheduler through the
+transport, and turn the token events that come back into an SSE stream or one JSON answer.
+
+Every admitted request ends with its tokens or an explicit error; a client that leaves has
+its unfinished sequences aborted (their KV blocks freed, counted as `abort`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncGenerator, Callable
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+
+from llmemu.protocol.internal import SubmitSequence, TokenEvent
+from llmemu.protocol.openai import ChatCompletionRequest, CompletionRequest
+from llmemu.service.api.errors import TYPES, ApiError, error_body
+from llmemu.service.api.jobs import Choice, Job
+from llmemu.service.api.responses import chat_response, completion_response
+from llmemu.service.api.sse import DONE, ChunkFormat, EventStream, error_event, usage_json
+from llmemu.service.live.transport import Events, GatewayTransport
+
+
+class Gateway:
+    def __init__(
+        self,
+        *,
+        model_names: list[str],
+        transport: GatewayTransport,
+        word_text: Callable[[int], str],
+        lag_s: Callable[[float], float],
+        on_lag: Callable[[float], None],
+        on_rejected: Callable[[], None],
+        max_waiting: int | None,
+        retry_after_s: int,
+        ensure_started: Callable[[], None],
+    ) -> None:
+        self.model_names = model_names
+        self.transport = transport
+        self.word_text = word_text
+        self.lag_s = lag_s
+        self.on_lag = on_lag
+        self.on_rejected = on_rejected
+        self.max_waiting = max_waiting
+        self.retry_after_s = retry_after_s
+        self.ensure_started = ensure_started
+        self.in_flight = 0
+
+    @classmethod
+    def serving(cls, emu, transport: GatewayTransport, tok, clock, metrics, settings,
+                ensure_started: Callable[[], None]) -> Gateway:  # fmt: skip
+        """The gateway of one emulated model, as the embedded server and the distributed
+        gateway both build it: the tokenizer's words, the clock's lag, the metrics' hooks and
+        the serving settings' queue limit."""
+        return cls(
+            model_names=[emu.served_model_name],
+            transport=transport,
+            word_text=tok.word_text,
+            lag_s=clock.lag_s,
+            on_lag=metrics.on_emission_lag,
+            on_rejected=metrics.vllm.rejections.inc,
+            max_waiting=settings.max_waiting,
+            retry_after_s=settings.retry_after_s,
+            ensure_started=ensure_started,
+        )
+
+    def new_job(self, chat: bool) -> Job:
+        prefix = "chatcmpl" if chat else "cmpl"
+        return Job(f"{prefix}-{uuid.uuid4().hex}", chat, int(time.time()))
+
+    def check_model(self, name: str | None) -> None:
+        if name is not None and name not in self.model_names:
+            raise ApiError(404, f"The model `{name}` does not exist.", param="model", err_type="NotFoundError")  # fmt: skip
+
+    def admit(self, job: Job) -> None:
+        if self.max_waiting is None:
+            return
+        waiting = self.transport.load().num_waiting
+        if waiting + len(job.choices) > self.max_waiting:
+            self.on_rejected()
+            raise ApiError(
+                429,
+                f"The server has {waiting} sequences waiting and takes at most "
+                f"{self.max_waiting}; this request adds {len(job.choices)}. Retry later.",
+                headers={"Retry-After": str(self.retry_after_s)},
+            )
+
+    async def serve(
+        self,
+        job: Job,
+        req: CompletionRequest | ChatCompletionRequest,
+        request: Request,
+        arrival_s: float,
+    ) -> Response:
+        self.admit(job)
+        self.ensure_started()
+        queue = self.transport.subscribe(job.rid)
+        try:
+            self.transport.submit([_submit(job, c, arrival_s) for c in job.choices])
+        except BaseException:  # e.g. a 503: nothing will come for it
+            self.transport.unsubscribe(job.rid)
+            raise
+        self.in_flight += 1
+        if req.stream:
+            opts = req.stream_options
+            include = bool(opts and (opts.include_usage or opts.continuous_usage_stats))
+            continuous = bool(opts and opts.continuous_usage_stats)
+            fmt = ChunkFormat(chat=job.chat, rid=job.rid, created=job.created, model=req.model or self.model_names[0])  # fmt: skip
+            pending = {c.seq_id: c for c in job.choices}
+            body = self._stream(job, pending, queue, fmt, include, continuous)
+            return EventStream(
+                body,
+                on_disconnect=lambda: queue.put_nowait(None),
+                on_close=lambda: self._close(job, pending),
+            )
+        return await self._collect(job, queue, request, req.model or self.model_names[0])
+
+    # ---- streaming --------------------------------------------------------------------
+    async def _stream(
+        self,
+        job: Job,
+        pending: dict[str, Choice],
+        queue: asyncio.Queue[Events],
+        fmt: ChunkFormat,
+        include: bool,
+        cont: bool,
+    ) -> AsyncGenerator[str, None]:
+        prompt, completion = job.prompt_tokens, 0
+        try:
+            if fmt.chat:
+                usage = usage_json(prompt, 0) if cont else None
+                yield "".join(fmt.role(c.index, usage) for c in job.choices)
+            while pending:
+                events = await queue.get()
+                if events is None:
+                    return  # the client left, or the server is closing
+                parts = []
+                for ev in events:
+                    choice = pending.get(ev.seq_id)
+                    if choice is None:
+                        continue
+                    if ev.error is not None:
+                        parts.append(error_event(error_body(ev.status, ev.error, TYPES.get(ev.status, "InternalServerError"))))  # fmt: skip
+                        yield "".join(parts) + DONE
+                        return
+                    text, new = self._advance(choice, ev, pending)
+                    completion += new
+                    usage = usage_json(prompt, completion) if cont else None
+                    parts.append(fmt.content(choice.index, text, ev.finish_reason, usage, choice.stop_reason))  # fmt: skip
+                yield "".join(parts)
+            if include:
+                yield fmt.usage(usage_json(prompt, completion))
+            yield DONE
+        finally:
+            self._close(job, pending)
+
+    def _advance(self, choice: Choice, ev: TokenEvent, pending: dict[str, Choice]) -> tuple[str, int]:  # fmt: skip
+        self.on_lag(self.lag_s(ev.time_s))
+        before, after = choice.generated, ev.generated
+        choice.generated = after
+        if ev.finish_reason is not None:
+            choice.finish_reason = ev.finish_reason
+            choice.error = ev.error
+            del pending[choice.seq_id]
+        return choice.text(before, after, self.word_text), after - before
+
+    def _close(self, job: Job, pending: dict[str, Choice]) -> None:
+        """End the request's business with the scheduler, once, however the response ended
+        (a stream that never started has a generator whose `finally` never runs)."""
+        if job.closed:
+            return
+        job.closed = True
+        self.transport.unsubscribe(job.rid)
+        if pending:
+            self.transport.abort(list(pending))
+        self.in_flight -= 1
+
+    # ---- one JSON answer --------------------------------------------------------------
+    async def _collect(
+        self, job: Job, queue: asyncio.Queue[Events], request: Request, model: str
+    ) -> Response:
+        pending = {c.seq_id: c for c in job.choices}
+        listener = asyncio.get_running_loop().create_task(_on_disconnect(request, queue))
+        try:
+            while pending:
+                events = await queue.get()
+                if events is None:
+                    return Response(status_code=499)  # nobody is listening any more
+                for ev in events:
+                    choice = pending.get(ev.seq_id)
+                    if choice is not None:
+                        self._advance(choice, ev, pending)
+                        if ev.error is not None:
+                            raise ApiError(ev.status, ev.error)
+        finally:
+            listener.cancel()
+            self._close(job, pending)
+        texts = [c.text(0, c.generated, self.word_text) for c in job.choices]
+        build = chat_response if job.chat else completion_response
+        body: dict[str, Any] = build(job, texts, model)
+        return JSONResponse(body)
+
+
+async def _on_disconnect(request: Request, queue: asyncio.Queue[Events]) -> None:
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            queue.put_nowait(None)
+            return
+
+
+def _submit(job: Job, choice: Choice, arrival_s: float) -> SubmitSequence:
+    return SubmitSequence(
+        seq_id=choice.seq_id,
+        reply_to=job.rid,
+        prompt_tokens=choice.prompt_tokens,
+        output_tokens=choice.draw.output_tokens,
+        arrival_s=arrival_s,
+        finish_reason=choice.draw.finish_reason,
+        params_max_tokens=job.params_max_tokens,
+        params_n=job.n,
+    )

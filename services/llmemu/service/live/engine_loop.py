@@ -1,0 +1,198 @@
+"""The scheduler service: one asyncio task runs the core Engine step after step, in real time.
+
+After computing an iteration of emulated duration d that starts at emulated time t, it
+sleeps until the wall moment of t + d and only then emits the iteration's tokens, so each
+token leaves when the emulated iteration that produced it ends. An iteration starts when
+the previous one ended, or, after an idle spell, at the arrival that woke the engine; a
+host that falls behind does not move the emulated schedule, it shows up as pacing lag.
+
+It talks to gateways only through a SchedulerTransport, so the same object runs behind the
+in-memory transport (embedded default) or a network one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Protocol
+
+from llmemu.core.engine import StepResult
+from llmemu.core.replica import Replica
+from llmemu.core.request import Request, Status
+from llmemu.protocol.internal import AbortSequence, SchedulerLoad, SubmitSequence, TokenEvent
+from llmemu.service.live.clock import RealTimeClock
+from llmemu.service.live.transport import SchedulerTransport
+
+log = logging.getLogger("llmemu.scheduler")
+
+
+class EngineObserver(Protocol):
+    """What the metrics see, at the moments vLLM observes them (emulated seconds)."""
+
+    def on_step(self, result: StepResult, start_s: float, end_s: float) -> None: ...
+    def on_first_token(self, req: Request) -> None: ...
+    def on_token(self, gap_s: float) -> None: ...
+    def on_finish(self, req: Request, seq: SubmitSequence, reason: str) -> None: ...
+
+
+@dataclass(slots=True)
+class _Seq:
+    msg: SubmitSequence
+    req: Request
+    last_token_s: float | None = None
+
+
+class SchedulerService:
+    def __init__(
+        self,
+        replica: Replica,
+        clock: RealTimeClock,
+        transport: SchedulerTransport,
+        observer: EngineObserver,
+    ) -> None:
+        self.replica = replica
+        self.engine = replica.engine
+        self.clock = clock
+        self.transport = transport
+        self.observer = observer
+        self.dead: str | None = None
+        """Why the engine stopped, if it did (the health check reports it)."""
+        self._seqs: dict[str, _Seq] = {}
+        self._last_end_s = 0.0
+        self._outside: list[SubmitSequence] = []
+        """Submitted sequences not yet handed to the engine (see _admit)."""
+        self._task: asyncio.Task[None] | None = None
+        transport.report_load(self.load)
+
+    def load(self) -> SchedulerLoad:
+        sched = self.engine.scheduler
+        return SchedulerLoad(len(sched.waiting) + len(self._outside), len(sched.running))
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        self._fail_all("the server is shutting down")
+
+    # ---- the loop ---------------------------------------------------------------------
+    async def _run(self) -> None:
+        try:
+            while True:
+                self._apply(self.transport.drain())
+                start_s = self._next_start_s()
+                if start_s is None:
+                    await self.transport.wait()
+                    continue
+                self._admit(start_s)
+                result = self.engine.step(start_s)
+                if result is None:  # work that cannot be scheduled yet: wait for a change
+                    await self.transport.wait()
+                    continue
+                end_s = start_s + result.duration_s
+                await self.clock.sleep_until(end_s)
+                self._last_end_s = end_s
+                seen = self._emit(result, end_s)
+                await asyncio.sleep(0)  # the streams write their tokens before anything else
+                self._observe(result, start_s, end_s, seen)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the last resort: no request may hang on a dead engine
+            log.exception("engine step failed")
+            self.dead = f"engine error: {type(exc).__name__}: {exc}"
+            self._fail_all(self.dead, getattr(exc, "status", 500))
+
+    def _next_start_s(self) -> float | None:
+        """The emulated moment the next iteration starts: when the last one ended while
+        there is work, else at the earliest arrival still outside the engine."""
+        if self.engine.has_work():
+            return self._last_end_s
+        if self._outside:
+            return max(self._last_end_s, min(c.arrival_s for c in self._outside))
+        return None
+
+    def _admit(self, start_s: float) -> None:
+        """Hand the engine the sequences that had arrived by `start_s`. The loop reaches this
+        point a little after `start_s` on the wall clock; a sequence stamped in between
+        waits for the next iteration, as it would have on the emulated hardware."""
+        later = []
+        for cmd in self._outside:
+            if cmd.arrival_s <= start_s:
+                self._add(cmd)
+            else:
+                later.append(cmd)
+        self._outside = later
+
+    def _add(self, cmd: SubmitSequence) -> _Seq:
+        req = self.engine.new_request(cmd.arrival_s, cmd.prompt_tokens, cmd.output_tokens)
+        req.tag = seq = _Seq(cmd, req)
+        self._seqs[cmd.seq_id] = seq
+        return seq
+
+    def _apply(self, commands: list[SubmitSequence | AbortSequence]) -> None:
+        for cmd in commands:
+            if isinstance(cmd, SubmitSequence):
+                self._outside.append(cmd)
+                continue
+            seq = self._seqs.pop(cmd.seq_id, None)
+            if seq is None:  # not in the engine yet: add it only to count its abort alike
+                waiting = next((c for c in self._outside if c.seq_id == cmd.seq_id), None)
+                if waiting is None:
+                    continue
+                self._outside.remove(waiting)
+                seq = self._add(waiting)
+                del self._seqs[cmd.seq_id]
+            if not seq.req.done:
+                self.engine.abort(seq.req)
+                self.observer.on_finish(seq.req, seq.msg, "abort")
+
+    def _emit(self, result: StepResult, end_s: float) -> list[tuple[Request, _Seq, float | None, str | None]]:  # fmt: skip
+        """Publish the iteration's tokens; return what the metrics still have to observe
+        (observed after the streams have written, so that metrics never delay a token)."""
+        by_reply: dict[str, list[TokenEvent]] = {}
+        seen = []
+        for req in result.emitted:
+            seq: _Seq = req.tag
+            gap_s = None if seq.last_token_s is None else end_s - seq.last_token_s
+            seq.last_token_s = end_s
+            reason = seq.msg.finish_reason if req.status is Status.FINISHED else None
+            event = TokenEvent(seq.msg.seq_id, req.generated, end_s, reason)
+            by_reply.setdefault(seq.msg.reply_to, []).append(event)
+            if reason is not None:
+                del self._seqs[seq.msg.seq_id]
+            seen.append((req, seq, gap_s, reason))
+        for reply_to, events in by_reply.items():
+            self.transport.publish(reply_to, events)
+        return seen
+
+    def _observe(self, result: StepResult, start_s: float, end_s: float, seen) -> None:
+        observer = self.observer
+        for req, seq, gap_s, reason in seen:
+            if gap_s is None:
+                observer.on_first_token(req)
+            else:
+                observer.on_token(gap_s)
+            if reason is not None:
+                observer.on_finish(req, seq.msg, reason)
+        observer.on_step(result, start_s, end_s)
+
+    def _fail_all(self, message: str, status: int = 500) -> None:
+        self._apply(self.transport.drain())
+        for cmd in self._outside:
+            self._add(cmd)
+        self._outside = []
+        now_s = self.clock.now()
+        for seq_id, seq in list(self._seqs.items()):
+            if not seq.req.done:
+                self.engine.abort(seq.req)
+            self.observer.on_finish(seq.req, seq.msg, "error")
+            event = TokenEvent(
+                seq_id, seq.req.generated, now_s, "error", error=message, status=status
+            )
+            self.transport.publish(seq.msg.reply_to, [event])
+        self._seqs.clear()
