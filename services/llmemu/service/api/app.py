@@ -40,7 +40,7 @@ from llmemu.service.live.transport import InMemoryTransport
 from llmemu.service.metrics.mfu import MfuCollector
 from llmemu.service.metrics.serving import HTTP_EXCLUDED, EngineGauges, ServingMetrics
 from llmemu.service.text.lengths import OutputSampler
-from llmemu.service.text.tokenizer import BuiltinTokenizer, render_chat
+from llmemu.service.text.tokenizer import load_tokenizer, render_chat
 
 
 def _version() -> str:
@@ -62,7 +62,7 @@ def create_app(
     clock = clock or RealTimeClock(settings.speed)
     registry = registry or CollectorRegistry()
     transport = transport or InMemoryTransport()
-    tok = BuiltinTokenizer()
+    tok = load_tokenizer(settings.tokenizer)
     workload = emu.loaded.spec.workload
     sampler = OutputSampler.for_workload(tok.word_ids, emu.seed, workload, emu.output_rows)
     kv = emu.replica.engine.kv
