@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from llmemu.core import presets
 from llmemu.core.catalog import load_system
 from llmemu.core.errors import ConfigError
 from llmemu.core.scenario import ScenarioSpec, apply_overrides, parse_scenario
@@ -88,7 +89,26 @@ def read_trace(path: Path) -> np.ndarray:
     return trace[np.argsort(trace[:, 0], kind="stable")]  # a trace need not be sorted
 
 
+def model_folder_config(ref: str, base_dir: Path) -> Path | None:
+    """The config.json a --model string points at (the file, or a folder holding one), if it
+    names an existing path; a preset's own name is never read as a path."""
+    if ref in presets.names("models"):
+        return None
+    path = Path(ref).expanduser()
+    path = path if path.is_absolute() else base_dir / path
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ConfigError(f"model: folder {ref!r} has no config.json; give the model's folder or its config.json")  # fmt: skip
+        return path / "config.json"
+    return path if path.is_file() else None
+
+
 def resolve_model(ref: str | dict[str, Any], base_dir: Path, dtype: str | None = None) -> ModelSpec:
+    """A preset name, a Hugging Face id a preset lists, a config.json path or model folder
+    (a local path wins over an id, as in vLLM), or a scenario's model mapping."""
+    config = model_folder_config(ref, base_dir) if isinstance(ref, str) else None
+    if config is not None:
+        ref = {"hf_config": str(config)}
     if isinstance(ref, dict) and isinstance(ref.get("hf_config"), str):
         path = Path(ref["hf_config"])
         path = path if path.is_absolute() else base_dir / path
