@@ -19,6 +19,7 @@ from llmemu.core.specs.dtypes import DTYPE_BYTES
 from llmemu.core.specs.loading import load_model
 from llmemu.core.specs.model import ModelSpec
 from llmemu.core.specs.system import SystemSpec
+from llmemu.core.system_policy import with_system_policy
 from llmemu.core.workload import parse_length_rows
 
 
@@ -28,11 +29,17 @@ class Loaded:
     model: ModelSpec
     system: SystemSpec
     base_dir: Path
+    policy_from_system: tuple[str, ...] = ()
+    """Policy keys the system preset supplied because the scenario did not set them."""
 
     def workload(self) -> Workload:
         wl = self.spec.workload
         if wl is None:
-            raise ConfigError("scenario has no workload; add workload: {requests, arrival, ...}")
+            raise ConfigError(
+                "scenario has no workload: it is for `llmemu serve`, where clients bring the "
+                "load; to simulate it, add workload: {requests, arrival, input_tokens, "
+                "output_tokens} (as in examples/llama3-8b-h100.yaml)"
+            )
         rows = trace = None
         if wl.lengths is not None:
             path = self._path(wl.lengths.path, "workload.lengths.path")
@@ -134,11 +141,11 @@ def resolve_model(ref: str | dict[str, Any], base_dir: Path, dtype: str | None =
 def load_scenario_data(data: Any, base_dir: Path, overrides: list[str], source: str) -> Loaded:
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping with model, system and workload keys")
-    data = apply_overrides(data, overrides)
+    data, from_system = with_system_policy(apply_overrides(data, overrides))
     spec = parse_scenario(data, source)
     model = resolve_model(spec.model, base_dir, spec.dtype)
     system = load_system(spec.system)
-    return Loaded(spec, model, system, base_dir)
+    return Loaded(spec, model, system, base_dir, from_system)
 
 
 def load_scenario(path: str, overrides: list[str]) -> Loaded:

@@ -16,10 +16,27 @@ def _ms(stats: dict[str, float]) -> str:
     return "  ".join(f"{k} {v * 1e3:8.1f}" for k, v in stats.items())
 
 
+def policy_report(policy, from_system: tuple[str, ...], system: str) -> dict[str, Any]:
+    """The policy a run used, every field, and which of them its system preset supplied."""
+    return {**policy.model_dump(), "from_system": list(from_system), "system": system}
+
+
+def render_policy(p: dict[str, Any]) -> str:
+    shown = ["batching", "routing", "allreduce", "admission"]
+    shown += [k for k in ("sub_batches", "memory_window") if p.get(k) not in (None, 1)]
+    text = ", ".join(f"{k} {p[k]}" for k in shown)
+    if p.get("options"):
+        text += ", options " + ", ".join(f"{k}={v}" for k, v in p["options"].items())
+    if p.get("from_system"):
+        text += f" ({', '.join(p['from_system'])} from the {p['system']} preset)"
+    return f"policy     {text}"
+
+
 def render_summary(s: dict[str, Any]) -> str:
     sc, th, rq = s["scenario"], s["throughput"], s["requests"]
     lines = [
         f"{sc['model']} on {sc['system']} (TP {sc['tensor_parallel']}, {sc['batching']}, {sc['routing']})",
+        *([render_policy(s["policy"])] if "policy" in s else []),
         f"requests   {rq['completed']} completed, {rq['rejected']} rejected, {rq['preempted']} preemptions",
         *(f"rejected   {n} x {why}" for why, n in rq.get("rejected_because", {}).items()),
         f"throughput {th['output_tokens_per_s']:.1f} output tok/s, {th['total_tokens_per_s']:.1f} total tok/s, "
