@@ -4,6 +4,7 @@ on uvicorn. Imports nothing heavy until it runs."""
 from __future__ import annotations
 
 import argparse
+import socket
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -49,6 +50,23 @@ def settings_from_args(args: argparse.Namespace):
     return ServeSettings(**fields)
 
 
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The server's socket, bound before anything is printed, so that a port in use is one
+    line and exit 2 (uvicorn would log a banner, then its own error, and exit 3)."""
+    from llmemu.core.errors import ConfigError
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"--port {port}: cannot listen on {host}:{port} ({exc.strerror}); stop what holds it or choose another --port") from None  # fmt: skip
+    sock.set_inheritable(True)
+    return sock
+
+
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -56,13 +74,15 @@ def run(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(args)
     app = create_app(settings)
+    sock = listening_socket(settings.host, settings.port)
     emu = app.state.emulation
     print(
         f"llmemu serve: {emu.served_model_name} on {emu.loaded.system.name} at speed "
         f"{settings.speed:g}, http://{settings.host}:{settings.port}/v1",
         flush=True,
     )
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
+    config = uvicorn.Config(app, log_level=args.log_level)
+    uvicorn.Server(config).run(sockets=[sock])
     return 0
 
 
