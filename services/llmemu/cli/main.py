@@ -40,6 +40,7 @@ def _add_simulate(p: argparse.ArgumentParser) -> None:
 
 def _run_simulate(args: argparse.Namespace) -> int:
     from llmemu.cli.files import load_scenario
+    from llmemu.cli.nanoflow_auto import with_searched_pipeline
     from llmemu.cli.progress import Progress
     from llmemu.cli.render import policy_report, render_summary
     from llmemu.core.replica import build_replica
@@ -49,11 +50,14 @@ def _run_simulate(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     loaded = load_scenario(args.scenario, args.set)
+    workload = loaded.workload()
+    loaded, searched = with_searched_pipeline(loaded, workload)
     replica = build_replica(loaded.model, loaded.system, loaded.spec.policy, seed=loaded.spec.seed)
-    result = run(replica, loaded.workload(), Progress("simulating"))
+    result = run(replica, workload, Progress("simulating"))
     summary = summarize(result, time.perf_counter() - start)
     summary.update(details(result))  # distributions, utilisation over time, one iteration
     summary["policy"] = policy_report(loaded.spec.policy, loaded.policy_from_system, loaded.system.name)  # fmt: skip
+    summary["policy"]["searched_pipeline"] = searched
     text = json.dumps(summary, indent=2)
     if args.out:
         Path(args.out).write_text(text + "\n")

@@ -25,8 +25,10 @@ def render_policy(p: dict[str, Any]) -> str:
     shown = ["batching", "routing", "allreduce", "admission"]
     shown += [k for k in ("sub_batches", "memory_window") if p.get(k) not in (None, 1)]
     text = ", ".join(f"{k} {p[k]}" for k in shown)
-    if p.get("options"):
+    if p.get("options") and not p.get("searched_pipeline"):
         text += ", options " + ", ".join(f"{k}={v}" for k, v in p["options"].items())
+    if p.get("searched_pipeline"):
+        text += f" (nanoflow pipeline searched for this scenario: {p['searched_pipeline']})"
     if p.get("from_system"):
         text += f" ({', '.join(p['from_system'])} from the {p['system']} preset)"
     return f"policy     {text}"

@@ -25,11 +25,11 @@ def read_cached(name: str) -> str | None:
 
 def write_cached(name: str, text: str) -> None:
     """Write whole or not at all (a rename), so a reader never sees half a file."""
-    folder = cache_dir()
+    path = cache_dir() / name
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, suffix=".tmp") as fh:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as fh:
             fh.write(text)
-        os.replace(fh.name, folder / name)
+        os.replace(fh.name, path)
     except OSError:
         pass
