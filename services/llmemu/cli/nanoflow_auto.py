@@ -22,7 +22,8 @@ from llmemu.service.cache_dir import cache_dir, read_cached, write_cached
 EVALUATIONS = 200
 """Pipelines timed per search. On the NanoFlow example (LLaMA-2-70B, 8 x A100, 512/512)
 200 found 212.1 ms per iteration against the paper's pipeline's 216.1 ms, where 50 found
-nothing better; about a minute on a busy 2-core host."""
+nothing better. That search took about 3 minutes on a 2-core host at load average ~10
+(docs/nanoflow.md: `tune` times 2000 in 10-20 s on a quiet one)."""
 SEARCH_VERSION = "1"
 
 
