@@ -77,3 +77,19 @@ def test_export_of_a_given_tokenizer_keeps_its_side_files(cli, tmp_path):
     assert code == 0, err
     assert json.loads((tmp_path / "out" / "tokenizer_config.json").read_text()) == {"chat_template": "mine"}  # fmt: skip
     assert (tmp_path / "out" / "tokenizer.json").read_text() == TOK.document
+
+
+def test_serve_counts_with_the_given_tokenizer(tmp_path):
+    from serve_helpers import in_process, make_app, run
+
+    from llmemu.service.text.tokenizer_files import write_tokenizer_dir
+
+    write_tokenizer_dir(str(tmp_path))
+    app = make_app(tokenizer=str(tmp_path))
+    assert app.state.tokenizer.source == str(tmp_path / "tokenizer.json")
+
+    async def go():
+        async with in_process(app) as c:
+            return (await c.post("/tokenize", json={"prompt": PARAGRAPHS[0]})).json()["count"]
+
+    assert run(go()) == LLAMA3_COUNTS[0]
