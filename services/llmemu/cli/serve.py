@@ -21,6 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-body-bytes", type=int, help="request body limit (default 8 MiB)")
     p.add_argument("--context-overflow", choices=["clamp", "error"], help="prompt + max_tokens over the context: clamp (vLLM 0.33) or 400")  # fmt: skip
     p.add_argument("--seed", type=int, help="seed of output lengths and text (default: scenario's)")
+    p.add_argument("--lag-bound-ms", type=float, help="warn when the p99 pacing lag of the last 10 s exceeds this many emulated ms (default 5)")  # fmt: skip
     p.add_argument("--log-level", default="warning", help="uvicorn log level")
 
 
@@ -40,6 +41,7 @@ def settings_from_args(args: argparse.Namespace):
         "max_body_bytes": args.max_body_bytes,
         "context_overflow": args.context_overflow,
         "seed": args.seed,
+        "lag_bound_ms": args.lag_bound_ms,
     }
     fields = {k: v for k, v in given.items() if v is not None}
     if args.set:

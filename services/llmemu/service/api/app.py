@@ -37,7 +37,9 @@ from llmemu.service.live.emulation import Emulation, load_emulation
 from llmemu.service.live.engine_loop import SchedulerService
 from llmemu.service.live.pacing import OnePerTurn
 from llmemu.service.live.transport import InMemoryTransport
+from llmemu.service.metrics.endpoint import install_timings
 from llmemu.service.metrics.mfu import MfuCollector
+from llmemu.service.metrics.registry_view import process_registry
 from llmemu.service.metrics.serving import HTTP_EXCLUDED, EngineGauges, ServingMetrics
 from llmemu.service.text.lengths import OutputSampler
 from llmemu.service.text.tokenizer import BuiltinTokenizer, render_chat
@@ -60,7 +62,7 @@ def create_app(
 ) -> FastAPI:
     emu = emulation or load_emulation(settings)
     clock = clock or RealTimeClock(settings.speed)
-    registry = registry or CollectorRegistry()
+    registry = registry or process_registry()
     transport = transport or InMemoryTransport()
     tok = BuiltinTokenizer()
     workload = emu.loaded.spec.workload
@@ -78,6 +80,7 @@ def create_app(
         speed=clock.speed,
         cache_config=emu.cache_config,
         gauges=gauges,
+        lag_bound_s=settings.lag_bound_ms / 1e3,
     )
     tp = emu.replica.system.tensor_parallel
     registry.register(MfuCollector(metrics.own, emu.served_model_name, tp))
@@ -110,6 +113,7 @@ def create_app(
     _openai_routes(app, settings, emu, gateway, tok, sampler, clock)
     _admin_routes(app, emu, scheduler, gateway, tok, registry)
     install_dashboard(app, registry, clock, emu)
+    install_timings(app, metrics)
     return app
 
 
