@@ -12,43 +12,17 @@ import json
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 from contextlib import contextmanager
 
 import pytest
-from serve_helpers import free_port
+from serve_process import serving
 
 from llmemu.service.bench.report import render
 
 pytestmark = pytest.mark.slow
+SERVE = ("--model", "llama-3-8b", "--system", "h100x1")
 BENCH = ["--concurrency", "4", "--requests", "4", "--input-tokens", "64", "--output-tokens", "24"]
 HOGS = os.cpu_count() or 2
-
-
-@contextmanager
-def serving(speed: float, niceness: int = 0):
-    port = free_port()
-    cmd = [sys.executable, "-m", "llmemu.cli.main", "serve", "--model", "llama-3-8b",
-           "--system", "h100x1", "--port", str(port), "--speed", str(speed)]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            preexec_fn=lambda: os.nice(niceness))  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/health", timeout=2):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"serve did not start: {proc.stderr.read()}") from None
-                time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        proc.stderr.close()
 
 
 @contextmanager
@@ -63,7 +37,7 @@ def cpu_hogs(n: int):
 
 
 def test_a_hogged_server_is_reported_with_its_lag_and_a_warning(cli):
-    with serving(speed=1.0, niceness=10) as url, cpu_hogs(HOGS):
+    with serving(*SERVE, "--speed", "1", niceness=10) as url, cpu_hogs(HOGS):
         code, out, err = cli("bench", "--url", url, *BENCH, "--json")
     assert code == 0, err
     report = json.loads(out)
@@ -77,7 +51,7 @@ def test_a_hogged_server_is_reported_with_its_lag_and_a_warning(cli):
 
 
 def test_a_quiet_server_is_reported_with_its_lag_and_no_warning(cli):
-    with serving(speed=0.05) as url:
+    with serving(*SERVE, "--speed", "0.05") as url:
         code, out, err = cli("bench", "--url", url, *BENCH, "--json")
     assert code == 0, err
     report = json.loads(out)
