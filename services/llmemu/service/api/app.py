@@ -32,6 +32,7 @@ from llmemu.service.api.jobs import (
 from llmemu.service.api.middleware import ArrivalStamp, GuardMiddleware
 from llmemu.service.api.settings import ServeSettings
 from llmemu.service.dashboard.page import install_dashboard
+from llmemu.service.dashboard.state import Collectors
 from llmemu.service.live.clock import RealTimeClock
 from llmemu.service.live.emulation import Emulation, load_emulation
 from llmemu.service.live.engine_loop import SchedulerService
@@ -96,7 +97,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI):
         scheduler.start()
+        dashboard.start()
         yield
+        await dashboard.stop()
         await scheduler.stop()
         transport.close_all()
 
@@ -112,7 +115,7 @@ def create_app(
     app.add_middleware(ArrivalStamp, now=clock.now, gate=OnePerTurn())
     _openai_routes(app, settings, emu, gateway, tok, sampler, clock)
     _admin_routes(app, emu, scheduler, gateway, tok, registry)
-    install_dashboard(app, registry, clock, emu)
+    dashboard = install_dashboard(app, Collectors(metrics.dashboard_collectors()), clock, emu)
     install_timings(app, metrics)
     return app
 

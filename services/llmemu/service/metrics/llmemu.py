@@ -41,7 +41,8 @@ class LlmemuMetrics:
         self.op_bytes: dict[tuple[str, str], float] = {}
         self.decisions: dict[tuple[str, str], int] = {}
         """(op, processor) -> times the router placed that op there (once per iteration)."""
-        registry.register(_TotalsCollector(self))
+        self.totals = _TotalsCollector(self)
+        registry.register(self.totals)
 
     def on_step(self, result: StepResult) -> None:
         self.iteration.observe(result.duration_s)

@@ -51,13 +51,20 @@ class ServingMetrics:
         self.registry = registry
         self.vllm = VllmMetrics(registry, model_name, max_model_len)
         self.own = LlmemuMetrics(registry, model_name, speed)
-        registry.register(_GaugeCollector(model_name, cache_config, gauges))
+        self._gauges = _GaugeCollector(model_name, cache_config, gauges)
+        registry.register(self._gauges)
         registry.register(IdleFeatureCollector(model_name, started_s=time.time()))
         self.kv_blocks = KvBlockResidency(model_name, int(cache_config["block_size"]))
         registry.register(self.kv_blocks)
         self.lag = LagMonitor(speed, lag_bound_s)
-        registry.register(LagCollector(self.lag, model_name))
+        self._lag = LagCollector(self.lag, model_name)
+        registry.register(self._lag)
         self.timings = TimingLog()
+
+    def dashboard_collectors(self) -> list:
+        """The collectors of what /dashboard draws (a cheap subset of the registry)."""
+        v = self.vllm
+        return [*v.success.values(), v.generation_tokens, v.ttft, v.itl, self._gauges, self.own.totals, self._lag]  # fmt: skip
 
     def on_step(self, result: StepResult, start_s: float, end_s: float) -> None:
         self.vllm.on_step(result)
