@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from prometheus_client.parser import text_string_to_metric_families
 
+from llmemu.reports.numbers import sig
 from llmemu.service.bench.load import Record
 
 HISTOGRAMS = {
@@ -157,7 +158,7 @@ def render(report: dict[str, Any]) -> str:
     lines = [
         f"{c['completed']} requests completed, {c['errors']} errors, {c['wall_s']:.2f} s wall"
         f" at speed {report['speed']:g}",
-        f"throughput: {c['requests_per_s']:.2f} req/s, {c['output_tokens_per_s']:.1f} output"
+        f"throughput: {sig(c['requests_per_s'], decimals=2)} req/s, {sig(c['output_tokens_per_s'])} output"
         " tok/s (per emulated second)",
         "ms        client: mean     p50     p99 | emulated: mean     p50     p99"
         if exact
