@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from llmemu.reports.numbers import sig
+
 
 def _si(value: float, unit: str) -> str:
     for factor, prefix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
@@ -41,8 +43,8 @@ def render_summary(s: dict[str, Any]) -> str:
         *([render_policy(s["policy"])] if "policy" in s else []),
         f"requests   {rq['completed']} completed, {rq['rejected']} rejected, {rq['preempted']} preemptions",
         *(f"rejected   {n} x {why}" for why, n in rq.get("rejected_because", {}).items()),
-        f"throughput {th['output_tokens_per_s']:.1f} output tok/s, {th['total_tokens_per_s']:.1f} total tok/s, "
-        f"{th['requests_per_s']:.3f} req/s",
+        f"throughput {sig(th['output_tokens_per_s'])} output tok/s, {sig(th['total_tokens_per_s'])} total tok/s, "
+        f"{sig(th['requests_per_s'], decimals=3)} req/s",
         f"ttft ms    {_ms(s['ttft_s'])}",
         f"tpot ms    {_ms(s['tpot_s'])}",
         f"itl ms     {_ms(s['itl_s'])}",

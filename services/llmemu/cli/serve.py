@@ -23,6 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--context-overflow", choices=["clamp", "error"], help="prompt + max_tokens over the context: clamp (vLLM 0.33) or 400")  # fmt: skip
     p.add_argument("--seed", type=int, help="seed of output lengths and text (default: scenario's)")
     p.add_argument("--tokenizer", metavar="PATH", help="a Hugging Face tokenizer.json or model folder holding one, for exact counts (default: cl100k_base, built in)")  # fmt: skip
+    p.add_argument("--lag-bound-ms", type=float, help="warn when the p99 pacing lag of the last 10 s exceeds this many emulated ms (default 5)")  # fmt: skip
     p.add_argument("--log-level", default="warning", help="uvicorn log level")
 
 
@@ -43,6 +44,7 @@ def settings_from_args(args: argparse.Namespace):
         "context_overflow": args.context_overflow,
         "seed": args.seed,
         "tokenizer": args.tokenizer,
+        "lag_bound_ms": args.lag_bound_ms,
     }
     fields = {k: v for k, v in given.items() if v is not None}
     if args.set:
