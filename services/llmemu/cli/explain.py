@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from llmemu.cli.files import resolve_model
 from llmemu.core.catalog import load_system
+from llmemu.core.channel_time import channel_time
 from llmemu.core.errors import ConfigError
 from llmemu.core.ops import OP_NAMES, BatchShape
 from llmemu.core.replica import build_replica
@@ -50,6 +52,9 @@ def explain(args: argparse.Namespace) -> dict[str, Any]:
         "ops": op_rows(cost.plan),
         "iteration_s": cost.duration_s,
     }
+    channels = channel_time(pricer, batch)
+    if channels is not None:
+        report["pim_channels"] = asdict(channels)
     if getattr(args, "timeline", None):
         from llmemu.cli.gantt import draw_explained
 

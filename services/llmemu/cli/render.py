@@ -77,4 +77,22 @@ def render_explain(r: dict[str, Any]) -> str:
             f"{op['net_bytes'] / 1e9:>9.2f}{op['op_per_byte']:>9.1f}{op['time_s'] * 1e3:>10.3f}"
         )
     lines.append(f"iteration {r['iteration_s'] * 1e3:.3f} ms")
+    if "pim_channels" in r:
+        lines.extend(_pim_lines(r["pim_channels"]))
     return "\n".join(lines)
+
+
+def _pim_lines(c: dict[str, float]) -> list[str]:
+    """Per memory channel of one device (core/channel_time.py)."""
+    ms = {key: value * 1e3 for key, value in c.items()}
+
+    def share(part: float, whole: float) -> str:
+        return f"{part / whole:.0%}" if whole else "-"
+
+    return [
+        f"PIM attention {ms['pim_s']:.3f} ms; PIM commands per channel: busiest "
+        f"{ms['busiest_channel_s']:.3f} ms, mean {ms['mean_channel_s']:.3f} ms",
+        f"NPU memory traffic per channel {ms['npu_memory_s']:.3f} ms; overlapped with PIM "
+        f"{ms['overlap_s']:.3f} ms ({share(ms['overlap_s'], ms['npu_memory_s'])} of the NPU's, "
+        f"{share(ms['overlap_s'], ms['mean_channel_s'])} of the mean channel's PIM)",
+    ]
