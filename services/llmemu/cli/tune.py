@@ -11,6 +11,7 @@ from llmemu.cli.argtypes import positive_int
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """search a NanoFlow pipeline (nano-batches, unit shares) for a scenario"""
     p.add_argument("scenario", help="scenario YAML file (its workload gives the mean lengths)")
     p.add_argument(
         "--evaluations", type=positive_int, default=2000, help="pipelines to time at most"

@@ -43,7 +43,7 @@ from llmemu.service.metrics.mfu import MfuCollector
 from llmemu.service.metrics.registry_view import process_registry
 from llmemu.service.metrics.serving import HTTP_EXCLUDED, EngineGauges, ServingMetrics
 from llmemu.service.text.lengths import OutputSampler
-from llmemu.service.text.tokenizer import BuiltinTokenizer, render_chat
+from llmemu.service.text.tokenizer import load_tokenizer, render_chat
 
 
 def _version() -> str:
@@ -65,7 +65,7 @@ def create_app(
     clock = clock or RealTimeClock(settings.speed)
     registry = registry or process_registry()
     transport = transport or InMemoryTransport()
-    tok = BuiltinTokenizer()
+    tok = load_tokenizer(settings.tokenizer)
     workload = emu.loaded.spec.workload
     sampler = OutputSampler.for_workload(tok.word_ids, emu.seed, workload, emu.output_rows)
     kv = emu.replica.engine.kv

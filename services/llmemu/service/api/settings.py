@@ -40,3 +40,7 @@ class ServeSettings(BaseSettings):
     seed: int | None = Field(
         None, description="seed of output lengths and text; default: scenario's"
     )
+    tokenizer: str | None = Field(
+        None,
+        description="a Hugging Face tokenizer.json or a folder holding one; default: cl100k_base",
+    )
