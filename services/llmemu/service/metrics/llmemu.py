@@ -84,8 +84,12 @@ class _TotalsCollector:
         return []
 
     def collect(self) -> Iterator[Metric]:
+        yield from self.devices()
+        yield from self.per_op()
+        yield self.routing()
+
+    def devices(self) -> Iterator[Metric]:
         m, base = self.m, list(self.m._labels.values())
-        names = [*LABELS, "processor"]
         for name, doc, values in (
             (
                 "llmemu_device_busy_seconds",
@@ -95,10 +99,14 @@ class _TotalsCollector:
             ("llmemu_device_flops", "Floating-point operations each processor executed.", m.flops),
             ("llmemu_device_bytes", "Bytes each processor moved to or from memory.", m.bytes),
         ):
-            family = CounterMetricFamily(name, doc, labels=names)
+            family = CounterMetricFamily(name, doc, labels=[*LABELS, "processor"])
             for proc, value in sorted(values.items()):
                 family.add_metric([*base, proc], value)
             yield family
+
+    def per_op(self) -> Iterator[Metric]:
+        m, base = self.m, list(self.m._labels.values())
+        names = [*LABELS, "processor"]
         ops = CounterMetricFamily("llmemu_operations", "Operations executed, one per layer per iteration, by processor, op and kind.", labels=[*names, "op", "kind"])  # fmt: skip
         for (proc, op, kind), value in sorted(m.ops.items()):
             ops.add_metric([*base, proc, op, kind], value)
@@ -111,7 +119,21 @@ class _TotalsCollector:
             for (proc, op), value in sorted(values.items()):
                 family.add_metric([*base, proc, op], value)
             yield family
+
+    def routing(self) -> Metric:
+        m, base = self.m, list(self.m._labels.values())
         routing = CounterMetricFamily("llmemu_routing_decisions", "Placements of each op on a processor by the routing policy, once per iteration.", labels=[*LABELS, "op", "processor"])  # fmt: skip
         for (op, proc), value in sorted(m.decisions.items()):
             routing.add_metric([*base, op, proc], value)
-        yield routing
+        return routing
+
+
+class DashboardTotals:
+    """The totals /dashboard reads (devices, routing), without the per-op families."""
+
+    def __init__(self, totals: _TotalsCollector) -> None:
+        self.totals = totals
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self.totals.devices()
+        yield self.totals.routing()

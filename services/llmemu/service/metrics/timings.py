@@ -25,7 +25,9 @@ class Ring:
     """The last `size` rows appended, addressed by their index since the start."""
 
     def __init__(self, size: int, columns: int = 1) -> None:
-        self.rows = np.full((size, columns), math.nan)
+        # Uninitialised: only rows already appended are ever read, and pages never written
+        # take no memory (the token ring is 16 MB when full).
+        self.rows = np.empty((size, columns))
         self.total = 0
 
     def append(self, *values: float) -> None:
