@@ -32,6 +32,7 @@ def _add_simulate(p: argparse.ArgumentParser) -> None:
 
 def _run_simulate(args: argparse.Namespace) -> int:
     from llmemu.cli.files import load_scenario
+    from llmemu.cli.fleet import needs_fleet, simulate_fleet
     from llmemu.cli.progress import Progress
     from llmemu.cli.render import render_summary
     from llmemu.core.replica import build_replica
@@ -41,10 +42,15 @@ def _run_simulate(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     loaded = load_scenario(args.scenario, args.set)
-    replica = build_replica(loaded.model, loaded.system, loaded.spec.policy, seed=loaded.spec.seed)
-    result = run(replica, loaded.workload(), Progress("simulating"))
-    summary = summarize(result, time.perf_counter() - start)
-    summary.update(details(result))  # distributions, utilisation over time, one iteration
+    if needs_fleet(loaded):
+        summary = simulate_fleet(loaded, Progress("simulating"), start)
+    else:
+        replica = build_replica(
+            loaded.model, loaded.system, loaded.spec.policy, seed=loaded.spec.seed
+        )
+        result = run(replica, loaded.workload(), Progress("simulating"))
+        summary = summarize(result, time.perf_counter() - start)
+        summary.update(details(result))  # distributions, utilisation over time, one iteration
     text = json.dumps(summary, indent=2)
     if args.out:
         Path(args.out).write_text(text + "\n")

@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from llmemu.core.errors import ConfigError
+from llmemu.core.fleet.spec import ClusterSpec
 from llmemu.core.workload import WorkloadSpec
 
 
@@ -60,6 +61,9 @@ class ScenarioSpec(BaseModel):
     system: str | dict[str, Any] = Field(description="preset name or an inline system")
     policy: PolicySpec = Field(default_factory=PolicySpec)
     workload: WorkloadSpec | None = Field(None, description="required to simulate")
+    cluster: ClusterSpec | None = Field(
+        None, description="replicas behind a router, or pools (core/fleet/spec.py)"
+    )
     seed: int = Field(0, ge=0)
     dtype: str | None = Field(None, description="override weights/activations: fp16, bf16, fp32")
     name: str = ""

@@ -73,13 +73,36 @@ class LengthsFile(_Spec):
     path: str = Field(description="CSV with input_tokens,output_tokens columns (or Splitwise's)")
 
 
+class PrefixGroups(_Spec):
+    """A share of the prompts open with one of a few system prompts (agents, apps)."""
+
+    groups: int = Field(gt=0, le=MAX_REQUESTS, description="distinct system prompts")
+    tokens: int = Field(gt=0, le=MAX_TOKENS, description="tokens of each system prompt")
+    fraction: float = Field(1.0, ge=0, le=1, description="share of requests that use one")
+
+
+class Sessions(_Spec):
+    """Multi-turn chats: each turn's prompt is the session's history plus a new input."""
+
+    turns: int = Field(gt=0, le=10_000, description="turns per session")
+    think_s: float = Field(0.0, ge=0, description="seconds between an answer and the next turn")
+
+
 class WorkloadSpec(_Spec):
     requests: int = Field(1000, gt=0, le=MAX_REQUESTS, description="how many requests")
     arrival: Arrival = Field(default_factory=lambda: Poisson(kind="poisson", rate=1.0))
     input_tokens: Length | None = None
     output_tokens: Length | None = None
     lengths: LengthsFile | None = None
-    trace: str | None = Field(None, description="JSONL of arrival_s, input_tokens, output_tokens")
+    trace: str | None = Field(
+        None,
+        description="JSONL of arrival_s, input_tokens, output_tokens, or a Mooncake trace "
+        "(timestamp ms, input_length, output_length, hash_ids of 512-token blocks)",
+    )
+    prefix_groups: PrefixGroups | None = Field(None, description="shared system prompts")
+    sessions: Sessions | None = Field(
+        None, description="multi-turn chats; arrival (poisson) starts sessions"
+    )
     max_input_tokens: int | None = Field(
         None, gt=0, description="cap on prompts (default: context)"
     )
@@ -93,6 +116,14 @@ class WorkloadSpec(_Spec):
             )
         if self.input_tokens is not None and self.output_tokens is None:
             raise ValueError("input_tokens needs output_tokens too")
+        if self.sessions is not None and (
+            self.input_tokens is None or not isinstance(self.arrival, Poisson)
+        ):
+            raise ValueError(
+                "sessions need input_tokens, output_tokens and a poisson arrival of sessions"
+            )
+        if self.sessions is not None and self.prefix_groups is not None:
+            raise ValueError("give prefix_groups or sessions, not both")
         return self
 
 
