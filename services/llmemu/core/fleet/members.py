@@ -44,6 +44,10 @@ class FleetReplica:
         return self.replica.engine.kv.usage
 
     @property
+    def num_assigned(self) -> int:
+        return len(self.requests)
+
+    @property
     def block_size(self) -> int:
         return self.replica.engine.kv.block_size
 

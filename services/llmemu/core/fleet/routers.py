@@ -36,12 +36,15 @@ class ReplicaView(Protocol):
     def num_running(self) -> int: ...
     @property
     def kv_usage(self) -> float: ...
+    @property
+    def num_assigned(self) -> int: ...
     def cached_blocks(self, hashes: tuple[int, ...]) -> int: ...
 
 
-def _load(r: ReplicaView) -> tuple[int, float]:
-    """least-loaded's order: waiting requests first, then KV usage."""
-    return (r.num_waiting + r.num_running, r.kv_usage)
+def _load(r: ReplicaView) -> tuple[int, float, int]:
+    """least-loaded's order: requests queued or running, then KV usage, then fewest
+    requests sent so far (so idle replicas take turns)."""
+    return (r.num_waiting + r.num_running, r.kv_usage, r.num_assigned)
 
 
 class RoundRobin:
