@@ -16,6 +16,15 @@ from llmemu.core.fleet.spec import ClusterSpec
 from llmemu.core.workload import WorkloadSpec
 
 
+class KVOffload(BaseModel):
+    """A host-memory tier under the device KV cache (vLLM CPU offload, LMCache)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    bytes: float = Field(gt=0, description="host memory for KV blocks, bytes")
+    bandwidth_bytes_per_s: float = Field(gt=0, description="host-to-device copy, bytes/s")
+
+
 class PolicySpec(BaseModel):
     """How the replica batches, routes and communicates. A setting only some batching
     policies read is refused under the others when it is not at its default
@@ -46,6 +55,12 @@ class PolicySpec(BaseModel):
         description="price stable decode runs in one engine step (same results, faster; "
         "MoE under expert_routing uniform draws one routing per step, so the sampling noise "
         "differs: use balanced to compare)",
+    )
+    prefix_caching: bool = Field(
+        False, description="reuse the KV of cached prompt prefixes (vLLM semantics)"
+    )
+    kv_offload: KVOffload | None = Field(
+        None, description="host tier for blocks the device evicts (needs prefix_caching)"
     )
     options: dict[str, Any] = Field(
         default_factory=dict,

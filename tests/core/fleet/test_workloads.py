@@ -80,6 +80,10 @@ def test_sessions_grow_the_prompt_by_each_answer_and_wait_for_it():
     # Turn k's prompt: k inputs of 200 and k - 1 answers of 50.
     assert w.inputs.tolist() == [200, 450, 700, 200, 450, 700]
     assert np.isnan(w.arrivals[[1, 2, 4, 5]]).all() and w.parents.tolist() == [-1, 0, 1, -1, 3, 4]
+    # Turn 1's prompt and answer (250 tokens: 15 full blocks of 16) open turn 2's prompt.
+    t1 = block_hashes(w.segments[0], 16, 250)
+    t2 = block_hashes(w.segments[1], 16, 450)
+    assert len(t1) == 15 and t2[:15] == t1 and w.segments[1][:2] == w.segments[0]
     run = run_fleet_raw(data)
     by_index = {fr.index: fr for fr in run.requests}
     assert len(by_index) == 6

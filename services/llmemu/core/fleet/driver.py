@@ -122,7 +122,11 @@ class FleetDriver:
             arrivals.done(fr.index, now)
             return
         out = 1 if target.role == "prefill" else fr.output_tokens
-        req = target.replica.engine.new_request(now, fr.prompt_tokens, out)
+        engine = target.replica.engine
+        req = engine.new_request(now, fr.prompt_tokens, out)
+        set_hashes = getattr(engine.kv, "set_hashes", None)
+        if set_hashes is not None:
+            set_hashes(req, fr.hashes(target.block_size))
         fr.prefill = fr.served = req
         self._admit(target, req, fr, now)
 

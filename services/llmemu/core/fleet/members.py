@@ -75,12 +75,12 @@ class FleetRequest:
     _hashes: dict[int, tuple[int, ...]] = field(default_factory=dict)
 
     def hashes(self, block_size: int) -> tuple[int, ...]:
-        """Chained keys of the prompt's full blocks of `block_size` tokens."""
+        """Chained keys of the full blocks of `block_size` tokens of the prompt, and of
+        the answer where the workload knows its content (a session's next turn repeats it)."""
         if self.segments is None:
             return ()
         keys = self._hashes.get(block_size)
         if keys is None:
-            keys = self._hashes[block_size] = block_hashes(
-                self.segments, block_size, self.prompt_tokens
-            )
+            known = self.prompt_tokens + self.output_tokens
+            keys = self._hashes[block_size] = block_hashes(self.segments, block_size, known)
         return keys

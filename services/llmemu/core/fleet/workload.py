@@ -72,9 +72,9 @@ def with_sessions(spec: WorkloadSpec, sessions: Sessions, seed: int) -> FleetWor
         if i % sessions.turns == 0:
             history, arrivals[i], parents[i] = (), starts[i // sessions.turns], -1
         history = (*history, (-(2 * i + 1), int(new_in[i])))
-        segments.append(history)
         inputs[i] = sum(t for _, t in history)
         history = (*history, (-(2 * i + 2), int(outputs[i])))
+        segments.append(history)  # the answer too: its blocks are cached for the next turn
     return FleetWorkload(
         inputs, outputs, arrivals, 0, segments, session_ids, parents, sessions.think_s
     )
