@@ -22,8 +22,7 @@ def test_match_stops_at_the_first_missing_block_and_leaves_the_last_token():
 def test_blocks_in_use_are_never_evicted_and_free_ones_go_least_recent_first():
     index = PrefixIndex(block_size=16)
     _fill(index, [1, 2, 3])
-    index.release(2)
-    index.release(1)
+    assert index.release_all([2, 1]) == 2
     index.evict_to(free_blocks=1)  # two free cached blocks, room for one: 2 was freed first
     assert set(index.refs) == {1, 3}
     index.evict_to(free_blocks=0)
@@ -33,7 +32,7 @@ def test_blocks_in_use_are_never_evicted_and_free_ones_go_least_recent_first():
 def test_a_held_free_block_leaves_the_free_list_and_shared_blocks_count_once():
     index = PrefixIndex(block_size=16)
     _fill(index, [7])
-    index.release(7)
+    index.release_all([7])
     assert index.hold(7) is True  # was free: the caller takes one block off the free count
     assert index.hold(7) is False  # already in use by the first holder: no new block
     assert index.refs[7] == 2 and not index.free_lru
@@ -42,8 +41,7 @@ def test_a_held_free_block_leaves_the_free_list_and_shared_blocks_count_once():
 def test_evicted_blocks_go_to_the_host_tier_in_lru_order():
     index = PrefixIndex(block_size=16, host_blocks=2)
     _fill(index, [1, 2, 3])
-    for k in (1, 2, 3):
-        index.release(k)
+    index.release_all([1, 2, 3])
     index.evict_to(free_blocks=0)
     # 1, 2, 3 went to the host in that order; it holds 2, so 1 fell out.
     assert list(index.host) == [2, 3]

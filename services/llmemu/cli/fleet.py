@@ -82,7 +82,8 @@ def fleet_workload(loaded: Loaded) -> FleetWorkload:
     if wl.sessions is not None:
         w = with_sessions(wl, wl.sessions, seed)
     elif wl.trace is not None and _is_mooncake(loaded):
-        w = from_mooncake(read_mooncake(loaded._path(wl.trace, "workload.trace"), wl.requests), wl.requests)  # fmt: skip
+        rows = read_mooncake(loaded._path(wl.trace, "workload.trace"), wl.requests)
+        w = from_mooncake(rows, wl.requests, wl.time_scale)
     elif wl.prefix_groups is not None:
         w = with_prefix_groups(loaded.workload(), wl.prefix_groups, seed)
     else:

@@ -66,22 +66,33 @@ class PrefixIndex:
         self.refs[key] = 1
         return True
 
-    def release(self, key: int) -> None:
-        count = self.refs[key] - 1
-        self.refs[key] = count
-        if count == 0:
-            self.free_lru[key] = None
+    def release_all(self, keys: list[int]) -> int:
+        """Drop one reference on each key; how many blocks became free."""
+        refs, lru = self.refs, self.free_lru
+        freed = 0
+        for key in keys:
+            count = refs[key] - 1
+            refs[key] = count
+            if count == 0:
+                lru[key] = None
+                freed += 1
+        return freed
 
     def evict_to(self, free_blocks: int) -> None:
         """Drop least recently freed blocks until no more are cached than are free."""
-        while len(self.free_lru) > free_blocks:
-            key, _ = self.free_lru.popitem(last=False)
-            del self.refs[key]
-            if self.host_blocks:
-                self.host[key] = None
-                self.host.move_to_end(key)
-                if len(self.host) > self.host_blocks:
-                    self.host.popitem(last=False)
+        excess = len(self.free_lru) - free_blocks
+        if excess <= 0:
+            return
+        pop, refs, host = self.free_lru.popitem, self.refs, self.host
+        keep = self.host_blocks
+        for _ in range(excess):
+            key = pop(last=False)[0]
+            del refs[key]
+            if keep:
+                host.pop(key, None)  # re-entering: most recently used
+                host[key] = None
+        while len(host) > keep:
+            host.popitem(last=False)
 
     def touch_host(self, key: int) -> None:
         self.host.move_to_end(key)

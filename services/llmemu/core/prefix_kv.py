@@ -31,15 +31,20 @@ class PrefixKVCache(KVCache):
         self.host_bandwidth = host_bandwidth_bytes_per_s
         self.block_bytes = block_bytes
         self._load_bytes = 0.0
+        self._live_hashes = 1024
 
     @property
     def stats(self):
         return self.index.stats
 
     def set_hashes(self, req: Request, hashes: tuple[int, ...]) -> None:
-        """Chained keys of the request's full blocks (prompt, and output where known)."""
+        """Chained keys of the request's full blocks (prompt, and output where known).
+        Kept until the request is done (a preempted one is admitted, and hits, again)."""
         if hashes:
             self.hashes[req] = hashes
+            if len(self.hashes) > 2 * self._live_hashes:
+                self.hashes = {r: h for r, h in self.hashes.items() if not r.done}
+                self._live_hashes = max(1024, len(self.hashes))
 
     def admit(self, req: Request) -> None:
         """Before a waiting request's first chunk is sized: take its cached leading blocks,
@@ -55,10 +60,16 @@ class PrefixKVCache(KVCache):
             if index.hold(key):
                 self.free_blocks -= 1
         host = max(0, min(host, self.free_blocks))
+        copied = 0
         for key in hashes[device : device + host]:
-            index.touch_host(key)
-            index.insert(key)
-            self.free_blocks -= 1
+            if key in index.refs:  # also on the device, past a block that was not
+                if index.hold(key):
+                    self.free_blocks -= 1
+            else:
+                index.touch_host(key)
+                index.insert(key)
+                self.free_blocks -= 1
+                copied += 1
             keys.append(key)
         index.evict_to(self.free_blocks)
         self.held[req] = keys
@@ -67,8 +78,8 @@ class PrefixKVCache(KVCache):
         stats = index.stats
         stats.query_tokens += req.prompt_tokens
         stats.hit_tokens += req.computed
-        stats.offload_hit_tokens += host * self.block_size
-        self._load_bytes += host * self.block_bytes
+        stats.offload_hit_tokens += copied * self.block_size
+        self._load_bytes += copied * self.block_bytes
         self.note_usage()
 
     def try_grow(self, req: Request, tokens: int) -> bool:
@@ -85,13 +96,12 @@ class PrefixKVCache(KVCache):
         return True
 
     def _cache(self, req: Request, held: list[int], hashes: tuple[int, ...], tokens: int):
-        index = self.index
-        start = len(held)
-        for key in hashes[start : min(len(hashes), tokens // self.block_size)]:
-            if not index.insert(key):
+        refs = self.index.refs
+        for key in hashes[len(held) : tokens // self.block_size]:
+            if key in refs:
                 break  # another request cached it first: this one keeps a private copy
+            refs[key] = 1
             held.append(key)
-        self.note_usage()
 
     def take_load_s(self) -> float:
         """Seconds to copy this iteration's host-tier hits back (then reset)."""
@@ -104,16 +114,13 @@ class PrefixKVCache(KVCache):
     def free(self, req: Request) -> None:
         """Cache the full blocks the request computed, then let go of everything it holds."""
         held = self.held.pop(req, [])
-        hashes = self.hashes.pop(req, ())
+        hashes = self.hashes.get(req, ())
         index = self.index
         if hashes:
             self._cache(req, held, hashes, req.computed)
         self.free_blocks += req.num_blocks - len(held)
         req.num_blocks = 0
-        for key in held:
-            index.release(key)
-            if index.refs[key] == 0:
-                self.free_blocks += 1
+        self.free_blocks += index.release_all(held)
         index.evict_to(self.free_blocks)
 
     def cached_prefix_blocks(self, hashes: tuple[int, ...]) -> int:

@@ -99,6 +99,9 @@ class WorkloadSpec(_Spec):
         description="JSONL of arrival_s, input_tokens, output_tokens, or a Mooncake trace "
         "(timestamp ms, input_length, output_length, hash_ids of 512-token blocks)",
     )
+    time_scale: float = Field(
+        1.0, gt=0, description="trace only: multiply arrival times (2 = half the rate)"
+    )
     prefix_groups: PrefixGroups | None = Field(None, description="shared system prompts")
     sessions: Sessions | None = Field(
         None, description="multi-turn chats; arrival (poisson) starts sessions"
@@ -122,6 +125,8 @@ class WorkloadSpec(_Spec):
             raise ValueError(
                 "sessions need input_tokens, output_tokens and a poisson arrival of sessions"
             )
+        if self.time_scale != 1.0 and self.trace is None:
+            raise ValueError("time_scale stretches a trace's arrival times; give a trace")
         if self.sessions is not None and self.prefix_groups is not None:
             raise ValueError("give prefix_groups or sessions, not both")
         return self

@@ -26,12 +26,18 @@ def block_hashes(segments: Segments, block_size: int, prompt_tokens: int) -> tup
         length = min(length, budget)
         budget -= length
         while offset < length:
+            if not filled and length - offset >= block_size:
+                # A whole block inside one segment (the common case): no piece list.
+                parent = hash((parent, seg, offset, block_size))
+                keys.append(parent)
+                offset += block_size
+                continue
             take = min(block_size - filled, length - offset)
             pieces.append((seg, offset, take))
             filled += take
             offset += take
             if filled == block_size:
-                parent = hash((parent, *pieces))
+                parent = hash((parent, *pieces))  # pieces: (segment, offset, tokens)
                 keys.append(parent)
                 pieces.clear()
                 filled = 0

@@ -75,7 +75,7 @@ class PrefixAffinity:
 
     def pick(self, req: Arrival, replicas: Sequence[ReplicaView]) -> int:
         loads = [_load(r) for r in replicas]
-        floor = min(load for load, _ in loads)
+        floor = min(load[0] for load in loads)
         best, best_key = 0, None
         for i, r in enumerate(replicas):
             if loads[i][0] > floor + self.slack:

@@ -12,6 +12,14 @@ from llmemu.core.simulate import Workload
 from llmemu.core.workload import PrefixGroups, Sessions, WorkloadSpec, sample_lengths
 
 MOONCAKE_BLOCK_TOKENS = 512
+
+
+def own(k: int) -> int:
+    """The id of a segment no other prompt has: negative (trace ids are not), and never -1,
+    which CPython hashes like -2."""
+    return -2 - k
+
+
 """Tokens behind each Mooncake hash id (Mooncake FAST'25 traces README: block size 512)."""
 
 
@@ -44,7 +52,7 @@ def with_prefix_groups(w: Workload, spec: PrefixGroups, seed: int) -> FleetWorkl
     group = rng.integers(0, spec.groups, n)
     inputs = w.inputs + np.where(shared, spec.tokens, 0)
     segments = [
-        ((g, spec.tokens), (-(i + 1), int(w.inputs[i]))) if s else ((-(i + 1), int(w.inputs[i])),)
+        ((g, spec.tokens), (own(i), int(w.inputs[i]))) if s else ((own(i), int(w.inputs[i])),)
         for i, (s, g) in enumerate(zip(shared.tolist(), group.tolist(), strict=True))
     ]
     return FleetWorkload(inputs, w.outputs, w.arrivals, w.concurrency, segments)
@@ -71,23 +79,26 @@ def with_sessions(spec: WorkloadSpec, sessions: Sessions, seed: int) -> FleetWor
     for i in range(n):
         if i % sessions.turns == 0:
             history, arrivals[i], parents[i] = (), starts[i // sessions.turns], -1
-        history = (*history, (-(2 * i + 1), int(new_in[i])))
+        history = (*history, (own(2 * i), int(new_in[i])))
         inputs[i] = sum(t for _, t in history)
-        history = (*history, (-(2 * i + 2), int(outputs[i])))
+        history = (*history, (own(2 * i + 1), int(outputs[i])))
         segments.append(history)  # the answer too: its blocks are cached for the next turn
     return FleetWorkload(
         inputs, outputs, arrivals, 0, segments, session_ids, parents, sessions.think_s
     )
 
 
-def from_mooncake(rows: list[tuple[float, int, int, tuple[int, ...]]], n: int) -> FleetWorkload:
-    """The first `n` rows of a Mooncake trace: (timestamp_s, input, output, hash_ids)."""
+def from_mooncake(
+    rows: list[tuple[float, int, int, tuple[int, ...]]], n: int, time_scale: float = 1.0
+) -> FleetWorkload:
+    """The first `n` rows of a Mooncake trace: (timestamp_s, input, output, hash_ids), the
+    arrival times multiplied by `time_scale`."""
     take = rows[:n]
     t0 = take[0][0]
     return FleetWorkload(
         np.array([r[1] for r in take], dtype=np.int64),
         np.array([r[2] for r in take], dtype=np.int64),
-        np.array([r[0] - t0 for r in take]),
+        np.array([(r[0] - t0) * time_scale for r in take]),
         segments=[mooncake_segments(r[3], r[1], MOONCAKE_BLOCK_TOKENS) for r in take],
     )
 
