@@ -27,11 +27,13 @@ MOONCAKE_KEYS = ("timestamp", "input_length", "output_length", "hash_ids")
 
 def needs_fleet(loaded: Loaded) -> bool:
     wl = loaded.spec.workload
-    if loaded.spec.cluster is not None:
+    if loaded.spec.cluster is not None or loaded.spec.policy.prefix_caching:
         return True
     if wl is None:
         return False
-    return bool(wl.prefix_groups or wl.sessions or (wl.trace and _is_mooncake(loaded)))
+    if wl.prefix_groups or wl.sessions or wl.time_scale != 1.0:
+        return True
+    return bool(wl.trace and _is_mooncake(loaded))
 
 
 def _is_mooncake(loaded: Loaded) -> bool:
@@ -87,7 +89,10 @@ def fleet_workload(loaded: Loaded) -> FleetWorkload:
     elif wl.prefix_groups is not None:
         w = with_prefix_groups(loaded.workload(), wl.prefix_groups, seed)
     else:
-        w = from_workload(loaded.workload())
+        base = loaded.workload()
+        w = from_workload(base)
+        if base.arrivals is not None and wl.time_scale != 1.0:
+            w = FleetWorkload(w.inputs, w.outputs, base.arrivals * wl.time_scale, w.concurrency)
     return capped(w, loaded.model.max_context)
 
 

@@ -48,7 +48,7 @@ class PrefixKVCache(KVCache):
 
     def admit(self, req: Request) -> None:
         """Before a waiting request's first chunk is sized: take its cached leading blocks,
-        copying host-tier ones back into free device blocks."""
+        copying host-tier ones back into free device blocks (priced by take_load_s)."""
         if req.computed or req in self.held:
             return
         hashes = self.hashes.get(req, ())

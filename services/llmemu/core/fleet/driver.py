@@ -124,9 +124,11 @@ class FleetDriver:
         out = 1 if target.role == "prefill" else fr.output_tokens
         engine = target.replica.engine
         req = engine.new_request(now, fr.prompt_tokens, out)
-        set_hashes = getattr(engine.kv, "set_hashes", None)
-        if set_hashes is not None:
-            set_hashes(req, fr.hashes(target.block_size))
+        if target.caches_prefixes:
+            # The cached prefix is taken when the request arrives, not when the scheduler
+            # admits it: its blocks stay pinned while it queues (vLLM looks up at admission).
+            engine.kv.set_hashes(req, fr.hashes(target.block_size))
+            engine.kv.admit(req)
         fr.prefill = fr.served = req
         self._admit(target, req, fr, now)
 
@@ -157,6 +159,11 @@ class FleetDriver:
     def _step(self, horizon: float, arrivals: ArrivalQueue) -> None:
         now, _, index = heapq.heappop(self.steps)
         target = self.replicas[index]
+        if target.caches_prefixes:
+            # Host-tier hits are copied back before the iteration that computes the rest.
+            load_s = target.replica.engine.kv.take_load_s()
+            target.kv_load_s += load_s
+            now += load_s
         result = target.replica.engine.step(now, horizon)
         if result is None:
             target.stepping = False

@@ -28,8 +28,14 @@ class FleetReplica:
     """When its current step ends (or ended)."""
     index: int = 0
     """Position in the driver's list (the heap's key for it)."""
+    kv_load_s: float = 0.0
+    """Seconds spent copying prefix blocks back from the host tier."""
     stepping: bool = False
     """In the driver's heap of replicas with a step to take."""
+
+    @property
+    def caches_prefixes(self) -> bool:
+        return hasattr(self.replica.engine.kv, "set_hashes")
 
     @property
     def num_waiting(self) -> int:

@@ -131,9 +131,9 @@ def _prefix_cache(replicas: list[FleetReplica]) -> dict[str, float] | None:
         k: sum(s[k] for s in all_stats)
         for k in ("query_tokens", "hit_tokens", "offload_hit_tokens")
     }
-    total["hit_ratio"] = (
-        total["hit_tokens"] / total["query_tokens"] if total["query_tokens"] else 0.0
-    )
+    queries = total["query_tokens"]
+    total["hit_ratio"] = total["hit_tokens"] / queries if queries else 0.0
+    total["offload_load_s"] = sum(r.kv_load_s for r in replicas)
     return total
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 MAX_REPLICAS = 4096
 """More replicas than any fleet this emulator is meant to size: a larger count is a typo."""
@@ -49,6 +49,17 @@ class ClusterSpec(_Spec):
         description="router knobs (weighted: queue, kv, prefix; prefix-affinity: slack)",
     )
     link: LinkSpec | None = Field(None, description="required when pools have prefill/decode")
+
+    @field_validator("router")
+    @classmethod
+    def _known_router(cls, name: str) -> str:
+        from llmemu.core.fleet.routers import ROUTERS
+
+        if name not in ROUTERS:
+            raise ValueError(
+                f"unknown router {name!r}; choose one of: {', '.join(sorted(ROUTERS))}"
+            )
+        return name
 
     @model_validator(mode="after")
     def _shape(self) -> ClusterSpec:
