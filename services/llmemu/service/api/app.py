@@ -34,7 +34,7 @@ from llmemu.service.api.settings import ServeSettings
 from llmemu.service.dashboard.page import install_dashboard
 from llmemu.service.live.clock import RealTimeClock
 from llmemu.service.live.emulation import Emulation, load_emulation
-from llmemu.service.live.engine_loop import SchedulerService
+from llmemu.service.live.fleet import new_scheduler, new_transport
 from llmemu.service.live.pacing import OnePerTurn
 from llmemu.service.live.transport import InMemoryTransport
 from llmemu.service.metrics.mfu import MfuCollector
@@ -61,15 +61,14 @@ def create_app(
     emu = emulation or load_emulation(settings)
     clock = clock or RealTimeClock(settings.speed)
     registry = registry or CollectorRegistry()
-    transport = transport or InMemoryTransport()
+    transport = transport or new_transport(emu)
     tok = BuiltinTokenizer()
     workload = emu.loaded.spec.workload
     sampler = OutputSampler.for_workload(tok.word_ids, emu.seed, workload, emu.output_rows)
-    kv = emu.replica.engine.kv
 
     def gauges() -> EngineGauges:
         load = transport.load()
-        return EngineGauges(load.num_waiting, load.num_running, kv.usage)
+        return EngineGauges(load.num_waiting, load.num_running, emu.kv_usage)
 
     metrics = ServingMetrics(
         registry,
@@ -81,7 +80,7 @@ def create_app(
     )
     tp = emu.replica.system.tensor_parallel
     registry.register(MfuCollector(metrics.own, emu.served_model_name, tp))
-    scheduler = SchedulerService(emu.replica, clock, transport, metrics)
+    scheduler = new_scheduler(emu, clock, transport, metrics)
 
     def ensure_started() -> None:
         if scheduler.dead:
