@@ -73,7 +73,7 @@ def build_emulation(loaded: Loaded, settings: ServeSettings) -> Emulation:
     return Emulation(
         loaded=loaded,
         replica=replica,
-        served_model_name=settings.served_model_name or loaded.model.name,
+        served_model_name=settings.served_model_name or _typed_name(loaded),
         max_model_len=max_model_len,
         seed=spec.seed if settings.seed is None else settings.seed,
         output_rows=_output_rows(loaded),
@@ -101,6 +101,12 @@ def _fleet(loaded: Loaded, policy) -> list[tuple[str, Replica]]:
             replica = build_replica(loaded.model, system, pol, seed=seed, keep_plan=True)
             replicas.append((f"{pool.name}-{i}", replica))
     return replicas
+
+
+def _typed_name(loaded: Loaded) -> str:
+    """The model as the user wrote it (an HF id or a path, as vLLM serves it), else its name."""
+    ref = loaded.spec.model
+    return ref if isinstance(ref, str) else loaded.model.name
 
 
 def _output_rows(loaded: Loaded) -> np.ndarray | None:
