@@ -44,6 +44,7 @@ def _run_simulate(args: argparse.Namespace) -> int:
     from llmemu.cli.nanoflow_auto import with_searched_pipeline
     from llmemu.cli.progress import Progress
     from llmemu.cli.render import policy_report, render_summary
+    from llmemu.core.batching import check_settings
     from llmemu.core.replica import build_replica
     from llmemu.core.results import summarize
     from llmemu.core.simulate import run
@@ -56,6 +57,7 @@ def _run_simulate(args: argparse.Namespace) -> int:
         searched = None
     else:
         workload = loaded.workload()
+        check_settings(loaded.spec.policy)  # a refused setting stops before any search runs
         loaded, searched = with_searched_pipeline(loaded, workload)
         replica = build_replica(
             loaded.model, loaded.system, loaded.spec.policy, seed=loaded.spec.seed
