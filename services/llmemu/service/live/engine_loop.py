@@ -32,7 +32,9 @@ class EngineObserver(Protocol):
 
     def on_step(self, result: StepResult, start_s: float, end_s: float) -> None: ...
     def on_first_token(self, req: Request) -> None: ...
-    def on_token(self, gap_s: float) -> None: ...
+    def on_tokens(self, gap_s: float, count: int) -> None:
+        """`count` tokens of this iteration came `gap_s` after their sequences' previous."""
+
     def on_finish(self, req: Request, seq: SubmitSequence, reason: str) -> None: ...
 
 
@@ -172,13 +174,17 @@ class SchedulerService:
 
     def _observe(self, result: StepResult, start_s: float, end_s: float, seen) -> None:
         observer = self.observer
+        # Sequences that also ran the previous iteration share one gap: observed together.
+        gaps: dict[float, int] = {}
         for req, seq, gap_s, reason in seen:
             if gap_s is None:
                 observer.on_first_token(req)
             else:
-                observer.on_token(gap_s)
+                gaps[gap_s] = gaps.get(gap_s, 0) + 1
             if reason is not None:
                 observer.on_finish(req, seq.msg, reason)
+        for gap_s, count in gaps.items():
+            observer.on_tokens(gap_s, count)
         observer.on_step(result, start_s, end_s)
 
     def _fail_all(self, message: str, status: int = 500) -> None:
