@@ -17,8 +17,9 @@ def test_same_exposition_as_prometheus_client() -> None:
     # 0.01 sits on a bound (le is <=), 0.02 in the second bucket, 7 past the last bound.
     values = [0.01, 0.02, 0.02, 0.3, 7.0]
     ours, theirs = CollectorRegistry(), CollectorRegistry()
-    fast = FastHistogram("vllm:inter_token_latency_seconds", "Doc.", LABELS, BOUNDS)
-    ours.register(fast)
+    family = FastHistogram("vllm:inter_token_latency_seconds", "Doc.", list(LABELS), BOUNDS)
+    ours.register(family)
+    fast = family.labels(*LABELS.values())
     slow = Histogram("vllm:inter_token_latency_seconds", "Doc.", list(LABELS), buckets=BOUNDS, registry=theirs).labels(**LABELS)  # fmt: skip
     fast.observe(0.01)
     fast.observe_many(0.02, 2)
@@ -34,3 +35,15 @@ def test_same_exposition_as_prometheus_client() -> None:
     assert abs(fast.sum - 7.35) < 1e-12
     created = [line for line in generate_latest(ours).decode().splitlines() if line.startswith("vllm:inter_token_latency_seconds_created{")]  # fmt: skip
     assert len(created) == 1
+
+
+def test_several_label_sets_come_out_in_the_order_they_were_first_used() -> None:
+    ours, theirs = CollectorRegistry(), CollectorRegistry()
+    names = ["model_name", "kind"]
+    family = FastHistogram("llmemu_op_intensity_flops_per_byte", "Doc.", names, BOUNDS)
+    ours.register(family)
+    slow = Histogram("llmemu_op_intensity_flops_per_byte", "Doc.", names, buckets=BOUNDS, registry=theirs)  # fmt: skip
+    for kind, value in (("gemm", 0.5), ("attention", 0.02), ("gemm", 0.04)):
+        family.labels("m", kind).observe(value)
+        slow.labels("m", kind).observe(value)
+    assert _text(ours) == _text(theirs)

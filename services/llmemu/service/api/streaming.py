@@ -37,6 +37,7 @@ class StreamSink:
     ) -> None:
         self.job, self.pending, self.fmt, self.advance = job, pending, fmt, advance
         self.include_usage, self.continuous_usage = include_usage, continuous_usage
+        self.prompt = job.prompt_tokens  # a sum over the choices: once, not per token
         self.completion = 0
         self._writer: EagerWriter | None = None
         self._early: list[Events] = []
@@ -62,7 +63,7 @@ class StreamSink:
         """EventStream's body: write what is ready, then return once the stream has ended."""
         self._writer = writer
         if self.fmt.chat:
-            usage = usage_json(self.job.prompt_tokens, 0) if self.continuous_usage else None
+            usage = usage_json(self.prompt, 0) if self.continuous_usage else None
             writer.write("".join(self.fmt.role(c.index, usage) for c in self.job.choices).encode())  # fmt: skip
         early, self._early = self._early, []
         for events in early:
@@ -74,7 +75,7 @@ class StreamSink:
         if events is None:  # the client left, or the server is closing
             self._end(None)
             return
-        fmt, prompt, parts = self.fmt, self.job.prompt_tokens, []
+        fmt, prompt, parts = self.fmt, self.prompt, []
         for ev in events:
             choice = self.pending.get(ev.seq_id)
             if choice is None:

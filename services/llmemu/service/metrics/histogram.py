@@ -18,20 +18,14 @@ from prometheus_client.core import HistogramMetricFamily, Metric
 from prometheus_client.utils import floatToGoString
 
 
-class FastHistogram:
-    """One labelled histogram series; a collector to register on a CollectorRegistry."""
+class Series:
+    """One label set's buckets and sum."""
 
-    def __init__(
-        self,
-        name: str,
-        doc: str,
-        labels: dict[str, str],
-        bounds: Sequence[float],
-    ) -> None:
-        self.name, self.doc = name, doc
-        self.label_names, self.label_values = list(labels), list(labels.values())
-        self.bounds = tuple(float(b) for b in bounds)
-        self.counts = [0] * (len(self.bounds) + 1)  # the last one is +Inf
+    __slots__ = ("bounds", "counts", "sum", "created")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)  # the last one is +Inf
         self.sum = 0.0
         self.created = time.time()
 
@@ -43,16 +37,37 @@ class FastHistogram:
         self.counts[bisect_left(self.bounds, value)] += count
         self.sum += value * count
 
+
+class FastHistogram:
+    """A labelled histogram family; `labels(...)` gives a Series to observe. A collector to
+    register on a CollectorRegistry."""
+
+    def __init__(self, name: str, doc: str, label_names: Sequence[str], bounds: Sequence[float]) -> None:  # fmt: skip
+        self.name, self.doc = name, doc
+        self.label_names = list(label_names)
+        self.bounds = tuple(float(b) for b in bounds)
+        self._les = (*map(floatToGoString, self.bounds), "+Inf")
+        self._series: dict[tuple[str, ...], Series] = {}
+
+    def labels(self, *values: str) -> Series:
+        series = self._series.get(values)
+        if series is None:
+            if len(values) != len(self.label_names):
+                raise ValueError(f"{self.name}: {len(values)} label values for labels {self.label_names}")  # fmt: skip
+            series = self._series[values] = Series(self.bounds)
+        return series
+
     def describe(self) -> list[Metric]:
         return []
 
     def collect(self) -> Iterator[Metric]:
         family = HistogramMetricFamily(self.name, self.doc, labels=self.label_names)
-        cumulative, buckets = 0.0, []
-        for bound, n in zip((*map(floatToGoString, self.bounds), "+Inf"), self.counts, strict=True):
-            cumulative += n
-            buckets.append((bound, cumulative))
-        family.add_metric(self.label_values, buckets, self.sum)
-        labels = dict(zip(self.label_names, self.label_values, strict=True))
-        family.add_sample(f"{self.name}_created", labels, self.created)
+        for values, series in self._series.items():
+            cumulative, buckets = 0.0, []
+            for le, n in zip(self._les, series.counts, strict=True):
+                cumulative += n
+                buckets.append((le, cumulative))
+            family.add_metric(list(values), buckets, series.sum)
+            labels = dict(zip(self.label_names, values, strict=True))
+            family.add_sample(f"{self.name}_created", labels, series.created)
         yield family

@@ -77,8 +77,9 @@ class VllmMetrics:
         self.iteration_tokens = hist("vllm:iteration_tokens_total", "Histogram of number of tokens per engine_step.", ITERATION_TOKEN_BUCKETS)  # fmt: skip
         self.ttft = hist("vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", TTFT_BUCKETS)  # fmt: skip
         # Observed once per token: the cheap kind, fed a whole iteration's equal gaps at once.
-        self.itl = FastHistogram("vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", labels, ITL_BUCKETS)  # fmt: skip
-        registry.register(self.itl)
+        itl = FastHistogram("vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", LABELS, ITL_BUCKETS)  # fmt: skip
+        registry.register(itl)
+        self.itl = itl.labels(model_name, "0")
         self.tpot = hist("vllm:request_time_per_output_token_seconds", "Histogram of time_per_output_token_seconds per request.", ITL_BUCKETS)  # fmt: skip
         self.e2e = hist("vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.", LATENCY_BUCKETS)  # fmt: skip
         self.queue = hist("vllm:request_queue_time_seconds", "Histogram of time spent in WAITING phase for request.", LATENCY_BUCKETS)  # fmt: skip
