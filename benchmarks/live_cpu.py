@@ -18,6 +18,8 @@ would be charged to the idle event loop it ends in.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
 import subprocess
 import sys
 import threading
@@ -111,7 +113,15 @@ def one_run(concurrency: int, args: argparse.Namespace) -> dict:
     app = create_app(ServeSettings(model="llama-3-8b", system="h100x1", speed=1.0))
     on_lag = app.state.gateway.on_lag  # called once per token that leaves: the count, and p99
     lags: list[float] = []
-    app.state.gateway.on_lag = lambda lag: (lags.append(lag), on_lag(lag))
+    loops: set[str] = set()
+
+    def record(lag: float) -> None:
+        if not lags:  # which event loop the server runs (uvloop's, if installed)
+            loops.add(type(asyncio.get_running_loop()).__module__)
+        lags.append(lag)
+        on_lag(lag)
+
+    app.state.gateway.on_lag = record
     with served(app) as url:
         thread = server_thread()
         cmd = [LLMEMU, "bench", "--url", url, "--concurrency", str(concurrency), "--endpoint", "chat",
@@ -136,11 +146,24 @@ def one_run(concurrency: int, args: argparse.Namespace) -> dict:
         "server_cpu_share": cpu_s / wall_s,
         "lag_p99_ms": lags[int(0.99 * (tokens - 1))] * 1e3,
         "components_us": {k: v / tokens * 1e6 for k, v in sampler.cpu_s.items()},
+        "event_loop": ",".join(sorted(loops)),
+        # uvicorn imports the HTTP implementation it picked (httptools, if installed).
+        "http": ",".join(
+            sorted(
+                m.rsplit(".", 1)[1]
+                for m in sys.modules
+                if m.startswith("uvicorn.protocols.http.") and m.endswith("_impl")
+            )
+        ),  # fmt: skip
+        "load_average": os.getloadavg()[0],
     }
 
 
 def show(rows: list[dict]) -> None:
     names = [n for n, _ in COMPONENTS] + ["other"]
+    r = rows[-1]
+    load = ", ".join(f"{x['load_average']:.1f}" for x in rows)
+    print(f"event loop {r['event_loop']}, HTTP {r['http']}, host load average {load}")
     print("server CPU per emitted token, microseconds (server thread's own clock)")
     print(f"{'component':42s}" + "".join(f"{r['concurrency']:>9d}" for r in rows))
     for name in names:
