@@ -74,9 +74,9 @@ class ServingMetrics:
     def on_first_token(self, req: Request) -> None:
         self.vllm.on_first_token(req)
 
-    def on_token(self, gap_s: float) -> None:
-        self.vllm.itl.observe(gap_s)
-        self.timings.gaps.append(gap_s)
+    def on_tokens(self, gap_s: float, count: int) -> None:
+        self.vllm.on_tokens(gap_s, count)
+        self.timings.gaps.fill(gap_s, count)
 
     def on_finish(self, req: Request, seq: SubmitSequence, reason: str) -> None:
         self.vllm.on_finish(req, seq, reason)
