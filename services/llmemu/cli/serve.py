@@ -77,6 +77,8 @@ def uvicorn_options(settings) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    import gc
+
     import uvicorn
 
     from llmemu.service.api.app import create_app
@@ -89,6 +91,11 @@ def run(args: argparse.Namespace) -> int:
         f"{settings.speed:g}, http://{settings.host}:{settings.port}/v1",
         flush=True,
     )
+    # Start-up objects (presets, the tokenizer, pydantic schemas) live as long as the server:
+    # frozen, a full collection no longer scans them (one took 0.36 s on a busy machine, and
+    # the event loop, every stream and /health with it).
+    gc.collect()
+    gc.freeze()
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level, **uvicorn_options(settings))  # fmt: skip
     return 0
 
