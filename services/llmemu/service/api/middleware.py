@@ -102,7 +102,9 @@ class ArrivalStamp:
         self.gate = gate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        # Only bodies are work to space out: /health, /metrics and the other GETs answer from
+        # state, and queued behind a burst's requests /health took one loop turn per request.
+        if scope["type"] == "http" and scope["method"] == "POST":
             scope.setdefault("state", {})["arrival_s"] = self.now()
             await asyncio.sleep(0)
             async with self.gate:
