@@ -4,6 +4,7 @@ on uvicorn. Imports nothing heavy until it runs."""
 from __future__ import annotations
 
 import argparse
+import socket
 
 from llmemu.cli.argtypes import nonnegative_int, port_number, positive_float, positive_int
 
@@ -26,6 +27,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--header-timeout", type=positive_float, metavar="SECONDS", help="a request head must arrive within this (default 10)")  # fmt: skip
     p.add_argument("--context-overflow", choices=["clamp", "error"], help="prompt + max_tokens over the context: clamp (vLLM 0.33) or 400")  # fmt: skip
     p.add_argument("--seed", type=nonnegative_int, help="seed of output lengths and text (default: scenario's)")  # fmt: skip
+    p.add_argument("--tokenizer", metavar="PATH", help="a Hugging Face tokenizer.json or model folder holding one, for exact counts (default: cl100k_base, built in)")  # fmt: skip
+    p.add_argument("--lag-bound-ms", type=positive_float, help="warn when the p99 pacing lag of the last 10 s exceeds this many emulated ms (default 5)")  # fmt: skip
     p.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug", "trace"], help="uvicorn log level")  # fmt: skip
 
 
@@ -51,6 +54,8 @@ def settings_from_args(args: argparse.Namespace):
         "header_timeout_s": args.header_timeout,
         "context_overflow": args.context_overflow,
         "seed": args.seed,
+        "tokenizer": args.tokenizer,
+        "lag_bound_ms": args.lag_bound_ms,
     }
     fields = {k: v for k, v in given.items() if v is not None}
     if args.set:
@@ -65,7 +70,7 @@ def settings_from_args(args: argparse.Namespace):
 
 
 def uvicorn_options(settings) -> dict:
-    """The connection limits (service/api/http_server.py) as uvicorn.run's options."""
+    """The connection limits (service/api/http_server.py) as uvicorn.Config's options."""
     from llmemu.service.api.http_server import ConnectionLimits, guarded_protocol
 
     limits = ConnectionLimits(
@@ -74,6 +79,23 @@ def uvicorn_options(settings) -> dict:
         max_connections=settings.max_connections,
     )
     return {"http": guarded_protocol(limits), "h11_max_incomplete_event_size": limits.max_header_bytes}  # fmt: skip
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The server's socket, bound before anything is printed, so that a port in use is one
+    line and exit 2 (uvicorn would log a banner, then its own error, and exit 3)."""
+    from llmemu.core.errors import ConfigError
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"--port {port}: cannot listen on {host}:{port} ({exc.strerror}); stop what holds it or choose another --port") from None  # fmt: skip
+    sock.set_inheritable(True)
+    return sock
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(args)
     app = create_app(settings)
+    sock = listening_socket(settings.host, settings.port)
     emu = app.state.emulation
     print(
         f"llmemu serve: {emu.served_model_name} on {emu.loaded.system.name} at speed "
@@ -96,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
     # the event loop, every stream and /health with it).
     gc.collect()
     gc.freeze()
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level, **uvicorn_options(settings))  # fmt: skip
+    config = uvicorn.Config(app, log_level=args.log_level, **uvicorn_options(settings))
+    uvicorn.Server(config).run(sockets=[sock])
     return 0
 
 
