@@ -16,7 +16,7 @@ from llmemu.service.distributed.device_worker import create_worker_app
 from llmemu.service.distributed.settings import WorkerSettings
 
 pytestmark = pytest.mark.anyio
-SCENARIO = "examples/duplex-llama3-8b.yaml"
+SCENARIO = "examples/serve-duplex-llama3-8b.yaml"
 GEMM = {"name": "qkv", "kind": "gemm", "flops": 1e9, "bytes": 1e6}
 
 
