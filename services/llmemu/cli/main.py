@@ -155,6 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(message: str, limit: int = 280) -> str:
+    """An error as one line a terminal shows whole, however long the value it quotes."""
+    line = " ".join(message.splitlines())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -173,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command][1](args)
     except LlmemuError as exc:
-        print(f"llmemu {args.command}: error: {exc}", file=sys.stderr)
+        print(f"llmemu {args.command}: error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
     except OSError as exc:  # a path the user gave: a directory, unreadable, missing parent
         where = f"{exc.filename}: " if exc.filename else ""

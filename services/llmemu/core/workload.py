@@ -18,10 +18,16 @@ from llmemu.core.errors import ConfigError
 MAX_TOKENS = 10_000_000
 """Longer than any model's context: a larger length is a typo, refused with its field."""
 MAX_REQUESTS = 100_000_000
+MAX_BURST = 1_000_000
+"""Requests of a burst at most: all of them wait in the engine at once (10,000,000 grew
+past 2.7 GB before the first finished)."""
+MAX_SPAN_S = 1e9
+"""Latest arrival, seconds (~31 years): beyond, a float's step is over a microsecond, and at
+1e302 s every latency came out 0.0."""
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class Constant(_Spec):
@@ -131,6 +137,22 @@ class WorkloadSpec(_Spec):
             raise ValueError("give prefix_groups or sessions, not both")
         return self
 
+    @model_validator(mode="after")
+    def _bounded(self) -> WorkloadSpec:
+        if isinstance(self.arrival, Poisson) and self.requests / self.arrival.rate > MAX_SPAN_S:
+            span = self.requests / self.arrival.rate
+            raise ValueError(
+                f"{self.requests} requests at {self.arrival.rate:g}/s arrive over ~{span:.3g} s, "
+                f"past {MAX_SPAN_S:g} s where times lose precision; raise arrival.rate or lower "
+                "requests"
+            )
+        if isinstance(self.arrival, Burst) and self.requests > MAX_BURST:
+            raise ValueError(
+                f"a burst of {self.requests} requests holds them all at once; at most "
+                f"{MAX_BURST}: lower requests or use a poisson arrival"
+            )
+        return self
+
 
 def sample_lengths(spec: Length, n: int, rng: np.random.Generator) -> np.ndarray:
     if isinstance(spec, Constant):
@@ -172,7 +194,7 @@ def parse_length_rows(text: str, source: str) -> np.ndarray:
                 f"{source}:{number}: {line.strip()!r} has no number in the input or output "
                 "column; fix or drop the row"
             ) from None
-        if not all(np.isfinite(pair)) or min(pair) < 0:
-            raise ConfigError(f"{source}:{number}: lengths must be finite and >= 0")
+        if not all(np.isfinite(pair)) or min(pair) < 0 or max(pair) > MAX_TOKENS:
+            raise ConfigError(f"{source}:{number}: lengths must be in [0, {MAX_TOKENS}]")
         picked.append(pair)
     return np.array(picked, dtype=np.float64).astype(np.int64)

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from llmemu.cli.files import Loaded, load_scenario, load_scenario_data, read_trace
+from llmemu.cli.reading import DATA_BYTES, read_text
 from llmemu.core.errors import ConfigError
 from llmemu.core.replica import Replica, build_replica
 from llmemu.core.workload import parse_length_rows
@@ -115,8 +116,7 @@ def _output_rows(loaded: Loaded) -> np.ndarray | None:
         return None
     name = wl.lengths.path if wl.lengths is not None else wl.trace
     path = Path(name) if Path(name).is_absolute() else loaded.base_dir / name
-    if not path.exists():
-        raise ConfigError(f"workload file {str(path)!r} does not exist; fix the path")
     if wl.lengths is not None:
-        return parse_length_rows(path.read_text(), str(path))[:, 1]
-    return read_trace(path)[:, 2].astype(np.int64)
+        text = read_text(path, "workload.lengths.path", DATA_BYTES)
+        return parse_length_rows(text, str(path))[:, 1]
+    return read_trace(path, "workload.trace")[:, 2].astype(np.int64)
