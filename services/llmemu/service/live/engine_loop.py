@@ -103,7 +103,7 @@ class SchedulerService:
                 self.observer.on_pacing_lag(self.clock.lag_s(end_s))
                 self._last_end_s = end_s
                 seen = self._emit(result, end_s)
-                await asyncio.sleep(0)  # the streams write their tokens before anything else
+                await asyncio.sleep(0)  # streams wrote during _emit; what that readied runs first
                 self._observe(result, start_s, end_s, seen)
         except asyncio.CancelledError:
             raise
