@@ -34,6 +34,19 @@ class Ring:
         self.rows[self.total % len(self.rows)] = values
         self.total += 1
 
+    def fill(self, value: float, count: int) -> None:
+        """Append `value` `count` times (the tokens of one iteration share their gap)."""
+        size = len(self.rows)
+        start = self.total % size
+        self.total += count
+        if count >= size:
+            self.rows[:] = value
+        elif start + count <= size:
+            self.rows[start : start + count] = value
+        else:
+            self.rows[start:] = value
+            self.rows[: start + count - size] = value
+
     def since(self, cursor: int) -> tuple[np.ndarray, int]:
         """Rows appended at index >= cursor still held, and how many are no longer held."""
         size = len(self.rows)
