@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from llmemu.cli.reading import CONFIG_BYTES, DATA_BYTES, SCENARIO_BYTES, read_text
+from llmemu.cli.reading import CONFIG_BYTES, DATA_BYTES, SCENARIO_BYTES, read_text, regular_file
 from llmemu.core import presets
 from llmemu.core.catalog import load_system
 from llmemu.core.data_limits import check_tree, load_yaml
@@ -44,17 +44,21 @@ class Loaded:
             )
         rows = trace = None
         if wl.lengths is not None:
-            path = self._path(wl.lengths.path)
+            path = self._path(wl.lengths.path, "workload.lengths.path")
             rows = parse_length_rows(read_text(path, "workload.lengths.path", DATA_BYTES), str(path))  # fmt: skip
         if wl.trace is not None:
-            trace = read_trace(self._path(wl.trace), "workload.trace")
+            trace = read_trace(self._path(wl.trace, "workload.trace"), "workload.trace")
         return materialise(
             wl, self.spec.seed, rows=rows, trace=trace, max_context=self.model.max_context
         )
 
-    def _path(self, name: str) -> Path:
+    def _path(self, name: str, field: str) -> Path:
+        """A data file the scenario names (relative to the scenario's folder): a regular
+        file under the data limit, so that whoever opens it cannot block on a FIFO or read
+        /dev/zero for ever."""
         path = Path(name)
-        return path if path.is_absolute() else self.base_dir / path
+        path = path if path.is_absolute() else self.base_dir / path
+        return regular_file(path, field, DATA_BYTES)
 
 
 def read_yaml(path: Path) -> Any:
