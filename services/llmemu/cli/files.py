@@ -14,7 +14,7 @@ from llmemu.core.catalog import load_system
 from llmemu.core.errors import ConfigError
 from llmemu.core.scenario import ScenarioSpec, apply_overrides, parse_scenario
 from llmemu.core.simulate import Workload, materialise
-from llmemu.core.specs.dtypes import DTYPE_BYTES
+from llmemu.core.specs.dtypes import dtype_update
 from llmemu.core.specs.loading import load_model
 from llmemu.core.specs.model import ModelSpec
 from llmemu.core.specs.system import SystemSpec
@@ -88,7 +88,12 @@ def read_trace(path: Path) -> np.ndarray:
     return trace[np.argsort(trace[:, 0], kind="stable")]  # a trace need not be sorted
 
 
-def resolve_model(ref: str | dict[str, Any], base_dir: Path, dtype: str | None = None) -> ModelSpec:
+def resolve_model(
+    ref: str | dict[str, Any],
+    base_dir: Path,
+    dtype: str | None = None,
+    kv_dtype: str | None = None,
+) -> ModelSpec:
     if isinstance(ref, dict) and isinstance(ref.get("hf_config"), str):
         path = Path(ref["hf_config"])
         path = path if path.is_absolute() else base_dir / path
@@ -103,12 +108,8 @@ def resolve_model(ref: str | dict[str, Any], base_dir: Path, dtype: str | None =
             "name": ref.get("name") or path.parent.name or path.stem,
             "path": str(path),
         }
-    if dtype is not None:
-        if dtype not in DTYPE_BYTES:
-            raise ConfigError(f"dtype {dtype!r}: choose one of {', '.join(DTYPE_BYTES)}")
-        base = load_model(ref)
-        return base.model_copy(update={"dtype_bytes": DTYPE_BYTES[dtype]})
-    return load_model(ref)
+    update = dtype_update(dtype, kv_dtype)
+    return load_model(ref).model_copy(update=update) if update else load_model(ref)
 
 
 def load_scenario_data(data: Any, base_dir: Path, overrides: list[str], source: str) -> Loaded:
@@ -116,7 +117,7 @@ def load_scenario_data(data: Any, base_dir: Path, overrides: list[str], source: 
         raise ConfigError(f"{source}: expected a mapping with model, system and workload keys")
     data = apply_overrides(data, overrides)
     spec = parse_scenario(data, source)
-    model = resolve_model(spec.model, base_dir, spec.dtype)
+    model = resolve_model(spec.model, base_dir, spec.dtype, spec.kv_dtype)
     system = load_system(spec.system)
     return Loaded(spec, model, system, base_dir)
 

@@ -72,7 +72,9 @@ def _add_explain(p: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="policy override, e.g. routing=opb (keys of the scenario's policy)",
     )
-    p.add_argument("--dtype", help="fp16, bf16 or fp32 instead of the model's own")
+    p.add_argument(
+        "--dtype", help="fp16, bf16, fp32, or fp8 (FP8 weights and KV cache), for the model's own"
+    )
     p.add_argument("--json", action="store_true")
     p.add_argument("--timeline", metavar="PNG", help="also draw the iteration's first layers")
 
