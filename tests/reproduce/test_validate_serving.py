@@ -7,6 +7,7 @@ import math
 import pytest
 
 from llmemu.core.catalog import load_system
+from llmemu.reproduce.serving import emulate, mape, score
 from llmemu.reproduce.serving_rows import (
     HELD_OUT,
     Row,
@@ -68,3 +69,36 @@ def test_row_properties():
     assert row.requests == 30000
     assert row.group == "H100 FP8 TP1"
     assert not row.held_out
+
+
+FAST_ROWS = [
+    ("Llama-3.1-8B", "H100", "FP8", 1, 2048, 128),
+    ("Llama-3.1-8B", "A100", "FP16", 1, 2048, 128),
+    ("Llama-3.1-70B", "H100", "FP16", 4, 2048, 128),
+    ("Llama-3.1-70B", "H100", "FP8", 4, 2048, 128),
+]
+"""One row per GPU / dtype / TP kind whose burst of 256 requests runs in about two seconds."""
+
+
+def test_fast_subset_within_the_bounds():
+    scored = score([_row(*key) for key in FAST_ROWS], requests=256)
+    errors = {s.row.label: round(s.error, 3) for s in scored}
+    assert all(abs(e) <= 0.20 for e in errors.values()), errors
+    assert mape(scored) <= 0.10, errors
+
+
+@pytest.mark.slow
+def test_fp8_speedup_and_tp8_gain_on_h100_within_10_percent():
+    """TensorRT-LLM's FP8 over FP16 on one H100 (13,411 / 7,161 = 1.87x) and TP4 -> TP8 for
+    Llama-3.1-70B FP16 (5,599 / 3,656 = 1.53x), with bursts of 1,024 requests."""
+    fp8, fp16, tp4, tp8 = (
+        emulate(_row(*key), 1024)
+        for key in [
+            ("Llama-3.1-8B", "H100", "FP8", 1, 1000, 1000),
+            ("Llama-3.1-8B", "H100", "FP16", 1, 1000, 1000),
+            ("Llama-3.1-70B", "H100", "FP16", 4, 1000, 1000),
+            ("Llama-3.1-70B", "H100", "FP16", 8, 1000, 1000),
+        ]
+    )
+    assert fp8 / fp16 == pytest.approx(13411.43 / 7160.92, rel=0.10)
+    assert tp8 / tp4 == pytest.approx(5599.45 / 3655.64, rel=0.10)
