@@ -12,6 +12,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 
 from llmemu.service.api.errors import TYPES, error_body
+from llmemu.service.api.sse import BODY_SEND
 from llmemu.service.live.pacing import OnePerTurn
 
 Scope = MutableMapping[str, Any]
@@ -82,7 +83,10 @@ class ArrivalStamp:
     of them is parsed; the turn gate (OnePerTurn) then spaces their handling out, so the
     engine's wake-up timer runs between two requests. Handled back to back, a closed-loop
     burst of 64 requests with 512-token prompts held the loop ~60 ms and every token due in
-    that time went out late."""
+    that time went out late.
+
+    It also leaves the server's own `send` in the scope (BODY_SEND), for a stream's body.
+    """
 
     def __init__(self, app: ASGIApp, *, now: Callable[[], float], gate: OnePerTurn) -> None:
         self.app = app
@@ -92,6 +96,7 @@ class ArrivalStamp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             scope.setdefault("state", {})["arrival_s"] = self.now()
+            scope[BODY_SEND] = send
             await asyncio.sleep(0)
             async with self.gate:
                 pass
