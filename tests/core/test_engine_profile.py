@@ -38,15 +38,18 @@ def test_trtllm_iteration_is_the_kernels_plus_host_plus_sampler():
     model = load_model("llama-3.1-8b")
     system = load_system("a100x1")
     batch = BatchShape(num_decode=256, decode_context=256 * 1000, num_logits=256)
-    kernels = build_replica(model, system, PolicySpec()).engine.pricer.price(batch).duration_s
     trt = build_replica(model, system, PolicySpec(engine="trtllm")).engine.pricer
+    assert trt.pricer.sustained  # the kernels at the sustained clock
+    kernels = trt.inner.price(batch).duration_s
     profile = load_engine("trtllm")
     a100 = load_device("a100")
-    assert a100.efficiency.sustained_clock == 1.0  # the A100's kernels are unchanged
     # greedy sampling: 256 sequences x 128256 logits x bytes per logit at streaming bandwidth
     sampler = 256 * 128256 * profile.sampler_bytes_per_logit / (2.0e12 * a100.efficiency.memory)
     expected = kernels + profile.host_s(batch) + sampler
     assert trt.price(batch).duration_s == pytest.approx(expected, rel=1e-12)
+    plain = build_replica(model, system, PolicySpec()).engine.pricer
+    assert not plain.pricer.sustained
+    assert plain.price(batch).duration_s < kernels  # isolated-kernel clocks are faster
 
 
 def test_sustained_clock_slows_compute_bound_gemms_only():
