@@ -103,7 +103,7 @@ def _run_explain(args: argparse.Namespace) -> int:
 
 
 def _add_presets(p: argparse.ArgumentParser) -> None:
-    """list the model, device and system presets"""
+    """list the model, device, system and engine-profile presets"""
     p.add_argument("--json", action="store_true")
 
 
@@ -115,6 +115,7 @@ def _run_presets(args: argparse.Namespace) -> int:
         "models": list(presets.names("models")),
         "devices": list(presets.names("devices")),
         "systems": system_names(),
+        "engines": list(presets.names("engines")),
     }
     if args.json:
         print(json.dumps(listing, indent=2))
