@@ -20,6 +20,7 @@ from llmemu.protocol.internal import SubmitSequence, TokenEvent
 from llmemu.protocol.openai import ChatCompletionRequest, CompletionRequest
 from llmemu.service.api.errors import ApiError
 from llmemu.service.api.jobs import Choice, Job
+from llmemu.service.api.offload import OffLoop
 from llmemu.service.api.responses import chat_response, completion_response
 from llmemu.service.api.sse import ChunkFormat, EventStream
 from llmemu.service.api.streaming import StreamSink
@@ -39,6 +40,7 @@ class Gateway:
         max_waiting: int | None,
         retry_after_s: int,
         ensure_started: Callable[[], None],
+        offload: OffLoop | None = None,
     ) -> None:
         self.model_names = model_names
         self.transport = transport
@@ -49,11 +51,13 @@ class Gateway:
         self.max_waiting = max_waiting
         self.retry_after_s = retry_after_s
         self.ensure_started = ensure_started
+        self.offload = offload
+        """Where a whole answer is rendered (its text grows with n x tokens); None: inline."""
         self.in_flight = 0
 
     @classmethod
     def serving(cls, emu, transport: GatewayTransport, tok, clock, metrics, settings,
-                ensure_started: Callable[[], None]) -> Gateway:  # fmt: skip
+                ensure_started: Callable[[], None], offload: OffLoop | None = None) -> Gateway:  # fmt: skip
         """The gateway of one emulated model, as the embedded server and the distributed
         gateway both build it: the tokenizer's words, the clock's lag, the metrics' hooks and
         the serving settings' queue limit."""
@@ -67,6 +71,7 @@ class Gateway:
             max_waiting=settings.max_waiting,
             retry_after_s=settings.retry_after_s,
             ensure_started=ensure_started,
+            offload=offload,
         )
 
     def new_job(self, chat: bool) -> Job:
@@ -168,6 +173,11 @@ class Gateway:
         finally:
             listener.cancel()
             self._close(job, pending)
+        if self.offload is None:
+            return self._answer(job, model)
+        return await self.offload.run(self._answer, job, model)
+
+    def _answer(self, job: Job, model: str) -> JSONResponse:
         texts = [c.text(0, c.generated, self.word_text) for c in job.choices]
         build = chat_response if job.chat else completion_response
         body: dict[str, Any] = build(job, texts, model)
