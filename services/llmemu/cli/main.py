@@ -95,7 +95,9 @@ def _add_explain(p: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="policy override, e.g. routing=opb (keys of the scenario's policy)",
     )
-    p.add_argument("--dtype", help="fp16, bf16 or fp32 instead of the model's own")
+    p.add_argument(
+        "--dtype", help="fp16, bf16, fp32, or fp8 (FP8 weights and KV cache), for the model's own"
+    )
     p.add_argument("--json", action="store_true")
     p.add_argument("--timeline", metavar="PNG", help="also draw the iteration's first layers")
 
@@ -110,7 +112,7 @@ def _run_explain(args: argparse.Namespace) -> int:
 
 
 def _add_presets(p: argparse.ArgumentParser) -> None:
-    """list the model, device and system presets"""
+    """list the model, device, system and engine-profile presets"""
     p.add_argument("--json", action="store_true")
 
 
@@ -122,6 +124,7 @@ def _run_presets(args: argparse.Namespace) -> int:
         "models": list(presets.names("models")),
         "devices": list(presets.names("devices")),
         "systems": system_names(),
+        "engines": list(presets.names("engines")),
     }
     if args.json:
         print(json.dumps(listing, indent=2))
