@@ -141,6 +141,7 @@ def run(
     progress: Callable[[int, int], None] | None = None,
 ) -> SimulationRun:
     engine = replica.engine
+    engine.track_requests = False  # only first tokens and finishes are read here
     max_tokens = replica.memory.kv_tokens
     arrivals = _Arrivals(workload)
     requests: list[Request] = []
