@@ -28,6 +28,9 @@ def _add_simulate(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--out", help="also write the JSON result to this file")
     p.add_argument("--report", metavar="DIR", help="also write an HTML report with plots to DIR")
+    p.add_argument(
+        "--requests-out", metavar="FILE", help="also write one CSV row per finished request"
+    )
 
 
 def _run_simulate(args: argparse.Namespace) -> int:
@@ -42,8 +45,10 @@ def _run_simulate(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     loaded = load_scenario(args.scenario, args.set)
     replica = build_replica(loaded.model, loaded.system, loaded.spec.policy, seed=loaded.spec.seed)
-    result = run(replica, loaded.workload(), Progress("simulating"))
+    result = run(replica, loaded.workload(), Progress("simulating"), keep_requests=False)
     summary = summarize(result, time.perf_counter() - start)
+    if args.requests_out:
+        result.log.write_csv(args.requests_out)
     summary.update(details(result))  # distributions, utilisation over time, one iteration
     text = json.dumps(summary, indent=2)
     if args.out:
