@@ -57,10 +57,12 @@ def main() -> None:
     data = {src: kernel_data.load_rows(src) for src in ("vidur", "measured")}
     fitted: dict[str, dict[str, float]] = {}
     for gpu, sources in FIT_SOURCES.items():
-        row_sets = [data[src][gpu] for src in sources if data[src].get(gpu)]
-        if not row_sets:
-            print(f"{gpu}: no kernel rows, skipped")
-            continue
+        missing = [src for src in sources if not data[src].get(gpu)]
+        if missing:  # a quoted comparison must not vanish because a file did
+            folder = {"vidur": kernel_data.VIDUR_DIR, "measured": kernel_data.MEASURED_DIR}
+            where = ", ".join(str(folder[src]) for src in missing)
+            raise SystemExit(f"calibrate: no {gpu} kernel rows in {where}; restore data/kernels from git")  # fmt: skip
+        row_sets = [data[src][gpu] for src in sources]
         device = load_device(gpu)
         fit = calibrate_a100 if gpu == "a100" else kernel_fit.fit
         fitted[gpu] = rounded(fit(row_sets, device))

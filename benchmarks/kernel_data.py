@@ -1,7 +1,7 @@
 """Measured GEMM kernel times as emulator ops, priced through the emulator's own `Pricer`.
 
 Two sources, both one GPU's share of one layer's projection under tensor parallelism:
-- `../shared/data/kernels/<gpu>__<model>.csv` (Vidur profiling data): per-layer shape
+- `data/kernels/vidur/<gpu>__<model>.csv` (Vidur profiling data): per-layer shape
   columns, one row per (token count, TP degree), the median ms of each projection.
 - `data/kernels/measured/<gpu>__*.csv` (this project's own runs of
   `benchmarks/gpu/measure_kernels.py`): one row per GEMM with the per-GPU `m, k, n`.
@@ -14,7 +14,6 @@ simulator charges for that kernel.
 from __future__ import annotations
 
 import csv
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,8 +26,7 @@ from llmemu.core.specs.device import DeviceSpec
 from llmemu.core.specs.system import Link, Processor, SystemSpec
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("LLMEMU_SHARED", REPO / ".." / "shared"))
-VIDUR_DIR = SHARED / "data" / "kernels"
+VIDUR_DIR = REPO / "data" / "kernels" / "vidur"
 MEASURED_DIR = REPO / "data" / "kernels" / "measured"
 OP_KINDS = ("qkv", "o_proj", "gate_up", "down")
 DTYPE_BYTES = 2  # both sources time FP16 GEMMs

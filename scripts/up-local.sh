@@ -22,8 +22,8 @@ RUN="${LLMEMU_RUN_DIR:-$ROOT/out/local}"
 BASE="${LLMEMU_BASE_PORT:-18000}"
 PY="${PYTHON:-$ROOT/.venv/bin/python}"
 SPEED="${LLMEMU_SPEED:-1}"
-DUPLEX="${LLMEMU_DUPLEX_SCENARIO:-$ROOT/examples/duplex-llama3-8b.yaml}"
-EDGE="${LLMEMU_EDGE_SCENARIO:-$ROOT/examples/edge4-llama2-7b.yaml}"
+DUPLEX="${LLMEMU_DUPLEX_SCENARIO:-$ROOT/examples/serve-duplex-llama3-8b.yaml}"
+EDGE="${LLMEMU_EDGE_SCENARIO:-$ROOT/examples/serve-edge4-llama2-7b.yaml}"
 overrides() {  # LLMEMU_SET and the replica's own override, if set: a JSON list, shell-quoted
   printf %q "$("$PY" -c 'import json, sys; print(json.dumps([a for a in sys.argv[1:] if a]))' "${LLMEMU_SET:-}" "$1")"
 }

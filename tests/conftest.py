@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import pytest
 
 from llmemu.cli.main import main
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("LLMEMU_SHARED", REPO.parent / "shared"))
 
 
 def run_cli(capsys, *argv: str) -> tuple[int, str, str]:

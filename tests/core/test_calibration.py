@@ -1,7 +1,7 @@
 """The shipped GPU presets against measured kernel times, priced through the real `Pricer`.
 
 Issue 2 asks for GEMM times within 15% mean absolute percentage error (MAPE) per operation
-kind of the kernel data in ../shared/data/kernels (Vidur's A100 and H100 profiles). Every row
+kind of the kernel data in data/kernels/vidur (Vidur's A100 and H100 profiles). Every row
 counts: the smallest kernels (5-10 us) are where the per-kernel overhead matters, not noise
 to drop. This project's own H100/H200 measurements (data/kernels/measured) are held to the
 same bound. `benchmarks/calibrate.py` prints the same numbers; docs/calibration.md records them.

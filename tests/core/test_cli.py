@@ -64,7 +64,7 @@ def test_output_tokens_are_what_was_asked(cli_json, tmp_path):
 
 
 BAD = {
-    "unknown preset": ("model: llama-9", "unknown model preset 'llama-9'"),
+    "unknown preset": ("model: llama-9", "unknown model 'llama-9'"),
     "negative rate": (
         "{kind: poisson, rate: 8}|{kind: poisson, rate: -1}",
         "workload.arrival.poisson.rate",

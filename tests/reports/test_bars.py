@@ -50,3 +50,37 @@ def test_reproduce_report_has_every_claim_of_the_json(tmp_path: Path, capsys) ->
     for i, claim in enumerate(claims):
         assert f'data-key="{i}/paper" data-value="{json.dumps(claim["paper"])}"' in html
         assert f'data-key="{i}/ours" data-value="{json.dumps(claim["emulated"])}"' in html
+
+
+def _axes():
+    from llmemu.reports.charts import pyplot
+
+    return pyplot().subplots()[1]
+
+
+def test_an_open_ended_band_does_not_stretch_the_axis() -> None:
+    from llmemu.reports.bars import _limits_and_band
+
+    ax = _axes()
+    _limits_and_band(ax, [74.5], (0.0, 1e9))  # "the margin grows": accepted if >= 0
+    assert ax.get_ylim() == pytest.approx((0.0, 74.5 * 1.2))  # 20 % headroom over the bar
+
+
+def test_all_zero_values_get_a_unit_axis() -> None:
+    from llmemu.reports.bars import _limits_and_band
+
+    ax = _axes()
+    _limits_and_band(ax, [0.0, 0.0], (0.0, 0.0))  # paper: no OOM; llmemu: no OOM
+    assert ax.get_ylim() == (0.0, 1.0)
+    ax = _axes()
+    _limits_and_band(ax, [0.0], (-0.1, 0.1))  # a closed band around zero is shown whole
+    assert ax.get_ylim() == pytest.approx((-0.1 - 0.04, 0.1 + 0.04))
+
+
+def test_a_sweeps_points_share_one_panel() -> None:
+    from llmemu.reports.bars import _panels
+
+    sweep = [Claim(f"sweep {a} {ms} ms", None, 1.0 + ms, "s/token") for a in ("star", "ring") for ms in (1, 2, 5, 10)]  # fmt: skip
+    claims = [CLAIMS[0], *sweep, Claim("ring - star at 1 ms", None, 0.0, "s/token"), CLAIMS[1]]
+    panels = _panels(claims)
+    assert [len(p) for p in panels] == [1, 8, 1, 1]  # "ring" starts a run of its own

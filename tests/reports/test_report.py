@@ -135,8 +135,15 @@ def test_report_command_reproduces_the_sweep_page(tmp_path: Path) -> None:
     # At most 8 requests decode at once, each token at least itl p50 apart at the lowest
     # load: throughput cannot pass 8 / itl, and the sweep's best stays under it.
     assert max(tput) < 8 / result["points"][0]["result"]["itl_s"]["p50"]
-    # The knee by the rule: the first load within 95% of the best, not the last point.
-    knee = next(i for i, t in enumerate(tput) if t >= 0.95 * max(tput))
+    # Saturation by the rule: the first rate delivered under 90% with TTFT p50 at least
+    # twice the lowest load's, or the first load within 95% of the best (not the last).
+    rates = result["grid"]["workload.arrival.rate"]
+    res = [p["result"] for p in result["points"]]
+    ttft0 = res[0]["ttft_s"]["p50"]
+    queued = [i for i, (rate, r) in enumerate(zip(rates, res, strict=True))
+              if r["throughput"]["requests_per_s"] < 0.9 * rate and r["ttft_s"]["p50"] >= 2 * ttft0]  # fmt: skip
+    plateau = next(i for i, t in enumerate(tput) if t >= 0.95 * max(tput))
+    knee = min([*queued, plateau])
     assert knee < len(tput) - 1
     saturation = [c for c in cells if c[0].endswith("/params/workload.arrival.rate")]
     assert saturation == [
@@ -146,3 +153,17 @@ def test_report_command_reproduces_the_sweep_page(tmp_path: Path) -> None:
             str(result["points"][knee]["params"]["workload.arrival.rate"]),
         ]
     ]
+
+
+def test_a_sweep_over_another_axis_is_titled_by_it_without_saturation(tmp_path: Path) -> None:
+    from llmemu.reports.curves import saturation_points
+
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(yaml.safe_dump({**SCENARIO, "workload": {**SCENARIO["workload"], "requests": 30}}))  # fmt: skip
+    grid = ["--grid", "policy.max_num_seqs=2,4,8", "--jobs", "1"]
+    assert main(["sweep", str(scenario), *grid, "--out", str(tmp_path), "--report", str(tmp_path / "page")]) == 0  # fmt: skip
+    html = (tmp_path / "page" / "index.html").read_text()
+    assert "<h2>Curves over policy.max_num_seqs</h2>" in html
+    assert "saturation" not in html.lower()
+    result = json.loads((tmp_path / "sweep.json").read_text())
+    assert saturation_points(result, "policy.max_num_seqs") == {"all": None}

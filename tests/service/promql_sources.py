@@ -4,14 +4,12 @@ variables replaced the way Grafana would for a dashboard showing everything."""
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = Path(os.environ.get("LLMEMU_SHARED", REPO.parent / "shared"))
 OURS = sorted((REPO / "dashboards" / "grafana").glob("*.json"))
-VLLM = sorted((SHARED / "data" / "vllm-dashboards").glob("*.json"))
+VLLM = sorted((REPO / "data" / "vllm-dashboards").glob("*.json"))
 
 NOT_MODELLED: tuple[str, ...] = ()
 """Series of values the emulator could compute but does not export yet (none)."""

@@ -54,5 +54,8 @@ def test_bench_against_a_live_server(cli):
     assert (client["completed"], client["errors"]) == (12, 0)
     assert report["speed"] == 20
     assert set(emulated) == {"ttft_s", "itl_s", "tpot_s", "e2e_s"}
+    # exact records of the 12 requests, 7 gaps each; no lost record
+    assert report["emulated_source"] == "exact" and report["emulated_requests"] == 12
+    assert report["missed"] == {"requests": 0, "tokens": 0, "iterations": 0}
     # 12 requests x 8 tokens over the run, per emulated second (wall x 20)
     assert client["output_tokens_per_s"] == pytest.approx(96 / (client["wall_s"] * 20))

@@ -14,11 +14,18 @@ from llmemu.service.text.tokenizer import CHAT_TEMPLATE, BuiltinTokenizer, rende
 TOK = BuiltinTokenizer()
 
 
-def test_words_with_a_leading_space_are_one_token_and_others_fall_back_to_bytes():
+def test_cl100k_counts_words_as_tokens_and_falls_back_to_bytes():
     assert TOK.token_strs(TOK.encode(" the model")) == ["Ġthe", "Ġmodel"]
-    assert TOK.count("Hello") == 5  # no merge starts without a space: H e l l o
+    assert TOK.encode("Hello") == [9906]  # cl100k_base's (and Llama 3's) id for "Hello"
     assert TOK.count(" the, model.") == 4  # Ġthe , Ġmodel .
+    assert TOK.count("2026") == 2  # digits split in threes: 202 6
+    assert TOK.decode(TOK.encode("\x00é")) == "\x00é"  # bytes with no merge stay bytes
     assert TOK.count("") == 0
+
+
+def test_generated_words_are_frequent_english_words():
+    assert len(TOK.word_ids) == 8192
+    assert [TOK.word_text(i) for i in TOK.word_ids[:3]] == [" the", " and", " for"]
 
 
 @settings(max_examples=50, deadline=None)

@@ -7,7 +7,7 @@ import json
 
 import jsonschema
 import yaml
-from promql_sources import REPO, SHARED
+from promql_sources import REPO
 
 
 def _compose() -> dict:
@@ -15,7 +15,7 @@ def _compose() -> dict:
 
 
 def test_compose_file_is_valid_against_the_compose_spec():
-    schema = json.loads((SHARED / "data" / "schemas" / "compose-spec.json").read_text())
+    schema = json.loads((REPO / "data" / "schemas" / "compose-spec.json").read_text())
     # The spec names draft-07 by a URL jsonschema does not know; validate with draft 7 itself.
     validator = jsonschema.Draft7Validator(schema)
     errors = [

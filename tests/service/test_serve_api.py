@@ -12,7 +12,7 @@ from serve_helpers import MODEL, in_process, make_app, sample, sse_events
 pytestmark = pytest.mark.anyio
 
 # "user: " + content + "\nassistant:" -> u s e r : (5) + content + \n (1) + a s s i s t a n t : (10)
-CHAT_OVERHEAD = 16
+CHAT_OVERHEAD = 5
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ async def test_completion_counts_prompt_and_honours_max_tokens():
 async def test_completions_default_to_16_tokens_without_a_workload():
     async with in_process(make_app()) as c:
         r = await c.post("/v1/completions", json={"prompt": "Hello"})
-    assert r.json()["usage"]["prompt_tokens"] == 5  # H e l l o: no merge without a space
+    assert r.json()["usage"]["prompt_tokens"] == 1  # "Hello" is one cl100k_base token (9906)
     assert r.json()["usage"]["completion_tokens"] == 16
 
 
@@ -65,8 +65,8 @@ async def test_chat_stream_has_role_first_finish_last_usage_and_done():
     assert [e["choices"][0]["finish_reason"] for e in content] == [None, None, "length"]
     assert all("usage" not in e for e in [role, *content])
     assert usage["choices"] == []
-    # " the model" is 2 tokens, plus the template's 16 (u s e r : " " \n a s s i s t a n t :)
-    prompt = 2 + CHAT_OVERHEAD + 1  # the content follows "user: " -> its own "Ġ" token
+    # " the model" is 2 tokens, plus the template's 5 (user : \n assistant :)
+    prompt = 2 + CHAT_OVERHEAD + 1  # the content's own space follows "user: " -> a lone "Ġ"
     assert usage["usage"] == {"prompt_tokens": prompt, "total_tokens": prompt + 3, "completion_tokens": 3}  # fmt: skip
 
 

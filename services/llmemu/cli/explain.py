@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from llmemu.cli.files import resolve_model
 from llmemu.core.catalog import load_system
+from llmemu.core.channel_time import channel_time
 from llmemu.core.errors import ConfigError
 from llmemu.core.ops import OP_NAMES, BatchShape
 from llmemu.core.replica import build_replica
 from llmemu.core.scenario import apply_overrides, parse_scenario
+from llmemu.core.system_policy import with_system_policy
 
 
 def explain_batch(args: argparse.Namespace) -> BatchShape:
@@ -33,12 +36,8 @@ def explain_batch(args: argparse.Namespace) -> BatchShape:
 
 
 def explain(args: argparse.Namespace) -> dict[str, Any]:
-    policy = parse_scenario(
-        apply_overrides(
-            {"model": args.model, "system": args.system}, [f"policy.{s}" for s in args.set]
-        ),
-        "explain",
-    ).policy
+    data = apply_overrides({"model": args.model, "system": args.system}, [f"policy.{s}" for s in args.set])  # fmt: skip
+    policy = parse_scenario(with_system_policy(data)[0], "explain").policy
     model = resolve_model(args.model, Path.cwd(), args.dtype)
     system = load_system(args.system)
     replica = build_replica(model, system, policy, ideal=args.ideal, keep_plan=True)
@@ -53,6 +52,9 @@ def explain(args: argparse.Namespace) -> dict[str, Any]:
         "ops": op_rows(cost.plan),
         "iteration_s": cost.duration_s,
     }
+    channels = channel_time(pricer, batch)
+    if channels is not None:
+        report["pim_channels"] = asdict(channels)
     if getattr(args, "timeline", None):
         from llmemu.cli.gantt import draw_explained
 

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from llmemu.core import presets
 from llmemu.core.catalog import load_system
 from llmemu.core.errors import ConfigError
 from llmemu.core.scenario import ScenarioSpec, apply_overrides, parse_scenario
@@ -18,6 +19,7 @@ from llmemu.core.specs.dtypes import DTYPE_BYTES
 from llmemu.core.specs.loading import load_model
 from llmemu.core.specs.model import ModelSpec
 from llmemu.core.specs.system import SystemSpec
+from llmemu.core.system_policy import with_system_policy
 from llmemu.core.workload import parse_length_rows
 
 
@@ -27,11 +29,17 @@ class Loaded:
     model: ModelSpec
     system: SystemSpec
     base_dir: Path
+    policy_from_system: tuple[str, ...] = ()
+    """Policy keys the system preset supplied because the scenario did not set them."""
 
     def workload(self) -> Workload:
         wl = self.spec.workload
         if wl is None:
-            raise ConfigError("scenario has no workload; add workload: {requests, arrival, ...}")
+            raise ConfigError(
+                "scenario has no workload: it is for `llmemu serve`, where clients bring the "
+                "load; to simulate it, add workload: {requests, arrival, input_tokens, "
+                "output_tokens} (as in examples/llama3-8b-h100.yaml)"
+            )
         rows = trace = None
         if wl.lengths is not None:
             path = self._path(wl.lengths.path, "workload.lengths.path")
@@ -88,7 +96,26 @@ def read_trace(path: Path) -> np.ndarray:
     return trace[np.argsort(trace[:, 0], kind="stable")]  # a trace need not be sorted
 
 
+def model_folder_config(ref: str, base_dir: Path) -> Path | None:
+    """The config.json a --model string points at (the file, or a folder holding one), if it
+    names an existing path; a preset's own name is never read as a path."""
+    if ref in presets.names("models"):
+        return None
+    path = Path(ref).expanduser()
+    path = path if path.is_absolute() else base_dir / path
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ConfigError(f"model: folder {ref!r} has no config.json; give the model's folder or its config.json")  # fmt: skip
+        return path / "config.json"
+    return path if path.is_file() else None
+
+
 def resolve_model(ref: str | dict[str, Any], base_dir: Path, dtype: str | None = None) -> ModelSpec:
+    """A preset name, a Hugging Face id a preset lists, a config.json path or model folder
+    (a local path wins over an id, as in vLLM), or a scenario's model mapping."""
+    config = model_folder_config(ref, base_dir) if isinstance(ref, str) else None
+    if config is not None:
+        ref = {"hf_config": str(config)}
     if isinstance(ref, dict) and isinstance(ref.get("hf_config"), str):
         path = Path(ref["hf_config"])
         path = path if path.is_absolute() else base_dir / path
@@ -114,11 +141,11 @@ def resolve_model(ref: str | dict[str, Any], base_dir: Path, dtype: str | None =
 def load_scenario_data(data: Any, base_dir: Path, overrides: list[str], source: str) -> Loaded:
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping with model, system and workload keys")
-    data = apply_overrides(data, overrides)
+    data, from_system = with_system_policy(apply_overrides(data, overrides))
     spec = parse_scenario(data, source)
     model = resolve_model(spec.model, base_dir, spec.dtype)
     system = load_system(spec.system)
-    return Loaded(spec, model, system, base_dir)
+    return Loaded(spec, model, system, base_dir, from_system)
 
 
 def load_scenario(path: str, overrides: list[str]) -> Loaded:

@@ -16,7 +16,15 @@ from llmemu.core.errors import LlmemuError
 Command = tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 
 
+DESCRIPTION = (
+    "Emulate LLM serving on hardware that may not exist yet (GPUs, PIM, edge clusters): "
+    "offline in virtual time, or live as an OpenAI-compatible server. "
+    "`llmemu COMMAND --help` for each command."
+)
+
+
 def _add_simulate(p: argparse.ArgumentParser) -> None:
+    """run a scenario offline in virtual time and print its latencies and throughput"""
     p.add_argument("scenario", help="scenario YAML file")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     p.add_argument(
@@ -35,8 +43,9 @@ def _add_simulate(p: argparse.ArgumentParser) -> None:
 
 def _run_simulate(args: argparse.Namespace) -> int:
     from llmemu.cli.files import load_scenario
+    from llmemu.cli.nanoflow_auto import with_searched_pipeline
     from llmemu.cli.progress import Progress
-    from llmemu.cli.render import render_summary
+    from llmemu.cli.render import policy_report, render_summary
     from llmemu.core.replica import build_replica
     from llmemu.core.results import summarize
     from llmemu.core.simulate import run
@@ -44,12 +53,16 @@ def _run_simulate(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     loaded = load_scenario(args.scenario, args.set)
+    workload = loaded.workload()
+    loaded, searched = with_searched_pipeline(loaded, workload)
     replica = build_replica(loaded.model, loaded.system, loaded.spec.policy, seed=loaded.spec.seed)
-    result = run(replica, loaded.workload(), Progress("simulating"), keep_requests=False)
+    result = run(replica, workload, Progress("simulating"), keep_requests=False)
     summary = summarize(result, time.perf_counter() - start)
     if args.requests_out:
         result.log.write_csv(args.requests_out)
     summary.update(details(result))  # distributions, utilisation over time, one iteration
+    summary["policy"] = policy_report(loaded.spec.policy, loaded.policy_from_system, loaded.system.name)  # fmt: skip
+    summary["policy"]["searched_pipeline"] = searched
     text = json.dumps(summary, indent=2)
     if args.out:
         Path(args.out).write_text(text + "\n")
@@ -62,8 +75,9 @@ def _run_simulate(args: argparse.Namespace) -> int:
 
 
 def _add_explain(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", required=True)
-    p.add_argument("--system", required=True)
+    """price one iteration's operations: FLOPs, bytes, Op/B, device and time of each"""
+    p.add_argument("--model", required=True, help="preset, Hugging Face id, config.json or model folder")  # fmt: skip
+    p.add_argument("--system", required=True, help="system preset, e.g. h100x1, duplex-4")
     p.add_argument("--decode-requests", type=int, default=0, help="decoding requests in the batch")
     p.add_argument("--context", type=int, default=0, help="context tokens of each decoding request")
     p.add_argument(
@@ -92,6 +106,7 @@ def _run_explain(args: argparse.Namespace) -> int:
 
 
 def _add_presets(p: argparse.ArgumentParser) -> None:
+    """list the model, device and system presets"""
     p.add_argument("--json", action="store_true")
 
 
@@ -128,11 +143,21 @@ def _load_plugins() -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="llmemu", description=__doc__)
+    parser = argparse.ArgumentParser(prog="llmemu", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"llmemu {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (add, _) in COMMANDS.items():
         add(sub.add_parser(name, help=(add.__doc__ or "").strip() or None))
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("llmemu")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "0+unknown"
 
 
 def main(argv: list[str] | None = None) -> int:

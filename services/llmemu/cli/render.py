@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from llmemu.reports.numbers import sig
+
 
 def _si(value: float, unit: str) -> str:
     for factor, prefix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
@@ -16,14 +18,33 @@ def _ms(stats: dict[str, float]) -> str:
     return "  ".join(f"{k} {v * 1e3:8.1f}" for k, v in stats.items())
 
 
+def policy_report(policy, from_system: tuple[str, ...], system: str) -> dict[str, Any]:
+    """The policy a run used, every field, and which of them its system preset supplied."""
+    return {**policy.model_dump(), "from_system": list(from_system), "system": system}
+
+
+def render_policy(p: dict[str, Any]) -> str:
+    shown = ["batching", "routing", "allreduce", "admission"]
+    shown += [k for k in ("sub_batches", "memory_window") if p.get(k) not in (None, 1)]
+    text = ", ".join(f"{k} {p[k]}" for k in shown)
+    if p.get("options") and not p.get("searched_pipeline"):
+        text += ", options " + ", ".join(f"{k}={v}" for k, v in p["options"].items())
+    if p.get("searched_pipeline"):
+        text += f" (nanoflow pipeline searched for this scenario: {p['searched_pipeline']})"
+    if p.get("from_system"):
+        text += f" ({', '.join(p['from_system'])} from the {p['system']} preset)"
+    return f"policy     {text}"
+
+
 def render_summary(s: dict[str, Any]) -> str:
     sc, th, rq = s["scenario"], s["throughput"], s["requests"]
     lines = [
         f"{sc['model']} on {sc['system']} (TP {sc['tensor_parallel']}, {sc['batching']}, {sc['routing']})",
+        *([render_policy(s["policy"])] if "policy" in s else []),
         f"requests   {rq['completed']} completed, {rq['rejected']} rejected, {rq['preempted']} preemptions",
         *(f"rejected   {n} x {why}" for why, n in rq.get("rejected_because", {}).items()),
-        f"throughput {th['output_tokens_per_s']:.1f} output tok/s, {th['total_tokens_per_s']:.1f} total tok/s, "
-        f"{th['requests_per_s']:.3f} req/s",
+        f"throughput {sig(th['output_tokens_per_s'])} output tok/s, {sig(th['total_tokens_per_s'])} total tok/s, "
+        f"{sig(th['requests_per_s'], decimals=3)} req/s",
         f"ttft ms    {_ms(s['ttft_s'])}",
         f"tpot ms    {_ms(s['tpot_s'])}",
         f"itl ms     {_ms(s['itl_s'])}",
@@ -56,4 +77,22 @@ def render_explain(r: dict[str, Any]) -> str:
             f"{op['net_bytes'] / 1e9:>9.2f}{op['op_per_byte']:>9.1f}{op['time_s'] * 1e3:>10.3f}"
         )
     lines.append(f"iteration {r['iteration_s'] * 1e3:.3f} ms")
+    if "pim_channels" in r:
+        lines.extend(_pim_lines(r["pim_channels"]))
     return "\n".join(lines)
+
+
+def _pim_lines(c: dict[str, float]) -> list[str]:
+    """Per memory channel of one device (core/channel_time.py)."""
+    ms = {key: value * 1e3 for key, value in c.items()}
+
+    def share(part: float, whole: float) -> str:
+        return f"{part / whole:.0%}" if whole else "-"
+
+    return [
+        f"PIM attention {ms['pim_s']:.3f} ms; PIM commands per channel: busiest "
+        f"{ms['busiest_channel_s']:.3f} ms, mean {ms['mean_channel_s']:.3f} ms",
+        f"NPU memory traffic per channel {ms['npu_memory_s']:.3f} ms; overlapped with PIM "
+        f"{ms['overlap_s']:.3f} ms ({share(ms['overlap_s'], ms['npu_memory_s'])} of the NPU's, "
+        f"{share(ms['overlap_s'], ms['mean_channel_s'])} of the mean channel's PIM)",
+    ]

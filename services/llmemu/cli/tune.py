@@ -11,6 +11,7 @@ from llmemu.cli.argtypes import positive_int
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """search a NanoFlow pipeline (nano-batches, unit shares) for a scenario"""
     p.add_argument("scenario", help="scenario YAML file (its workload gives the mean lengths)")
     p.add_argument(
         "--evaluations", type=positive_int, default=2000, help="pipelines to time at most"
@@ -27,21 +28,29 @@ def run(args: argparse.Namespace) -> int:
     import yaml
 
     from llmemu.cli.files import load_scenario
+    from llmemu.cli.progress import Activity
     from llmemu.core.nanoflow.tune import as_options, tune
 
     loaded = load_scenario(args.scenario, args.set)
     workload = loaded.workload()
     started = time.perf_counter()
-    tuned = tune(
-        loaded.model,
-        loaded.system,
-        loaded.spec.policy,
-        float(workload.inputs.mean()),
-        float(workload.outputs.mean()),
-        max_evaluations=args.evaluations,
-        stop=lambda: time.perf_counter() - started > args.budget_s,
-        seed=args.seed,
-    )
+    searching = Activity.budget("tune: timing NanoFlow pipelines", args.budget_s)
+
+    def stop() -> bool:
+        searching.tick()
+        return time.perf_counter() - started > args.budget_s
+
+    with searching:
+        tuned = tune(
+            loaded.model,
+            loaded.system,
+            loaded.spec.policy,
+            float(workload.inputs.mean()),
+            float(workload.outputs.mean()),
+            max_evaluations=args.evaluations,
+            stop=stop,
+            seed=args.seed,
+        )
     report = _report(loaded, tuned, as_options(tuned.spec))
     report["search_wall_s"] = time.perf_counter() - started
     if args.json:

@@ -87,18 +87,35 @@ def _replicated(name: str) -> dict[str, Any] | None:
     }
 
 
+def _system_data(spec: str | dict[str, Any]) -> dict[str, Any]:
+    if not isinstance(spec, str):
+        return dict(spec)
+    data = None if spec in presets.names("systems") else _replicated(spec) or _scaled(spec)
+    if data is None:
+        if spec not in presets.names("systems"):
+            valid = ", ".join(system_names())
+            raise ConfigError(f"unknown system preset {spec!r}; choose one of: {valid}")
+        data = presets.raw("systems", spec)
+    return dict(data)
+
+
+def system_policy(spec: Any) -> dict[str, Any]:
+    """The policy a system carries (`policy:` in its file; `<system>-<N>` has its base's);
+    empty for an unknown or malformed system, which load_system reports."""
+    if not isinstance(spec, str | dict):
+        return {}
+    try:
+        policy = _system_data(spec).get("policy") or {}
+    except ConfigError:
+        return {}
+    return dict(policy) if isinstance(policy, dict) else {}
+
+
 def load_system(spec: str | dict[str, Any]) -> SystemSpec:
-    """A system from a preset name or an inline mapping (processors name device presets)."""
-    if isinstance(spec, str):
-        data = None if spec in presets.names("systems") else _replicated(spec) or _scaled(spec)
-        if data is None:
-            if spec not in presets.names("systems"):
-                valid = ", ".join(system_names())
-                raise ConfigError(f"unknown system preset {spec!r}; choose one of: {valid}")
-            data = presets.raw("systems", spec)
-    else:
-        data = dict(spec)
-    data = dict(data)
+    """A system from a preset name or an inline mapping (processors name device presets).
+    Its `policy` is not part of the hardware: with_system_policy applies it to the scenario."""
+    data = _system_data(spec)
+    data.pop("policy", None)
     what = f"system {data.get('name', '?')!r}"
     processors = data.get("processors", [])
     if not isinstance(processors, list):

@@ -56,6 +56,7 @@ def summarize(run: SimulationRun, wall_s: float) -> dict[str, Any]:
     replica = run.replica
     tp = replica.system.tensor_parallel
     kv = replica.engine.kv
+    edge = edge_section(run)
     return {
         "scenario": {
             "model": replica.model.name,
@@ -86,8 +87,8 @@ def summarize(run: SimulationRun, wall_s: float) -> dict[str, Any]:
             "kv_capacity_tokens": kv.num_blocks * kv.block_size,
             "kv_peak_usage": kv.peak_used_blocks / kv.num_blocks if kv.num_blocks else 0.0,
         },
-        "devices": _devices(run, span),
-        **edge_section(run),
+        "devices": _devices(run, span, edge.get("edge")),
+        **edge,
         "simulated_s": run.simulated_s,
         "iterations": run.recorder.iterations,
         "engine_steps": run.recorder.steps,
@@ -95,7 +96,9 @@ def summarize(run: SimulationRun, wall_s: float) -> dict[str, Any]:
     }
 
 
-def _devices(run: SimulationRun, span: float) -> dict[str, Any]:
+def _devices(run: SimulationRun, span: float, edge: dict[str, Any] | None) -> dict[str, Any]:
+    """Per processor; an edge node's peak memory is the edge report's (window, loading
+    buffers and runtime included), so the two keys never disagree."""
     replica = run.replica
     tp = replica.system.tensor_parallel
     kv = replica.engine.kv
@@ -104,6 +107,8 @@ def _devices(run: SimulationRun, span: float) -> dict[str, Any]:
     for proc in replica.system.processors:
         work = run.recorder.work.get(proc.name)
         memory = (replica.memory.weight_bytes + kv_peak) / tp if proc.owns_memory else 0.0
+        if edge is not None and proc.owns_memory:
+            memory = edge["peak_memory_bytes"]
         devices[proc.name] = {
             "count": tp,
             "utilization": (work.busy_s / span) if work else 0.0,

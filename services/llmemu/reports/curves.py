@@ -1,12 +1,12 @@
-"""A load sweep's curves: throughput against offered rate, latency against throughput,
-with the saturation point of each series marked."""
+"""A sweep's curves: throughput against the swept key, latency against throughput; over an
+offered request rate, the saturation point of each series ringed (reports/saturation.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from llmemu.reports.charts import colour, png_bytes, pyplot
-from llmemu.reports.saturation import saturation_index
+from llmemu.reports.saturation import CRITERIA, Saturation, saturation
 
 
 def load_key(grid: dict[str, list[Any]]) -> str | None:
@@ -15,6 +15,11 @@ def load_key(grid: dict[str, list[Any]]) -> str | None:
     numeric = [k for k, vs in grid.items() if all(_is_number(v) for v in vs)]
     rates = [k for k in numeric if k.rsplit(".", 1)[-1].endswith("rate")]
     return (rates or numeric or [None])[0]
+
+
+def is_rate(x_key: str) -> bool:
+    """Whether the key sets an offered request rate (req/s), where saturation means something."""
+    return x_key.rsplit(".", 1)[-1].endswith("rate")
 
 
 def _is_number(value: Any) -> bool:
@@ -34,12 +39,25 @@ def series(result: dict[str, Any], x_key: str) -> dict[str, list[dict[str, Any]]
     return groups
 
 
-def saturation_points(result: dict[str, Any], x_key: str) -> dict[str, dict[str, Any] | None]:
-    """For each series, the point where output throughput stopped growing (or None)."""
-    out = {}
+def series_saturation(points: list[dict[str, Any]], x_key: str) -> Saturation | None:
+    """Where one series (sorted by rate) saturates; None if it did not or x is not a rate."""
+    if not is_rate(x_key):
+        return None
+    results = [p["result"] for p in points]
+    return saturation(
+        [float(p["params"][x_key]) for p in points],
+        [r["throughput"]["requests_per_s"] for r in results],
+        [r["ttft_s"]["p50"] for r in results],
+        [r["throughput"]["output_tokens_per_s"] for r in results],
+    )
+
+
+def saturation_points(result: dict[str, Any], x_key: str) -> dict[str, tuple[dict, Saturation] | None]:  # fmt: skip
+    """For each series, its saturated point and why (or None)."""
+    out: dict[str, tuple[dict, Saturation] | None] = {}
     for label, points in series(result, x_key).items():
-        index = saturation_index([p["result"]["throughput"]["output_tokens_per_s"] for p in points])
-        out[label] = points[index] if index is not None else None
+        sat = series_saturation(points, x_key)
+        out[label] = (points[sat.index], sat) if sat is not None else None
     return out
 
 
@@ -62,18 +80,22 @@ def curves_png(result: dict[str, Any], x_key: str) -> bytes:
     from matplotlib.ticker import ScalarFormatter
 
     fig, (ax_tp, ax_ttft, ax_itl) = plt.subplots(1, 3, figsize=(15, 4.2))
+    ringed = False
     for i, (label, points) in enumerate(series(result, x_key).items()):
         c = colour(i)
         xs = [p["params"][x_key] for p in points]
         tput = [p["result"]["throughput"]["output_tokens_per_s"] for p in points]
-        sat = saturation_index(tput)
+        found = series_saturation(points, x_key)
+        sat = None if found is None else found.index
+        ringed = ringed or sat is not None
         _panel(ax_tp, xs, tput, label, c, sat, "-")
         for q, style in (("p50", "-"), ("p99", "--")):
             ttft = [p["result"]["ttft_s"][q] * 1e3 for p in points]
             itl = [p["result"]["itl_s"][q] * 1e3 for p in points]
             _panel(ax_ttft, tput, ttft, f"{label} {q}", c, sat, style)
             _panel(ax_itl, tput, itl, f"{label} {q}", c, sat, style)
-    ax_tp.set(xlabel=x_key, ylabel="output tokens/s", title="Throughput vs offered load")
+    title = "Throughput vs offered load" if is_rate(x_key) else f"Throughput vs {x_key}"
+    ax_tp.set(xlabel=x_key, ylabel="output tokens/s", title=title)
     ax_ttft.set(xlabel="output tokens/s", ylabel="TTFT (ms)", title="TTFT vs throughput")
     ax_itl.set(
         xlabel="output tokens/s", ylabel="ITL (ms)", title="Inter-token latency vs throughput"
@@ -83,11 +105,8 @@ def curves_png(result: dict[str, Any], x_key: str) -> bytes:
     for ax in (ax_tp, ax_ttft, ax_itl):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.text(
-        0.01,
-        -0.02,
-        "red ring: saturation point (first load within 95% of the best throughput)",
-        fontsize=8,
-        color="red",
-    )
+    if ringed:
+        fig.text(0.01, -0.02, f"red ring: saturation, the {CRITERIA}", fontsize=8, color="red")
+    elif is_rate(x_key):
+        fig.text(0.01, -0.02, f"no saturation in this sweep (none is the {CRITERIA})", fontsize=8)  # fmt: skip
     return png_bytes(fig)

@@ -40,7 +40,8 @@ def write_report(result: dict[str, Any], out_dir: Path) -> Path:
 
 
 def _sweep(result: dict[str, Any], files: dict[str, bytes]) -> str:
-    from llmemu.reports.curves import curves_png, load_key, saturation_points
+    from llmemu.reports.curves import curves_png, is_rate, load_key, saturation_points
+    from llmemu.reports.saturation import CRITERIA
     from llmemu.reports.single import sections
 
     parts = [
@@ -52,16 +53,20 @@ def _sweep(result: dict[str, Any], files: dict[str, bytes]) -> str:
     detail = None
     if x_key is not None and any("result" in p for p in result["points"]):
         files["curves.png"] = curves_png(result, x_key)
-        parts.append("<h2>Load curves</h2>" + image(files["curves.png"], "curves"))
+        heading = "Load curves" if is_rate(x_key) else f"Curves over {escape(x_key)}"
+        parts.append(f"<h2>{heading}</h2>" + image(files["curves.png"], "curves"))
+    if x_key is not None and is_rate(x_key) and any("result" in p for p in result["points"]):
         rows = []
-        for label, point in saturation_points(result, x_key).items():
-            if point is None:
-                rows.append([text_cell(label), text_cell("not reached in this sweep")])
+        for label, found in saturation_points(result, x_key).items():
+            if found is None:
+                rows.append([text_cell(label), text_cell("not reached in this sweep"), text_cell("")])  # fmt: skip
                 continue
+            point, sat = found
             i = result["points"].index(point)
             detail = i if detail is None else detail
-            rows.append([text_cell(label), num_cell(result, f"points/{i}/params/{x_key}")])
-        parts.append(table(["series", f"saturation at {x_key}"], rows))
+            rows.append([text_cell(label), num_cell(result, f"points/{i}/params/{x_key}"), text_cell(sat.reason)])  # fmt: skip
+        parts.append(table(["series", f"saturation at {x_key}", "why"], rows))
+        parts.append(f'<p class="note">Saturation: the {escape(CRITERIA)}.</p>')
     ran = [i for i, p in enumerate(result["points"]) if "result" in p]
     if ran:
         detail = ran[-1] if detail is None else detail

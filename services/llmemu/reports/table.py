@@ -6,6 +6,8 @@ import csv
 import io
 from typing import Any
 
+from llmemu.reports.numbers import sig
+
 # Summary sections whose scalar fields become CSV columns, in this order.
 _SECTIONS = ("throughput", "ttft_s", "tpot_s", "itl_s", "e2e_s", "queue_s", "requests", "memory")
 _TOP = ("simulated_s", "iterations", "engine_steps", "wall_s")
@@ -50,8 +52,8 @@ def render_table(result: dict[str, Any]) -> str:
             cells.append("error: " + point["error"])
         else:
             cells += [
-                f"{r['throughput']['requests_per_s']:.3f}",
-                f"{r['throughput']['output_tokens_per_s']:.1f}",
+                sig(r["throughput"]["requests_per_s"], decimals=3),
+                sig(r["throughput"]["output_tokens_per_s"]),
                 f"{r['ttft_s']['p50'] * 1e3:.1f}",
                 f"{r['ttft_s']['p99'] * 1e3:.1f}",
                 f"{r['itl_s']['p50'] * 1e3:.2f}",

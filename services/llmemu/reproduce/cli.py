@@ -29,11 +29,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from llmemu.cli.progress import Activity
     from llmemu.reproduce import Options, run_experiment
     from llmemu.reproduce.table import render
 
     options = Options(quick=args.quick, jobs=max(1, args.jobs), ideal=args.ideal)
-    claims = run_experiment(args.experiment, options)
+    hint = "" if args.quick else "(--quick: a reduced grid; --jobs N: N processes)"
+    with Activity(f"reproduce {args.experiment}", hint):
+        claims = run_experiment(args.experiment, options)
     if args.json:
         text = json.dumps(
             {

@@ -67,6 +67,7 @@ def test_simulate_reports_no_device_busy_past_the_run(cli_json, tmp_path):
             "routing": "opb-coprocess",
             "max_num_batched_tokens": 300,
             "max_num_seqs": 256,
+            "options": {"overlap": True},  # the paper's pipeline: no search (nanoflow_auto.py)
         },
         "workload": {
             "requests": 40,

@@ -7,7 +7,9 @@ only. Prefill attention on the NPU and decode attention on the PIM share a stage
 once with dual row buffers and take turns with one (`concurrent_memory: false`).
 When the batch gives each request's context and the PIM processor names a
 `channel_placement`, decode attention lasts as long as the busiest of its channels
-(core/channels.py); otherwise the channels are taken as perfectly balanced.
+(core/channels.py); otherwise the channels are taken as perfectly balanced. A PIM device with
+`pim_commands` (NeuPIMs' simulator) is priced command by command on each channel
+(core/pim_commands.py); without, by its rates times the busiest channel's share.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING
 from llmemu.core.channels import PLACEMENTS, busiest_share
 from llmemu.core.errors import ConfigError
 from llmemu.core.ops import Op, Plan
+from llmemu.core.pim_commands import attention_s, balanced_loads, channel_loads
 from llmemu.core.routing.opb import overlapping
 from llmemu.core.routing.placed import Placed, PricedBlock, PricedPlan
 
@@ -41,6 +44,9 @@ def route_pim_attention(plan: Plan, pricer: Pricer) -> PricedPlan:
     def place(op) -> Placed:
         if op.name not in PIM_OPS:
             return Placed(op, npu, pricer.time(op, npu))
+        if pim.device.pim_commands is not None:
+            k, v = pim_loads(op, pim, pricer.tp)
+            return Placed(op, pim.name, attention_s(k, v, pim.device.pim_commands))
         return Placed(op, pim.name, pricer.time(op, pim.name) * channel_share(op, pim))
 
     blocks = []
@@ -50,6 +56,24 @@ def route_pim_attention(plan: Plan, pricer: Pricer) -> PricedPlan:
             stages.extend(overlapping([place(op) for op in stage], system))
         blocks.append(PricedBlock(tuple(stages), block.repeat))
     return PricedPlan(tuple(blocks), plan.tokens)
+
+
+def pim_loads(op: Op, pim: Processor, tp: int):
+    """Per channel of one device, the (cycles, commands) of the op's K^T.q and s.V."""
+    pc = pim.device.pim_commands
+    assert pc is not None
+    channels = pim.device.channels
+    # attn_decode's FLOPs are 4 x query elements x context (planner.attn_decode)
+    elements = round(op.flops / (4 * op.context_tokens) / tp) if op.context_tokens else 0
+    if op.request_contexts is None or pim.channel_placement is None:
+        return balanced_loads(
+            op.tokens, op.context_tokens / max(op.tokens, 1), channels, elements, pc
+        )
+    placed = op.request_channels
+    if placed is None:
+        request_tokens = pim.device.efficiency.attention_request_tokens
+        placed = PLACEMENTS[pim.channel_placement](op.request_contexts, channels, request_tokens)
+    return channel_loads(op.request_contexts, placed, channels, elements, pc)
 
 
 def channel_share(op: Op, pim: Processor) -> float:

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from llmemu.core.specs.pim import PimCommands
+
 PEAK_DTYPES = {"fp32", "tf32", "fp16", "bf16", "fp8", "int8", "fp4"}
 
 
@@ -64,6 +66,9 @@ class DeviceSpec(BaseModel):
         1, ge=1, description="independent memory channels a request's KV is confined to (PIM)"
     )
     efficiency: Efficiency = Field(description="calibrated fractions of peak")
+    pim_commands: PimCommands | None = Field(
+        None, description="bank PIM: attention priced command by command (core/pim_commands.py)"
+    )
     source: str = Field("", description="where the numbers come from")
 
     @field_validator("peak_flops")

@@ -3,6 +3,8 @@
 Accepted forms (no I/O beyond the package's own preset files):
 
 - ``"llama-2-7b"``: a preset name (``core/presets/models/<name>.yaml``);
+- ``"meta-llama/Llama-2-7b-hf"``: a Hugging Face id that a preset lists in its ``hf_ids``
+  (any letter case), which gives that preset;
 - ``{"hf_config": {...}, "name": "my-model", "path": "config.json"}``: a Hugging Face
   ``config.json`` the caller already parsed; ``path`` is optional and only used in messages;
 - ``{"preset": "llama-2-7b", "dtype_bytes": 4}``: a preset with some fields overridden
@@ -14,6 +16,7 @@ Every invalid input raises ConfigError naming the field and where to fix it.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from pydantic import ValidationError
@@ -24,6 +27,8 @@ from llmemu.core.specs.hf_config import from_hf_config
 from llmemu.core.specs.model import ModelSpec
 
 _HF_KEYS = frozenset({"hf_config", "name", "path"})
+CATALOG_KEYS = ("hf_ids",)
+"""Preset keys about where a model is found, not its shape: not ModelSpec fields."""
 
 
 def _preset_file(name: str) -> str:
@@ -50,9 +55,40 @@ def spec_from_fields(fields: dict[str, Any], where: str) -> ModelSpec:
         raise ConfigError(validation_message(exc, where)) from None
 
 
+def preset_fields(name: str) -> dict[str, Any]:
+    """A model preset's ModelSpec fields (its catalog keys left out)."""
+    return {k: v for k, v in presets.raw("models", name).items() if k not in CATALOG_KEYS}
+
+
+@cache
+def hf_id_presets() -> dict[str, str]:
+    """Lower-cased Hugging Face id -> the model preset that lists it."""
+    out: dict[str, str] = {}
+    for name in presets.names("models"):
+        for hf_id in presets.raw("models", name).get("hf_ids", ()):
+            if hf_id.lower() in out:
+                raise ConfigError(f"model presets {out[hf_id.lower()]} and {name} both list hf_ids {hf_id!r}; keep it in one")  # fmt: skip
+            out[hf_id.lower()] = name
+    return out
+
+
+def preset_name(ref: str) -> str | None:
+    """The preset a --model string names: a preset's own name or one of its hf_ids."""
+    if ref in presets.names("models"):
+        return ref
+    return hf_id_presets().get(ref.lower())
+
+
 def load_preset(name: str) -> ModelSpec:
-    """The named model preset, validated."""
-    return spec_from_fields(presets.raw("models", name), f"model preset {_preset_file(name)}")
+    """The named model preset (or the preset a Hugging Face id maps to), validated."""
+    preset = preset_name(name)
+    if preset is None:
+        raise ConfigError(
+            f"unknown model {name!r}: give a preset ({', '.join(presets.names('models'))}), "
+            "a Hugging Face id a preset lists (e.g. meta-llama/Meta-Llama-3-8B-Instruct), "
+            "or a path to a config.json or to a model folder holding one"
+        )
+    return spec_from_fields(preset_fields(preset), f"model preset {_preset_file(preset)}")
 
 
 def _from_hf(spec: dict[str, Any]) -> ModelSpec:
@@ -89,6 +125,6 @@ def load_model(spec: str | dict[str, Any]) -> ModelSpec:
         base = spec["preset"]
         if not isinstance(base, str):
             raise ConfigError(f"model: 'preset' must be a preset name, got {base!r}")
-        fields = {**presets.raw("models", base), **{k: v for k, v in spec.items() if k != "preset"}}
+        fields = {**preset_fields(base), **{k: v for k, v in spec.items() if k != "preset"}}
         return spec_from_fields(fields, f"model preset {base!r} with overrides")
     return spec_from_fields(spec, f"inline model {spec.get('name', '(unnamed)')!r}")

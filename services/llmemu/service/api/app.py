@@ -32,15 +32,18 @@ from llmemu.service.api.jobs import (
 from llmemu.service.api.middleware import ArrivalStamp, GuardMiddleware
 from llmemu.service.api.settings import ServeSettings
 from llmemu.service.dashboard.page import install_dashboard
+from llmemu.service.dashboard.state import Collectors
 from llmemu.service.live.clock import RealTimeClock
 from llmemu.service.live.emulation import Emulation, load_emulation
 from llmemu.service.live.engine_loop import SchedulerService
 from llmemu.service.live.pacing import OnePerTurn
 from llmemu.service.live.transport import InMemoryTransport
+from llmemu.service.metrics.endpoint import install_timings
 from llmemu.service.metrics.mfu import MfuCollector
+from llmemu.service.metrics.registry_view import process_registry
 from llmemu.service.metrics.serving import HTTP_EXCLUDED, EngineGauges, ServingMetrics
 from llmemu.service.text.lengths import OutputSampler
-from llmemu.service.text.tokenizer import BuiltinTokenizer, render_chat
+from llmemu.service.text.tokenizer import load_tokenizer, render_chat
 
 
 def _version() -> str:
@@ -60,9 +63,9 @@ def create_app(
 ) -> FastAPI:
     emu = emulation or load_emulation(settings)
     clock = clock or RealTimeClock(settings.speed)
-    registry = registry or CollectorRegistry()
+    registry = registry or process_registry()
     transport = transport or InMemoryTransport()
-    tok = BuiltinTokenizer()
+    tok = load_tokenizer(settings.tokenizer)
     workload = emu.loaded.spec.workload
     sampler = OutputSampler.for_workload(tok.word_ids, emu.seed, workload, emu.output_rows)
     kv = emu.replica.engine.kv
@@ -78,6 +81,7 @@ def create_app(
         speed=clock.speed,
         cache_config=emu.cache_config,
         gauges=gauges,
+        lag_bound_s=settings.lag_bound_ms / 1e3,
     )
     tp = emu.replica.system.tensor_parallel
     registry.register(MfuCollector(metrics.own, emu.served_model_name, tp))
@@ -93,7 +97,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI):
         scheduler.start()
+        dashboard.start()
         yield
+        await dashboard.stop()
         await scheduler.stop()
         transport.close_all()
 
@@ -109,7 +115,8 @@ def create_app(
     app.add_middleware(ArrivalStamp, now=clock.now, gate=OnePerTurn())
     _openai_routes(app, settings, emu, gateway, tok, sampler, clock)
     _admin_routes(app, emu, scheduler, gateway, tok, registry)
-    install_dashboard(app, registry, clock, emu)
+    dashboard = install_dashboard(app, Collectors(metrics.dashboard_collectors()), clock, emu)
+    install_timings(app, metrics)
     return app
 
 

@@ -34,6 +34,13 @@ class ServeSettings(BaseSettings):
         description="prompt + max_tokens over the context: clamp max_tokens (vLLM 0.33) or 400 "
         "(older vLLM)",
     )
+    lag_bound_ms: float = Field(
+        5.0, gt=0, description="emulated ms of p99 pacing lag (last 10 s) above which to warn"
+    )
     seed: int | None = Field(
         None, description="seed of output lengths and text; default: scenario's"
+    )
+    tokenizer: str | None = Field(
+        None,
+        description="a Hugging Face tokenizer.json or a folder holding one; default: cl100k_base",
     )

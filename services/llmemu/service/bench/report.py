@@ -1,7 +1,12 @@
 """What `llmemu bench` reports: client-observed latencies and throughput, and beside them the
-emulated ones read from the server's /metrics (the difference of two scrapes, so earlier
-traffic does not count). Means from /metrics are exact (_sum/_count); percentiles are
-interpolated inside histogram buckets, as Prometheus' histogram_quantile does."""
+emulated ones and the server's pacing lag over the run.
+
+An llmemu server keeps exact per-request records (service/metrics/timings.py): the emulated
+percentiles are those of every request and token the server recorded between the two reads
+that bracket the run, and the lag is that of every iteration in between. A server without
+them (another OpenAI-compatible endpoint) gives the difference of two /metrics scrapes:
+exact means (_sum/_count) but percentiles interpolated inside histogram buckets, as
+Prometheus' histogram_quantile does, marked with * in the table."""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from typing import Any
 import numpy as np
 from prometheus_client.parser import text_string_to_metric_families
 
+from llmemu.reports.numbers import sig
 from llmemu.service.bench.load import Record
 
 HISTOGRAMS = {
@@ -112,21 +118,69 @@ def emulated_summary(before: str, after: str) -> dict[str, Any]:
     return result
 
 
+def exact_summary(timings: dict[str, Any], warnings_before: int = 0) -> dict[str, Any]:
+    """The emulated part of the report from /llmemu/timings (seconds, exact)."""
+    emulated = {key: timings[key] for key in HISTOGRAMS}
+    lag, monitor = timings["pacing_lag_s"], timings["pacing_lag_monitor"]
+    warnings = monitor["warnings"] - warnings_before
+    p99 = lag["p99"]
+    over = (p99 is not None and p99 > monitor["bound_s"]) or warnings > 0
+    warning = None
+    if over:
+        warning = (
+            f"pacing lag p99 {_ms(p99)} ms (emulated) over the run exceeds the server's bound of "
+            f"{monitor['bound_s'] * 1e3:g} ms: the host did not keep up, so client-observed "
+            "latencies exceed the emulated ones; lower --concurrency/--rate, or serve with a "
+            "lower --speed"
+        )
+    return {
+        "emulated": emulated,
+        "emulated_source": "exact",
+        "emulated_requests": timings["requests"],
+        "missed": timings["missed"],
+        "pacing_lag": {
+            **lag,
+            "bound_s": monitor["bound_s"],
+            "server_warnings": warnings,
+            "over_bound": over,
+        },  # fmt: skip
+        "warning": warning,
+    }
+
+
+def _ms(seconds: float | None) -> str:
+    return "-" if seconds is None or math.isnan(seconds) else f"{seconds * 1e3:.2f}"
+
+
 def render(report: dict[str, Any]) -> str:
     c, e = report["client"], report["emulated"]
+    exact = report.get("emulated_source") == "exact"
     lines = [
         f"{c['completed']} requests completed, {c['errors']} errors, {c['wall_s']:.2f} s wall"
         f" at speed {report['speed']:g}",
-        f"throughput: {c['requests_per_s']:.2f} req/s, {c['output_tokens_per_s']:.1f} output"
+        f"throughput: {sig(c['requests_per_s'], decimals=2)} req/s, {sig(c['output_tokens_per_s'])} output"
         " tok/s (per emulated second)",
-        "ms        client: mean     p50     p99 | emulated: mean    p50*    p99*",
+        "ms        client: mean     p50     p99 | emulated: mean     p50     p99"
+        if exact
+        else "ms        client: mean     p50     p99 | emulated: mean    p50*    p99*",
     ]
     for key in HISTOGRAMS:
         cs, es = c[key], e.get(key, {})
         row = [cs["mean"], cs["p50"], cs["p99"]]
-        row += [es.get(k, math.nan) for k in ("mean", "p50", "p99")]
-        cells = [f"{v * 1e3:8.2f}" for v in row]
+        row += [es.get(k) for k in ("mean", "p50", "p99")]
+        cells = [f"{_ms(v):>8}" for v in row]
         lines.append(f"{key[:-2].upper():6}  {''.join(cells[:3])} | {''.join(cells[3:])}")
-    lines.append("client: wall seconds x speed; *: interpolated inside /metrics buckets")
+    if exact:
+        lines.append("client: wall seconds x speed; emulated: exact, from the server's records")
+    else:
+        lines.append("client: wall seconds x speed; *: interpolated inside /metrics buckets")
+    lag = report.get("pacing_lag")
+    if lag:
+        lines.append(
+            f"pacing lag (emulated ms, {lag['iterations']} iterations): p50 {_ms(lag['p50'])}"
+            f", p99 {_ms(lag['p99'])}, max {_ms(lag['max'])}; bound {lag['bound_s'] * 1e3:g}"
+        )
+    if report.get("warning"):
+        lines.append(f"warning: {report['warning']}")
     lines += [f"error: {err}" for err in c["error_examples"]]
     return "\n".join(lines)

@@ -1,8 +1,10 @@
-"""The body of `llmemu bench`: build the plan, scrape /metrics around the run, report."""
+"""The body of `llmemu bench`: build the plan, read the server's emulated timings around the
+run (exact, from /llmemu/timings; a server without it: /metrics histograms), report."""
 
 from __future__ import annotations
 
 import argparse
+import json
 from typing import Any
 
 import aiohttp
@@ -10,13 +12,21 @@ import numpy as np
 
 from llmemu.core.errors import ConfigError
 from llmemu.service.bench.load import Plan, run_plan
-from llmemu.service.bench.report import client_summary, emulated_summary, gauge
+from llmemu.service.bench.report import client_summary, emulated_summary, exact_summary, gauge
+from llmemu.service.metrics.endpoint import TIMINGS_PATH
 from llmemu.service.text.tokenizer import vocabulary_words
 
 
 async def _get(url: str) -> tuple[int, str]:
     async with aiohttp.ClientSession() as s, s.get(url) as resp:
         return resp.status, await resp.text()
+
+
+async def _timings(base: str, cursor: dict[str, int] | None = None) -> dict[str, Any] | None:
+    """The server's exact timings since `cursor` (None: it does not keep them)."""
+    query = "" if cursor is None else "?" + "&".join(f"{k}={v}" for k, v in cursor.items())
+    status, text = await _get(base + TIMINGS_PATH + query)
+    return json.loads(text) if status == 200 else None
 
 
 def make_plan(args: argparse.Namespace, speed: float) -> Plan:
@@ -48,14 +58,15 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     except aiohttp.ClientError as exc:
         raise ConfigError(f"--url {args.url}: cannot reach the server ({exc})") from None
     before = before if status == 200 else ""
+    start = await _timings(base)
     speed = gauge(before, "llmemu_pacing_speed", 1.0)
     plan = make_plan(args, speed)
     records, span_s = await run_plan(base, model, args.endpoint == "chat", plan, vocabulary_words())  # fmt: skip
     status, after = await _get(base + "/metrics")
-    return {
-        "url": base,
-        "model": model,
-        "speed": speed,
-        "client": client_summary(records, span_s, speed),
-        "emulated": emulated_summary(before, after) if status == 200 and before else {},
-    }
+    report = {"url": base, "model": model, "speed": speed, "client": client_summary(records, span_s, speed)}  # fmt: skip
+    if start is not None and (end := await _timings(base, start["cursor"])) is not None:
+        report.update(exact_summary(end, start["pacing_lag_monitor"]["warnings"]))
+    else:
+        histograms = emulated_summary(before, after) if status == 200 and before else {}
+        report.update(emulated=histograms, emulated_source="histograms", pacing_lag=None)
+    return report

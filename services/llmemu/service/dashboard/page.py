@@ -1,6 +1,7 @@
 """`/dashboard`: one self-contained page (inline SVG and script, nothing fetched from
-elsewhere) that polls `/dashboard/data` every second. The data is the server's own state,
-read from its metrics registry by DashboardSampler."""
+elsewhere) that loads the history held by the server (`/dashboard/data`), then polls every
+second for what is newer (`?since=T`). The data is the server's own state, read from its
+metric objects by DashboardSampler."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ from importlib.resources import files
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
-from prometheus_client import CollectorRegistry
 
-from llmemu.service.dashboard.state import DashboardSampler
+from llmemu.service.dashboard.state import Collectors, DashboardSampler
 
 
-def install_dashboard(app: FastAPI, registry: CollectorRegistry, clock, emulation) -> None:
-    sampler = DashboardSampler(registry, clock.now)
+def install_dashboard(app: FastAPI, source: Collectors, clock, emulation) -> DashboardSampler:
+    """The page and its data; the caller starts and stops the sampler with the server."""
+    sampler = DashboardSampler(source, clock.now)
     page = files("llmemu.service.dashboard").joinpath("dashboard.html").read_text()
     header = {
         "model": emulation.served_model_name,
@@ -29,5 +30,7 @@ def install_dashboard(app: FastAPI, registry: CollectorRegistry, clock, emulatio
         return HTMLResponse(page)
 
     @app.get("/dashboard/data", include_in_schema=False)
-    async def dashboard_data() -> dict:
-        return {**header, **sampler.data()}
+    async def dashboard_data(since: float | None = None) -> dict:
+        return {**header, **sampler.data(since)}
+
+    return sampler

@@ -1,10 +1,13 @@
-"""What `/dashboard` shows, read from the server's own metrics registry (the numbers
-Prometheus scrapes, so the page and Grafana agree): snapshots taken when the page polls,
-at most one per `min_interval_s` of wall time, kept for the last `max_points`; rates and
-latency quantiles over a trailing window of emulated time between snapshots."""
+"""What `/dashboard` shows, read from the server's own metric objects (the numbers Prometheus
+scrapes, so the page and Grafana agree): a snapshot every `min_interval_s` of wall time,
+taken by a task of the server whether or not a page is open, kept for the last `max_points`
+(15 minutes), so a page opened later shows the history; rates and latency quantiles over a
+trailing window of emulated time between snapshots."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
 import time
 from collections import deque
@@ -33,11 +36,28 @@ GAUGES = {
     "vllm:num_requests_waiting": "waiting",
     "vllm:num_requests_running": "running",
     "vllm:kv_cache_usage_perc": "kv_usage",
+    "llmemu_pacing_lag_recent_p99_seconds": "lag_p99_s",
+    "llmemu_pacing_lag_bound_seconds": "lag_bound_s",
+    "llmemu_pacing_lag_over_bound": "lag_over_bound",
 }
+HISTORY_S = 900.0
+INTERVAL_S = 2.0
 HISTOGRAMS = {"vllm:time_to_first_token_seconds": "ttft", "vllm:inter_token_latency_seconds": "itl"}
 
 
-def read_registry(registry: CollectorRegistry, t_s: float) -> Snapshot:
+class Collectors:
+    """The few collectors the page reads, so a snapshot does not collect the whole registry
+    (process, HTTP and idle-feature series cost tens of ms on a busy host)."""
+
+    def __init__(self, collectors: list) -> None:
+        self.collectors = collectors
+
+    def collect(self):
+        for collector in self.collectors:
+            yield from collector.collect()
+
+
+def read_registry(registry: CollectorRegistry | Collectors, t_s: float) -> Snapshot:
     snap = Snapshot(t_s)
     for family in registry.collect():
         for s in family.samples:
@@ -87,12 +107,12 @@ def _delta_buckets(a: list[tuple[float, float]], b: list[tuple[float, float]]):
 class DashboardSampler:
     def __init__(
         self,
-        registry: CollectorRegistry,
+        registry: CollectorRegistry | Collectors,
         now_s: Callable[[], float],
         *,
         window_s: float = 5.0,
-        min_interval_s: float = 0.5,
-        max_points: int = 240,
+        min_interval_s: float = INTERVAL_S,
+        max_points: int = round(HISTORY_S / INTERVAL_S),
         wall: Callable[[], float] = time.monotonic,
     ) -> None:
         self.registry = registry
@@ -102,6 +122,24 @@ class DashboardSampler:
         self.wall = wall
         self.snaps: deque[Snapshot] = deque(maxlen=max_points)
         self._last_wall = -math.inf
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Sample every min_interval_s in the background (from the server's lifespan)."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            self.sample()
+            await asyncio.sleep(self.min_interval_s)
 
     def sample(self) -> None:
         wall = self.wall()
@@ -136,10 +174,14 @@ class DashboardSampler:
         }
         return out
 
-    def data(self) -> dict[str, Any]:
-        """Sample (if due) and return every series the page draws, oldest first."""
+    def data(self, since_s: float | None = None) -> dict[str, Any]:
+        """Sample (if due) and return every series the page draws, oldest first: all that
+        is held, or only the points after emulated time `since_s` (a page's later polls)."""
         self.sample()
-        points = [p for i in range(len(self.snaps)) if (p := self.point(i)) is not None]
+        first = 0
+        if since_s is not None:
+            first = next((i for i, s in enumerate(self.snaps) if s.t_s > since_s), len(self.snaps))  # fmt: skip
+        points = [p for i in range(first, len(self.snaps)) if (p := self.point(i)) is not None]
         keys = [k for k in (points[0] if points else {}) if k != "utilization"]
         series: dict[str, Any] = {k: [p[k] for p in points] for k in keys}
         procs = sorted({name for p in points for name in p["utilization"]})

@@ -21,7 +21,7 @@ from llmemu.service.live.pacing import OnePerTurn
 from llmemu.service.metrics.registry_view import RegistryView, process_registry
 from llmemu.service.metrics.serving import HTTP_EXCLUDED, EngineGauges, ServingMetrics
 from llmemu.service.text.lengths import OutputSampler
-from llmemu.service.text.tokenizer import BuiltinTokenizer
+from llmemu.service.text.tokenizer import load_tokenizer
 
 OWNED = ("http_", "process_", "python_", "llmemu_pacing_", "vllm:admission_rejections")
 
@@ -54,7 +54,7 @@ def create_gateway_app(
         context_overflow=settings.context_overflow,
     )
     registry = process_registry()
-    tok = BuiltinTokenizer()
+    tok = load_tokenizer(settings.tokenizer)
     sampler = OutputSampler.for_workload(tok.word_ids, emu.seed, emu.loaded.spec.workload, emu.output_rows)  # fmt: skip
     metrics = ServingMetrics(
         registry,

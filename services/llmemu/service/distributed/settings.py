@@ -60,6 +60,7 @@ class GatewaySettings(_Common):
     max_body_bytes: int = Field(8 << 20, gt=0)
     context_overflow: Literal["clamp", "error"] = "clamp"
     seed: int | None = None
+    tokenizer: str | None = Field(None, description="tokenizer.json or its folder; default: cl100k_base")  # fmt: skip
     replica_lost_s: float = Field(
         30.0, gt=0, description="a replica silent this long: its requests end with a 503"
     )

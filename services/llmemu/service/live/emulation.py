@@ -59,11 +59,17 @@ def build_emulation(loaded: Loaded, settings: ServeSettings) -> Emulation:
     return Emulation(
         loaded=loaded,
         replica=replica,
-        served_model_name=settings.served_model_name or loaded.model.name,
+        served_model_name=settings.served_model_name or _typed_name(loaded),
         max_model_len=max_model_len,
         seed=spec.seed if settings.seed is None else settings.seed,
         output_rows=_output_rows(loaded),
     )
+
+
+def _typed_name(loaded: Loaded) -> str:
+    """The model as the user wrote it (an HF id or a path, as vLLM serves it), else its name."""
+    ref = loaded.spec.model
+    return ref if isinstance(ref, str) else loaded.model.name
 
 
 def _output_rows(loaded: Loaded) -> np.ndarray | None:

@@ -34,6 +34,8 @@ class EngineObserver(Protocol):
     def on_first_token(self, req: Request) -> None: ...
     def on_token(self, gap_s: float) -> None: ...
     def on_finish(self, req: Request, seq: SubmitSequence, reason: str) -> None: ...
+    def on_pacing_lag(self, lag_s: float) -> None:
+        """Wall seconds by which an iteration's tokens were handed out after its end."""
 
 
 @dataclass(slots=True)
@@ -96,6 +98,7 @@ class SchedulerService:
                     continue
                 end_s = start_s + result.duration_s
                 await self.clock.sleep_until(end_s)
+                self.observer.on_pacing_lag(self.clock.lag_s(end_s))
                 self._last_end_s = end_s
                 seen = self._emit(result, end_s)
                 await asyncio.sleep(0)  # the streams write their tokens before anything else

@@ -1,6 +1,6 @@
-"""What a device worker exports: the same `llmemu_` device series the embedded server has
-(fed through LlmemuMetrics, so names and labels are defined once), per-op FLOPs and bytes
-(Op/B by operation), and the edge series (all-reduce time by algorithm, link bytes, memory
+"""What a device worker exports: the same `llmemu_` device and per-op FLOPs/bytes series the
+embedded server has (fed through LlmemuMetrics, so names and labels are defined once), and
+the edge series (all-reduce time by algorithm, link bytes, memory
 window, resident bytes, disk stalls) that only a worker sees."""
 
 from __future__ import annotations
@@ -34,9 +34,6 @@ class WorkerMetrics:
     def __init__(self, registry: CollectorRegistry, model_name: str, worker: str) -> None:
         self.own = LlmemuMetrics(registry, model_name, 1.0)
         base = {"model_name": model_name, "engine": "0"}
-        per_op = (*LABELS, "processor", "op")
-        self.op_flops = Counter("llmemu_op_flops", "FLOPs of each operation on this processor.", per_op, registry=registry)  # fmt: skip
-        self.op_bytes = Counter("llmemu_op_bytes", "Bytes of each operation on this processor.", per_op, registry=registry)  # fmt: skip
         self.allreduce = Counter("llmemu_allreduce_seconds", "Emulated seconds in all-reduce, by algorithm.", (*LABELS, "algorithm"), registry=registry)  # fmt: skip
         self.link_bytes = Counter("llmemu_link_bytes", "Bytes this node sent on its network link (its share of each collective).", (*LABELS, "link"), registry=registry)  # fmt: skip
         self.disk_stall = Counter("llmemu_disk_stall_seconds", "Emulated seconds compute waited for weights streamed from disk (sliding memory window).", (*LABELS, "worker"), registry=registry).labels(**base, worker=worker)  # fmt: skip
@@ -59,9 +56,6 @@ class WorkerMetrics:
         self.own.on_step(SimpleNamespace(duration_s=0.0, cost=cost))
         self.iterations.inc()
         for (op, layers), t in zip(calls, times_s, strict=True):
-            labels = {**self._base, "processor": processor, "op": op.name}
-            self.op_flops.labels(**labels).inc(op.flops * layers)
-            self.op_bytes.labels(**labels).inc(op.bytes * layers)
             if op.kind is OpKind.COLLECTIVE:
                 self.allreduce.labels(**self._base, algorithm=algorithm).inc(t * layers)
         return cost

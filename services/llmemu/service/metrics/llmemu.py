@@ -36,9 +36,13 @@ class LlmemuMetrics:
         self.write_bytes: dict[str, float] = {}
         self.ops: dict[tuple[str, str, str], float] = {}
         """(processor, op, kind) -> executions (one per layer per iteration)."""
+        self.op_flops: dict[tuple[str, str], float] = {}
+        """(processor, op) -> FLOPs over all its executions; op_bytes likewise."""
+        self.op_bytes: dict[tuple[str, str], float] = {}
         self.decisions: dict[tuple[str, str], int] = {}
         """(op, processor) -> times the router placed that op there (once per iteration)."""
-        registry.register(_TotalsCollector(self))
+        self.totals = _TotalsCollector(self)
+        registry.register(self.totals)
 
     def on_step(self, result: StepResult) -> None:
         self.iteration.observe(result.duration_s)
@@ -57,6 +61,9 @@ class LlmemuMetrics:
             kind = str(op.kind)
             key = (proc, op.name, kind)
             self.ops[key] = self.ops.get(key, 0.0) + repeat
+            per_op = (proc, op.name)
+            self.op_flops[per_op] = self.op_flops.get(per_op, 0.0) + op.flops * repeat
+            self.op_bytes[per_op] = self.op_bytes.get(per_op, 0.0) + op.bytes * repeat
             decision = (op.name, proc)
             self.decisions[decision] = self.decisions.get(decision, 0) + 1
             child = self._opb_children.get((proc, kind))
@@ -96,6 +103,14 @@ class _TotalsCollector:
         for (proc, op, kind), value in sorted(m.ops.items()):
             ops.add_metric([*base, proc, op, kind], value)
         yield ops
+        for name, doc, values in (
+            ("llmemu_op_flops", "FLOPs of each operation on each processor.", m.op_flops),
+            ("llmemu_op_bytes", "Bytes of each operation on each processor.", m.op_bytes),
+        ):
+            family = CounterMetricFamily(name, doc, labels=[*names, "op"])
+            for (proc, op), value in sorted(values.items()):
+                family.add_metric([*base, proc, op], value)
+            yield family
         routing = CounterMetricFamily("llmemu_routing_decisions", "Placements of each op on a processor by the routing policy, once per iteration.", labels=[*LABELS, "op", "processor"])  # fmt: skip
         for (op, proc), value in sorted(m.decisions.items()):
             routing.add_metric([*base, op, proc], value)

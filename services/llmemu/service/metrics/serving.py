@@ -5,6 +5,7 @@ CollectorRegistry, so two servers in one process never share a series."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,7 +18,9 @@ from llmemu.core.request import Request
 from llmemu.protocol.internal import SubmitSequence
 from llmemu.service.metrics.idle import IdleFeatureCollector
 from llmemu.service.metrics.kv_blocks import KvBlockResidency
+from llmemu.service.metrics.lag import DEFAULT_BOUND_S, LagCollector, LagMonitor
 from llmemu.service.metrics.llmemu import LlmemuMetrics
+from llmemu.service.metrics.timings import TimingLog
 from llmemu.service.metrics.vllm import LABELS, VllmMetrics
 
 # Paths vLLM leaves out of its HTTP metrics (ecosystem.md 2.4).
@@ -43,14 +46,25 @@ class ServingMetrics:
         speed: float,
         cache_config: dict[str, str],
         gauges: Callable[[], EngineGauges],
+        lag_bound_s: float = DEFAULT_BOUND_S,
     ) -> None:
         self.registry = registry
         self.vllm = VllmMetrics(registry, model_name, max_model_len)
         self.own = LlmemuMetrics(registry, model_name, speed)
-        registry.register(_GaugeCollector(model_name, cache_config, gauges))
+        self._gauges = _GaugeCollector(model_name, cache_config, gauges)
+        registry.register(self._gauges)
         registry.register(IdleFeatureCollector(model_name, started_s=time.time()))
         self.kv_blocks = KvBlockResidency(model_name, int(cache_config["block_size"]))
         registry.register(self.kv_blocks)
+        self.lag = LagMonitor(speed, lag_bound_s)
+        self._lag = LagCollector(self.lag, model_name)
+        registry.register(self._lag)
+        self.timings = TimingLog()
+
+    def dashboard_collectors(self) -> list:
+        """The collectors of what /dashboard draws (a cheap subset of the registry)."""
+        v = self.vllm
+        return [*v.success.values(), v.generation_tokens, v.ttft, v.itl, self._gauges, self.own.totals, self._lag]  # fmt: skip
 
     def on_step(self, result: StepResult, start_s: float, end_s: float) -> None:
         self.vllm.on_step(result)
@@ -62,11 +76,25 @@ class ServingMetrics:
 
     def on_token(self, gap_s: float) -> None:
         self.vllm.itl.observe(gap_s)
+        self.timings.gaps.append(gap_s)
 
     def on_finish(self, req: Request, seq: SubmitSequence, reason: str) -> None:
         self.vllm.on_finish(req, seq, reason)
         if reason in ("abort", "error"):  # a finished request's blocks go back in on_step
             self.kv_blocks.on_abort(req)
+        elif req.first_token_s is not None:  # what vLLM's latency histograms observe
+            self._record(req)
+
+    def _record(self, req: Request) -> None:
+        end_s = req.last_token_s if req.last_token_s is not None else req.first_token_s
+        scheduled = req.first_scheduled_s if req.first_scheduled_s is not None else req.arrival_s
+        tpot_s = (
+            (end_s - req.first_token_s) / (req.generated - 1) if req.generated > 1 else math.nan
+        )
+        self.timings.on_request(req.first_token_s - req.arrival_s, tpot_s, end_s - req.arrival_s, scheduled - req.arrival_s)  # fmt: skip
+
+    def on_pacing_lag(self, lag_s: float) -> None:
+        self.timings.lags.append(self.lag.observe(lag_s))
 
     def on_emission_lag(self, lag_s: float) -> None:
         self.own.lag.observe(max(0.0, lag_s))

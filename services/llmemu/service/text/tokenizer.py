@@ -1,36 +1,37 @@
-"""The built-in tokenizer: a byte-level BPE whose vocabulary is generated in code.
+"""The server's tokenizer: OpenAI's cl100k_base BPE by default, or a local Hugging Face one.
 
-Any text tokenizes (unknown words fall back to bytes), and every vocabulary word written
-with its leading space (" lamo") is exactly one token, built by merges that only ever
-extend a space-led prefix. So the text of generated ids (whole words) re-tokenizes to the
-same ids: a client counting the output gets `completion_tokens` exactly.
+The default counts like a real model's tokenizer (cl100k_base is the first 100k tokens of
+Llama 3's vocabulary; cl100k.py), so replayed prompts cost what they would. `--tokenizer
+PATH` loads a `tokenizer.json` (or a model folder holding one) so counts are exact for a
+user who has their model's file.
 
-The same JSON is served at run time (through the `tokenizers` package, which is what Hugging
-Face clients run) and written by `llmemu tokenizer export DIR`, so server and clients count
-with one implementation, not two that should agree.
+Generated answers are words drawn from the vocabulary: tokens that are a space and a few
+lower-case letters and that a tokenizer reads back as that one token after another word.
+So the text of generated ids re-tokenizes to the same ids, and a client counting the output
+gets `completion_tokens` exactly. One JSON document is both what the server runs (through
+the `tokenizers` package, which Hugging Face clients run) and what `llmemu tokenizer export`
+writes, so server and clients count with one implementation, not two that should agree.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
-from itertools import product
+from pathlib import Path
 from typing import Any
 
-EOS_TOKEN = "<|endoftext|>"
+from llmemu.core.errors import ConfigError
+from llmemu.service.cache_dir import read_cached, write_cached
+from llmemu.service.text.cl100k import EOS_ID, EOS_TOKEN, SHA256, SPLIT_PATTERN, bpe_model
+
 MODEL_MAX_LENGTH = 131072
-# Plain-English words first so that ordinary prompts compress like text, then every pair
-# of 70 consonant-vowel syllables ("baba", "babe", ...), about 5000 words.
-# A word list reads better as text than as one quoted word per line.
-COMMON_WORDS = (  # noqa: SIM905
-    "the of and to in is that for it as was with be by on not he this are or his from at "
-    "which but have an they you were her she there been one all we their has would when "
-    "if so no will more can out up who said what some into them only time about than "
-    "other could two new model token request server latency throughput queue cache batch "
-    "prompt output input stream memory device compute bandwidth layer attention expert "
-    "router decode prefill tensor parallel kernel cluster edge node link network data "
-    "system"
-).split()
+MAX_WORDS = 8192
+"""Generated answers draw from the most frequent this many one-token words."""
+WORD = re.compile(r"[^a-z]([a-z]{3,12})")
+"""A vocabulary entry that may be a word after a space: one marker character, then letters."""
+CONVERSION = "v1"
+"""Part of the cached file's name: bump it when _builtin_document changes."""
 # The newline is an expression: transformers renders with trim_blocks, which would eat a
 # literal newline after a block tag.
 CHAT_TEMPLATE = (
@@ -42,88 +43,44 @@ CHAT_TEMPLATE = (
 )
 
 
+def _byte_level(**extra: Any) -> dict[str, Any]:
+    return {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, **extra}
+
+
 @cache
-def _byte_alphabet() -> list[str]:
-    """GPT-2's byte-to-printable-character map, in byte order (what ByteLevel uses)."""
-    keep = {*range(ord("!"), ord("~") + 1), *range(0xA1, 0xAD), *range(0xAE, 0x100)}
-    chars, extra = [], 0
-    for b in range(256):
-        if b in keep:
-            chars.append(chr(b))
-        else:
-            chars.append(chr(256 + extra))
-            extra += 1
-    return chars
+def builtin_tokenizer_text() -> str:
+    """The built-in tokenizer.json (cl100k_base, split as Llama 3's tokenizer.json does),
+    converted once and then read from the cache folder."""
+    name = f"tokenizer-cl100k_base-{SHA256[:12]}-{CONVERSION}.json"
+    text = read_cached(name)
+    if text is None:
+        text = _builtin_document()
+        write_cached(name, text)
+    return text
 
 
-SPACE = _byte_alphabet()[ord(" ")]
-"""How ByteLevel writes a space: "Ġ"."""
-
-
-def vocabulary_words() -> list[str]:
-    words = list(dict.fromkeys(COMMON_WORDS))
-    syllables = ["".join(p) for p in product("bdfgklmnprstvz", "aeiou")]
-    words.extend(a + b for a, b in product(syllables, syllables))
-    return list(dict.fromkeys(words))
-
-
-def tokenizer_json() -> dict[str, Any]:
-    """The Hugging Face tokenizer.json document (BPE model built directly, no training)."""
-    vocab: dict[str, int] = {EOS_TOKEN: 0}
-    for ch in _byte_alphabet():
-        vocab[ch] = len(vocab)
-    merges: list[list[str]] = []
-    space = SPACE
-    for word in vocabulary_words():
-        prefix = space
-        for ch in word:
-            piece = prefix + ch
-            if piece not in vocab:
-                vocab[piece] = len(vocab)
-                merges.append([prefix, ch])
-            prefix = piece
-    return {
+def _builtin_document() -> str:
+    special = {"single_word": False, "lstrip": False, "rstrip": False, "normalized": False}
+    split = {"type": "Split", "pattern": {"Regex": SPLIT_PATTERN}, "behavior": "Isolated", "invert": False}  # fmt: skip
+    doc = {
         "version": "1.0",
         "truncation": None,
         "padding": None,
-        "added_tokens": [
-            {
-                "id": 0,
-                "content": EOS_TOKEN,
-                "single_word": False,
-                "lstrip": False,
-                "rstrip": False,
-                "normalized": False,
-                "special": True,
-            }
-        ],
+        "added_tokens": [{"id": EOS_ID, "content": EOS_TOKEN, **special, "special": True}],
         "normalizer": None,
         "pre_tokenizer": {
-            "type": "ByteLevel",
-            "add_prefix_space": False,
-            "trim_offsets": True,
-            "use_regex": True,
-        },
+            "type": "Sequence",
+            "pretokenizers": [split, _byte_level(use_regex=False)],
+        },  # fmt: skip
         "post_processor": None,
-        "decoder": {
-            "type": "ByteLevel",
-            "add_prefix_space": False,
-            "trim_offsets": True,
-            "use_regex": True,
-        },
-        "model": {
-            "type": "BPE",
-            "dropout": None,
-            "unk_token": None,
-            "continuing_subword_prefix": None,
-            "end_of_word_suffix": None,
-            "fuse_unk": False,
-            "byte_fallback": False,
-            "ignore_merges": False,
-            "vocab": vocab,
-            "merges": merges,
-        },
+        "decoder": _byte_level(use_regex=True),
+        "model": bpe_model(),
     }
+    return json.dumps(doc, ensure_ascii=False)
+
+
+def tokenizer_json() -> dict[str, Any]:
+    return json.loads(builtin_tokenizer_text())
 
 
 def render_chat(messages: list[dict[str, Any]], add_generation_prompt: bool = True) -> str:
@@ -143,17 +100,19 @@ def render_chat(messages: list[dict[str, Any]], add_generation_prompt: bool = Tr
     return "".join(parts)
 
 
-class BuiltinTokenizer:
-    """Counting, encoding and decoding with the exported tokenizer.json."""
+class ServedTokenizer:
+    """Counting, encoding and decoding with one tokenizer.json document."""
 
-    def __init__(self) -> None:
+    def __init__(self, document: str, source: str) -> None:
         from tokenizers import Tokenizer  # the serve extra; imported where it is used
 
-        self._tok = Tokenizer.from_str(json.dumps(tokenizer_json()))
+        self.document = document
+        self.source = source
+        """What it is, for logs and `/version`: "cl100k_base (built in)" or the file's path."""
+        self._tok = Tokenizer.from_str(document)
         self.vocab_size = self._tok.get_vocab_size()
-        words = vocabulary_words()
-        self.word_ids: list[int] = [self._tok.token_to_id(SPACE + w) for w in words]
-        self._word_text = {i: " " + w for i, w in zip(self.word_ids, words, strict=True)}
+        self.word_ids, words = _one_token_words(self._tok)
+        self._word_text = dict(zip(self.word_ids, words, strict=True))
 
     def encode(self, text: str) -> list[int]:
         return self._tok.encode(text, add_special_tokens=False).ids
@@ -170,3 +129,60 @@ class BuiltinTokenizer:
     def word_text(self, token_id: int) -> str:
         """Text of one generated token (a vocabulary word with its leading space)."""
         return self._word_text[token_id]
+
+    def words(self) -> list[str]:
+        """The generated-answer words without their space (prompt text for `llmemu bench`)."""
+        return [self._word_text[i][1:] for i in self.word_ids]
+
+
+def _one_token_words(tok) -> tuple[list[int], list[str]]:
+    """Ids that are " " + lower-case letters and encode back to themselves after another word
+    ("a" + text), most frequent (lowest id) first."""
+    found = sorted(
+        (token_id, " " + m.group(1))
+        for token, token_id in tok.get_vocab().items()
+        if (m := WORD.fullmatch(token))
+    )
+    lead = tok.encode("a", add_special_tokens=False).ids
+    kept: list[tuple[int, str]] = []
+    for start in range(0, len(found), MAX_WORDS):  # most pass: check one slice at a time
+        batch = found[start : start + MAX_WORDS]
+        checks = tok.encode_batch(["a" + text for _, text in batch], add_special_tokens=False)
+        kept += [(i, t) for (i, t), enc in zip(batch, checks, strict=True) if enc.ids == [*lead, i]]  # fmt: skip
+        if len(kept) >= MAX_WORDS:
+            break
+    if not kept:
+        raise ConfigError("tokenizer: no vocabulary word is one token after a space; use a BPE tokenizer.json")  # fmt: skip
+    kept = kept[:MAX_WORDS]
+    return [i for i, _ in kept], [t for _, t in kept]
+
+
+@cache
+def _builtin() -> ServedTokenizer:
+    return ServedTokenizer(builtin_tokenizer_text(), "cl100k_base (built in)")
+
+
+class BuiltinTokenizer(ServedTokenizer):
+    """The default tokenizer; built once per process (conversion takes about a second)."""
+
+    def __init__(self) -> None:
+        self.__dict__.update(_builtin().__dict__)
+
+
+def vocabulary_words() -> list[str]:
+    return _builtin().words()
+
+
+def load_tokenizer(path: str | None) -> ServedTokenizer:
+    """The built-in tokenizer, or the tokenizer.json at PATH (a file or a folder holding one)."""
+    if path is None:
+        return BuiltinTokenizer()
+    file = Path(path)
+    if file.is_dir():
+        file = file / "tokenizer.json"
+    if not file.is_file():
+        raise ConfigError(f"--tokenizer: {path} is neither a tokenizer.json nor a folder holding one; give the file or its folder")  # fmt: skip
+    try:
+        return ServedTokenizer(file.read_text(), str(file))
+    except Exception as exc:  # the tokenizers library's parse errors have no common type
+        raise ConfigError(f"--tokenizer: {file} is not a Hugging Face tokenizer.json ({exc})") from exc  # fmt: skip
