@@ -59,7 +59,7 @@ def _run_simulate(args: argparse.Namespace) -> int:
     result = run(replica, workload, Progress("simulating"), keep_requests=False)
     summary = summarize(result, time.perf_counter() - start)
     if args.requests_out:
-        result.log.write_csv(args.requests_out)
+        Path(args.requests_out).write_text("\n".join(result.log.csv_lines()) + "\n")
     summary.update(details(result))  # distributions, utilisation over time, one iteration
     summary["policy"] = policy_report(loaded.spec.policy, loaded.policy_from_system, loaded.system.name)  # fmt: skip
     summary["policy"]["searched_pipeline"] = searched

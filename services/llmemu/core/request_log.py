@@ -47,15 +47,10 @@ class RequestLog:
     def _order(self) -> np.ndarray:
         return np.argsort(np.frombuffer(self._ints["id"], np.int64), kind="stable")
 
-    def write_csv(self, path) -> None:
-        """One row per finished request (`simulate --requests-out`)."""
+    def csv_lines(self):
+        """A header, then one line per finished request (`simulate --requests-out`)."""
         names = ["id", *FIELDS, *COUNTS[1:]]
-        cols = [self.column(n) for n in names]
-        with open(path, "w") as out:
-            out.write(",".join(names) + "\n")
-            for row in zip(*cols, strict=True):
-                out.write(",".join(_cell(v) for v in row) + "\n")
-
-
-def _cell(value) -> str:
-    return repr(float(value)) if isinstance(value, np.floating) else str(int(value))
+        cols = [self.column(n).tolist() for n in names]
+        yield ",".join(names)
+        for row in zip(*cols, strict=True):
+            yield ",".join(repr(v) for v in row)
