@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/live_fidelity.py                  # the headline run
     .venv/bin/python benchmarks/live_fidelity.py --sweep          # + the concurrency limit
+    .venv/bin/python benchmarks/live_fidelity.py --find-max       # the limit at --speed 1, bisected
 
 Each run starts `llmemu serve` (llama-3-8b on one H100) in this process on a free port and
 loads it with `llmemu bench` in a separate process: N concurrent streaming chat clients,
@@ -11,7 +12,9 @@ request and every token gap, recorded in the server), and reports the pacing lag
 each token was handed to the HTTP layer against the end of its emulated iteration (wall
 seconds, exact p50/p99 over every token; times the speed, what that lateness does to a
 latency measured in emulated seconds). The sweep raises the concurrency per speed until
-the p99 lag in emulated seconds reaches 5 ms. docs/live.md records the output.
+the p99 lag in emulated seconds reaches 5 ms; --find-max steps up the levels at speed 1 and
+bisects between the last level that held and the first that did not, to --resolution
+clients. docs/live.md records the output.
 """
 
 from __future__ import annotations
@@ -51,9 +54,9 @@ class Recorder:
         self.inner.on_first_token(req)
         self.ttft_s.append(req.first_token_s - req.arrival_s)
 
-    def on_token(self, gap_s: float) -> None:
-        self.inner.on_token(gap_s)
-        self.itl_s.append(gap_s)
+    def on_tokens(self, gap_s: float, count: int) -> None:
+        self.inner.on_tokens(gap_s, count)
+        self.itl_s.extend([gap_s] * count)
 
 
 def one_run(concurrency: int, speed: float, args: argparse.Namespace) -> dict:
@@ -119,6 +122,36 @@ def median_row(rows: list[dict]) -> dict:
     return out
 
 
+def held(row: dict) -> bool:
+    return row["lag_p99_emulated_ms"] < 5 and not row["errors"]
+
+
+def find_max(point, levels: list[int], resolution: int, rows: list[dict]) -> int | None:
+    """The largest concurrency at speed 1 whose p99 lag stays under 5 ms (None: not even
+    the first level). Points are medians over --repeats runs."""
+
+    def probe(c: int) -> bool:
+        row = point(c, 1.0)
+        rows.append(row)
+        show(row)
+        return held(row)
+
+    good = None
+    for c in levels:
+        if not probe(c):
+            break
+        good = c
+    else:
+        return good  # every level held: the limit is above the last one
+    bad = c
+    if good is None:
+        return None
+    while bad - good > resolution:
+        mid = (good + bad) // 2
+        good, bad = (mid, bad) if probe(mid) else (good, mid)
+    return good
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--concurrency", type=int, default=64)
@@ -129,11 +162,19 @@ def main() -> int:
     p.add_argument("--sweep", action="store_true", help="also find, per speed, the largest concurrency with p99 lag x speed < 5 ms")  # fmt: skip
     p.add_argument("--speeds", default="1,0.5,0.25")
     p.add_argument("--levels", default="32,64,96,128,192,256")
+    p.add_argument("--find-max", action="store_true", help="bisect the largest concurrency at speed 1 with p99 lag < 5 ms")  # fmt: skip
+    p.add_argument("--resolution", type=int, default=16, help="--find-max stops when the bracket is this narrow")  # fmt: skip
     p.add_argument("--out", help="write all rows as JSON here")
     args = p.parse_args()
     point = lambda c, speed: median_row([one_run(c, speed, args) for _ in range(args.repeats)])  # noqa: E731
-    rows = [point(args.concurrency, 1.0)]
-    show(rows[0])
+    rows: list[dict] = []
+    if args.find_max:
+        levels = [int(x) for x in args.levels.split(",")]
+        best = find_max(point, levels, args.resolution, rows)
+        print(f"largest concurrency at speed 1 with p99 lag < 5 ms: {best} (levels {args.levels}, resolution {args.resolution})")  # fmt: skip
+    else:
+        rows.append(point(args.concurrency, 1.0))
+        show(rows[0])
     if args.sweep:
         for speed in (float(s) for s in args.speeds.split(",")):
             for c in (int(x) for x in args.levels.split(",")):

@@ -88,10 +88,11 @@ common() {  # PREFIX SCENARIO PORT -> the settings every llmemu service takes
   echo "LLMEMU_$1_SCENARIO=$2 LLMEMU_$1_PORT=$3 LLMEMU_$1_SPEED=$SPEED LLMEMU_$1_OVERRIDES=$(overrides "$own")"
 }
 
-start() {
+start() {  # appends to the service's log: a crashed run's traceback survives its restart
   local name=$1 cmd
   cmd=$(command_of "$name")
-  (cd "$ROOT" && exec bash -c "exec $cmd" >"$RUN/$name.log" 2>&1) &
+  echo "--- $(date -u +%Y-%m-%dT%H:%M:%SZ) start $name" >>"$RUN/$name.log"
+  (cd "$ROOT" && exec bash -c "exec $cmd" >>"$RUN/$name.log" 2>&1) &
   echo $! >"$RUN/$name.pid"
 }
 

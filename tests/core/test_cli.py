@@ -131,7 +131,7 @@ def test_missing_file_is_a_clear_error(cli, tmp_path):
 
 def test_paths_values_and_batches_that_cannot_work_are_one_line_errors(cli, scenario, tmp_path):
     code, _, err = cli("simulate", str(tmp_path))  # a directory
-    assert code == 2 and "Is a directory" in err and "Traceback" not in err
+    assert code == 2 and "is a directory, not a regular file" in err and "Traceback" not in err
     code, _, err = cli("simulate", str(scenario), "--set", "seed=[")
     assert code == 2 and "not valid YAML" in err
     code, _, err = cli("explain", "--model", "llama-3-8b", "--system", "h100x1")

@@ -38,7 +38,7 @@ def test_dask_cluster_matches_local_processes(tmp_path: Path) -> None:
     assert main(["sweep", str(scenario), *grid, "--jobs", "2", "--out", str(tmp_path / "a")]) == 0
     with (
         distributed.LocalCluster(
-            n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
+            n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0"
         ) as cluster,
     ):
         address = cluster.scheduler_address

@@ -33,3 +33,17 @@ def test_every_chunk_parses_as_its_pydantic_type():
         chunk = CompletionChunk.model_validate(payload(event))
         assert chunk.object == "text_completion"
     assert payload(CHAT.content(0, 'a "quoted"\nline', None))["choices"][0]["delta"]["content"] == 'a "quoted"\nline'  # fmt: skip
+
+
+def test_completion_token_chunk_matches_vllm_byte_for_byte():
+    head = '{"id":"cmpl-X","object":"text_completion","created":7,"model":"M","choices":'
+    assert TEXT.content(3, " y", None) == f'data: {head}[{{"index":3,"text":" y","logprobs":null,"finish_reason":null,"stop_reason":null}}]}}\n\n'  # fmt: skip
+    assert TEXT.content(0, " z", "stop", None, "END") == f'data: {head}[{{"index":0,"text":" z","logprobs":null,"finish_reason":"stop","stop_reason":"END"}}]}}\n\n'  # fmt: skip
+
+
+def test_token_text_is_escaped_as_json_dumps_escapes_it():
+    # Non-ASCII as \u escapes (json.dumps's ensure_ascii), quotes, backslash and control.
+    for text in (" café", 'say "hi"', "back\\slash", "tab\there", "\u2028"):
+        event = CHAT.content(1, text, None)
+        assert json.dumps(text) in event
+        assert payload(event)["choices"][0]["delta"]["content"] == text

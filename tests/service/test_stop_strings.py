@@ -28,6 +28,13 @@ def test_a_stop_spanning_two_tokens_ends_the_answer_at_the_second():
     assert cut.pieces == (" ab", " c", "")
 
 
+def test_the_stop_completed_first_wins_over_one_that_starts_first():
+    # " ab cd ef gh": " ab cd ef" starts at 0 but is complete only with " ef" (index 9);
+    # "b c" starts at 2 and is complete with " cd" (index 5, inside " cd"'s [3, 6)).
+    cut = apply_stop(DRAW, [" ab cd ef", "b c"], WORDS.__getitem__)
+    assert (cut.output_tokens, cut.stop_reason, cut.pieces) == (2, "b c", (" a", ""))
+
+
 def test_no_stop_found_changes_nothing():
     assert apply_stop(DRAW, ["x", ""], WORDS.__getitem__) is DRAW
 

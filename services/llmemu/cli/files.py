@@ -10,8 +10,10 @@ from typing import Any
 import numpy as np
 import yaml
 
+from llmemu.cli.reading import CONFIG_BYTES, DATA_BYTES, SCENARIO_BYTES, read_text
 from llmemu.core import presets
 from llmemu.core.catalog import load_system
+from llmemu.core.data_limits import check_tree, load_yaml
 from llmemu.core.errors import ConfigError
 from llmemu.core.scenario import ScenarioSpec, apply_overrides, parse_scenario
 from llmemu.core.simulate import Workload, materialise
@@ -20,7 +22,7 @@ from llmemu.core.specs.loading import load_model
 from llmemu.core.specs.model import ModelSpec
 from llmemu.core.specs.system import SystemSpec
 from llmemu.core.system_policy import with_system_policy
-from llmemu.core.workload import parse_length_rows
+from llmemu.core.workload import MAX_SPAN_S, MAX_TOKENS, parse_length_rows
 
 
 @dataclass
@@ -42,37 +44,38 @@ class Loaded:
             )
         rows = trace = None
         if wl.lengths is not None:
-            path = self._path(wl.lengths.path, "workload.lengths.path")
-            rows = parse_length_rows(path.read_text(), str(path))
+            path = self._path(wl.lengths.path)
+            rows = parse_length_rows(read_text(path, "workload.lengths.path", DATA_BYTES), str(path))  # fmt: skip
         if wl.trace is not None:
-            trace = read_trace(self._path(wl.trace, "workload.trace"))
+            trace = read_trace(self._path(wl.trace), "workload.trace")
         return materialise(
             wl, self.spec.seed, rows=rows, trace=trace, max_context=self.model.max_context
         )
 
-    def _path(self, name: str, field: str) -> Path:
+    def _path(self, name: str) -> Path:
         path = Path(name)
-        if not path.is_absolute():
-            path = self.base_dir / path
-        if not path.exists():
-            raise ConfigError(f"{field}: file {str(path)!r} does not exist; fix the path")
-        return path
+        return path if path.is_absolute() else self.base_dir / path
 
 
 def read_yaml(path: Path) -> Any:
-    if not path.exists():
-        raise ConfigError(f"scenario file {str(path)!r} does not exist")
+    text = read_text(path, "scenario file", SCENARIO_BYTES)
     try:
-        return yaml.safe_load(path.read_text())
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise ConfigError(f"{path}: not valid YAML{where}; fix the syntax") from None
+    except ValueError:  # an integer of over 4300 digits
+        raise ConfigError(f"{path}: a number too long to read; fix the value") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: values nested too deeply; flatten the document") from None
+    check_tree(data, str(path))
+    return data
 
 
-def read_trace(path: Path) -> np.ndarray:
+def read_trace(path: Path, what: str = "trace") -> np.ndarray:
     rows = []
-    for i, line in enumerate(path.read_text().splitlines(), 1):
+    for i, line in enumerate(read_text(path, what, DATA_BYTES).splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -87,11 +90,13 @@ def read_trace(path: Path) -> np.ndarray:
     if not rows:
         raise ConfigError(f"{path}: the trace is empty")
     trace = np.array(rows, dtype=np.float64)
-    bad = ~np.isfinite(trace[:, 0]) | (trace[:, 0] < 0) | (trace[:, 1:] < 0).any(axis=1)
+    bad = ~np.isfinite(trace[:, 0]) | (trace[:, 0] < 0) | (trace[:, 0] > MAX_SPAN_S)
+    bad |= (trace[:, 1:] < 0).any(axis=1) | (trace[:, 1:] > MAX_TOKENS).any(axis=1)
     if bad.any():
         line = int(np.argmax(bad)) + 1
         raise ConfigError(
-            f"{path}: row {line}: arrival_s must be a finite time >= 0 and token counts >= 0"
+            f"{path}: row {line}: arrival_s must be a finite time in [0, {MAX_SPAN_S:g}] s and token "
+            f"counts in [0, {MAX_TOKENS}]"
         )
     return trace[np.argsort(trace[:, 0], kind="stable")]  # a trace need not be sorted
 
@@ -119,12 +124,13 @@ def resolve_model(ref: str | dict[str, Any], base_dir: Path, dtype: str | None =
     if isinstance(ref, dict) and isinstance(ref.get("hf_config"), str):
         path = Path(ref["hf_config"])
         path = path if path.is_absolute() else base_dir / path
-        if not path.exists():
-            raise ConfigError(f"model.hf_config: file {str(path)!r} does not exist; fix the path")
         try:
-            config = json.loads(path.read_text())
+            config = json.loads(read_text(path, "model.hf_config", CONFIG_BYTES))
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{path}: not valid JSON ({exc})") from None
+        except RecursionError:
+            raise ConfigError(f"{path}: JSON nested too deeply") from None
+        check_tree(config, str(path))
         ref = {
             "hf_config": config,
             "name": ref.get("name") or path.parent.name or path.stem,

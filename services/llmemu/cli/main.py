@@ -43,9 +43,11 @@ def _add_simulate(p: argparse.ArgumentParser) -> None:
 
 def _run_simulate(args: argparse.Namespace) -> int:
     from llmemu.cli.files import load_scenario
+    from llmemu.cli.fleet import needs_fleet, simulate_fleet
     from llmemu.cli.nanoflow_auto import with_searched_pipeline
     from llmemu.cli.progress import Progress
     from llmemu.cli.render import policy_report, render_summary
+    from llmemu.core.batching import check_settings
     from llmemu.core.replica import build_replica
     from llmemu.core.results import summarize
     from llmemu.core.simulate import run
@@ -53,14 +55,21 @@ def _run_simulate(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     loaded = load_scenario(args.scenario, args.set)
-    workload = loaded.workload()
-    loaded, searched = with_searched_pipeline(loaded, workload)
-    replica = build_replica(loaded.model, loaded.system, loaded.spec.policy, seed=loaded.spec.seed)
-    result = run(replica, workload, Progress("simulating"), keep_requests=False)
-    summary = summarize(result, time.perf_counter() - start)
-    if args.requests_out:
-        Path(args.requests_out).write_text("\n".join(result.log.csv_lines()) + "\n")
-    summary.update(details(result))  # distributions, utilisation over time, one iteration
+    if needs_fleet(loaded):
+        summary = simulate_fleet(loaded, Progress("simulating"), start)
+        searched = None
+    else:
+        workload = loaded.workload()
+        check_settings(loaded.spec.policy)  # a refused setting stops before any search runs
+        loaded, searched = with_searched_pipeline(loaded, workload)
+        replica = build_replica(
+            loaded.model, loaded.system, loaded.spec.policy, seed=loaded.spec.seed
+        )
+        result = run(replica, workload, Progress("simulating"), keep_requests=False)
+        summary = summarize(result, time.perf_counter() - start)
+        if args.requests_out:
+            Path(args.requests_out).write_text("\n".join(result.log.csv_lines()) + "\n")
+        summary.update(details(result))  # distributions, utilisation over time, one iteration
     summary["policy"] = policy_report(loaded.spec.policy, loaded.policy_from_system, loaded.system.name)  # fmt: skip
     summary["policy"]["searched_pipeline"] = searched
     text = json.dumps(summary, indent=2)
@@ -151,6 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(message: str, limit: int = 280) -> str:
+    """An error as one line a terminal shows whole, however long the value it quotes."""
+    line = " ".join(message.splitlines())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -169,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command][1](args)
     except LlmemuError as exc:
-        print(f"llmemu {args.command}: error: {exc}", file=sys.stderr)
+        print(f"llmemu {args.command}: error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
     except OSError as exc:  # a path the user gave: a directory, unreadable, missing parent
         where = f"{exc.filename}: " if exc.filename else ""

@@ -16,6 +16,7 @@ import sys
 from typing import Any
 
 from llmemu.cli.files import Loaded
+from llmemu.core.batching import check_settings
 from llmemu.core.simulate import Workload
 from llmemu.service.cache_dir import cache_dir, read_cached, write_cached
 
@@ -37,6 +38,7 @@ def with_searched_pipeline(loaded: Loaded, workload: Workload) -> tuple[Loaded, 
     the cached search lives; unchanged, and None, when it needs no search."""
     if not needs_search(loaded):
         return loaded, None
+    check_settings(loaded.spec.policy)  # a refused setting should not wait for a search
     mean_in, mean_out = float(workload.inputs.mean()), float(workload.outputs.mean())
     name = f"nanoflow/{_key(loaded, mean_in, mean_out)}.json"
     cached = read_cached(name)

@@ -57,11 +57,38 @@ def render_summary(s: dict[str, Any]) -> str:
             f"{_si(d['flops'], 'FLOP')}, {_si(d['bytes'], 'B')}, "
             f"peak memory {d['peak_memory_bytes'] / 1e9:.1f} GB per device"
         )
+    lines += _fleet_lines(s)
     lines.append(
         f"simulated {s['simulated_s']:.1f} s in {s['iterations']} iterations "
         f"({s['engine_steps']} engine steps), wall {s['wall_s']:.2f} s"
     )
     return "\n".join(lines)
+
+
+def _fleet_lines(s: dict[str, Any]) -> list[str]:
+    """Router, prefix cache, KV transfers and one line per replica (fleet runs only)."""
+    lines = []
+    if "prefix_cache" in s:
+        pc = s["prefix_cache"]
+        lines.append(
+            f"prefix cache {pc['hit_ratio']:.1%} of {pc['query_tokens']} prompt tokens hit "
+            f"({pc['offload_hit_tokens']} from the host tier)"
+        )
+    if "kv_transfer" in s:
+        kt = s["kv_transfer"]
+        lines.append(
+            f"kv transfer {kt['transfers']} x over {kt['link']}: {_si(kt['bytes'], 'B')}, "
+            f"p50 {kt['seconds_p50'] * 1e3:.1f} ms, p99 {kt['seconds_p99'] * 1e3:.1f} ms"
+        )
+    if "router" in s:
+        lines.append(f"router     {s['router']['name']}")
+    for name, r in s.get("replicas", {}).items():
+        lines.append(
+            f"  {name:<12} {r['role']:<7} {r['requests']:>7} req  {r['throughput']:>9.1f} tok/s  "
+            f"ttft p50 {r['ttft_s']['p50'] * 1e3:7.1f} ms  tpot p50 {r['tpot_s']['p50'] * 1e3:6.1f} ms  "
+            f"kv peak {r['kv_peak_usage']:.0%}  prefix hits {r['prefix_hit_ratio']:.0%}"
+        )
+    return lines
 
 
 def render_explain(r: dict[str, Any]) -> str:

@@ -9,9 +9,11 @@ from llmemu.core.collectives import get_allreduce
 from llmemu.core.cost import Pricer
 from llmemu.core.edge.budget import edge_memory_budget
 from llmemu.core.engine import Engine
+from llmemu.core.errors import ConfigError
 from llmemu.core.kvcache import KVCache
 from llmemu.core.memory import MemoryBudget, memory_budget
 from llmemu.core.parts import Parts
+from llmemu.core.prefix_kv import PrefixKVCache
 from llmemu.core.pricing import ExpertRouting
 from llmemu.core.routing import get_router
 from llmemu.core.scenario import PolicySpec
@@ -22,6 +24,26 @@ from llmemu.core.specs.system import SystemSpec
 MEMORY_BUDGETS = {"edge": edge_memory_budget}
 """Batching policies that keep something other than all weights resident (edge: a window
 of blocks per node); every other policy uses `memory_budget`."""
+
+
+def make_kv_cache(num_blocks: int, memory: MemoryBudget, policy: PolicySpec) -> KVCache:
+    """The plain paged cache, or one that caches prefixes (and offloads to the host)."""
+    if not policy.prefix_caching:
+        if policy.kv_offload is not None:
+            raise ConfigError(
+                "policy.kv_offload: a host tier keeps evicted prefix blocks; "
+                "set policy.prefix_caching: true or drop kv_offload"
+            )
+        return KVCache(num_blocks, policy.block_size)
+    block_bytes = memory.kv_bytes_per_token * policy.block_size
+    offload = policy.kv_offload
+    return PrefixKVCache(
+        num_blocks,
+        policy.block_size,
+        host_blocks=int(offload.bytes // block_bytes) if offload else 0,
+        host_bandwidth_bytes_per_s=offload.bandwidth_bytes_per_s if offload else 0.0,
+        block_bytes=block_bytes,
+    )
 
 
 @dataclass
@@ -45,7 +67,7 @@ def build_replica(
     check_settings(policy)
     memory = MEMORY_BUDGETS.get(policy.batching, memory_budget)(model, system, policy)
     num_blocks = int(memory.kv_bytes // (memory.kv_bytes_per_token * policy.block_size))
-    kv = KVCache(num_blocks, policy.block_size)
+    kv = make_kv_cache(num_blocks, memory, policy)
     scheduler = Scheduler(
         kv,
         max_num_seqs=policy.max_num_seqs,

@@ -11,8 +11,19 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from llmemu.core.data_limits import MAX_KEY_CHARS, check_tree, load_yaml, short
 from llmemu.core.errors import ConfigError
+from llmemu.core.fleet.spec import ClusterSpec
 from llmemu.core.workload import WorkloadSpec
+
+
+class KVOffload(BaseModel):
+    """A host-memory tier under the device KV cache (vLLM CPU offload, LMCache)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    bytes: float = Field(gt=0, description="host memory for KV blocks, bytes")
+    bandwidth_bytes_per_s: float = Field(gt=0, description="host-to-device copy, bytes/s")
 
 
 class PolicySpec(BaseModel):
@@ -46,6 +57,12 @@ class PolicySpec(BaseModel):
         "MoE under expert_routing uniform draws one routing per step, so the sampling noise "
         "differs: use balanced to compare)",
     )
+    prefix_caching: bool = Field(
+        False, description="reuse the KV of cached prompt prefixes (vLLM semantics)"
+    )
+    kv_offload: KVOffload | None = Field(
+        None, description="host tier for blocks the device evicts (needs prefix_caching)"
+    )
     options: dict[str, Any] = Field(
         default_factory=dict,
         description="knobs of one batching policy (edge: cold_start, runtime_bytes, "
@@ -60,6 +77,9 @@ class ScenarioSpec(BaseModel):
     system: str | dict[str, Any] = Field(description="preset name or an inline system")
     policy: PolicySpec = Field(default_factory=PolicySpec)
     workload: WorkloadSpec | None = Field(None, description="required to simulate")
+    cluster: ClusterSpec | None = Field(
+        None, description="replicas behind a router, or pools (core/fleet/spec.py)"
+    )
     seed: int = Field(0, ge=0)
     dtype: str | None = Field(None, description="override weights/activations: fp16, bf16, fp32")
     name: str = ""
@@ -78,17 +98,22 @@ def parse_scenario(data: Any, source: str = "scenario") -> ScenarioSpec:
     except ValidationError as exc:
         err = exc.errors()[0]
         field = _field_path(err) or "(top level)"
-        got = f" (got {err['input']!r})" if not isinstance(err.get("input"), dict) else ""
+        got = f" (got {short(repr(err['input']))})" if not isinstance(err.get("input"), dict) else ""  # fmt: skip
         raise ConfigError(f"{source}: {field}: {err['msg']}{got}") from None
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """`a.b.c=value` sets a nested key; the value is parsed as YAML (numbers, lists...)."""
+    """`a.b.c=value` sets a nested key; the value is parsed as YAML (numbers, lists...).
+    The data and each value are bounded (data_limits.py) before anything copies them."""
+    check_tree(data, "scenario")
     result = _deep_copy(data)
     for item in overrides:
         key, sep, text = item.partition("=")
+        where = f"--set {short(item)!r}"
         if not sep or not key:
-            raise ConfigError(f"--set {item!r}: expected key.path=value")
+            raise ConfigError(f"{where}: expected key.path=value")
+        if len(key) > MAX_KEY_CHARS:
+            raise ConfigError(f"{where}: the key has {len(key)} characters; at most {MAX_KEY_CHARS}")  # fmt: skip
         node = result
         parts = key.split(".")
         for part in parts[:-1]:
@@ -98,16 +123,22 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
                     {} if child is None else {"kind": child} if isinstance(child, str) else child
                 )
                 if not isinstance(child, dict):
-                    raise ConfigError(f"--set {item!r}: {part!r} is not a mapping")
+                    raise ConfigError(f"{where}: {part!r} is not a mapping")
                 node[part] = child
             node = child
-        try:
-            node[parts[-1]] = yaml.safe_load(text)
-        except yaml.YAMLError:
-            raise ConfigError(
-                f"--set {item!r}: the value is not valid YAML; quote it or fix the syntax"
-            ) from None
+        node[parts[-1]] = _override_value(text, where)
     return result
+
+
+def _override_value(text: str, where: str) -> Any:
+    try:
+        value = load_yaml(text)
+    except (yaml.YAMLError, ValueError):  # ValueError: an integer of over 4300 digits
+        raise ConfigError(f"{where}: the value is not valid YAML; quote it or fix the syntax") from None  # fmt: skip
+    except RecursionError:
+        raise ConfigError(f"{where}: the value is nested too deeply") from None
+    check_tree(value, where)
+    return value
 
 
 def _deep_copy(value: Any) -> Any:

@@ -18,10 +18,16 @@ from llmemu.core.errors import ConfigError
 MAX_TOKENS = 10_000_000
 """Longer than any model's context: a larger length is a typo, refused with its field."""
 MAX_REQUESTS = 100_000_000
+MAX_BURST = 1_000_000
+"""Requests of a burst at most: all of them wait in the engine at once (10,000,000 grew
+past 2.7 GB before the first finished)."""
+MAX_SPAN_S = 1e9
+"""Latest arrival, seconds (~31 years): beyond, a float's step is over a microsecond, and at
+1e302 s every latency came out 0.0."""
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class Constant(_Spec):
@@ -73,13 +79,39 @@ class LengthsFile(_Spec):
     path: str = Field(description="CSV with input_tokens,output_tokens columns (or Splitwise's)")
 
 
+class PrefixGroups(_Spec):
+    """A share of the prompts open with one of a few system prompts (agents, apps)."""
+
+    groups: int = Field(gt=0, le=MAX_REQUESTS, description="distinct system prompts")
+    tokens: int = Field(gt=0, le=MAX_TOKENS, description="tokens of each system prompt")
+    fraction: float = Field(1.0, ge=0, le=1, description="share of requests that use one")
+
+
+class Sessions(_Spec):
+    """Multi-turn chats: each turn's prompt is the session's history plus a new input."""
+
+    turns: int = Field(gt=0, le=10_000, description="turns per session")
+    think_s: float = Field(0.0, ge=0, description="seconds between an answer and the next turn")
+
+
 class WorkloadSpec(_Spec):
     requests: int = Field(1000, gt=0, le=MAX_REQUESTS, description="how many requests")
     arrival: Arrival = Field(default_factory=lambda: Poisson(kind="poisson", rate=1.0))
     input_tokens: Length | None = None
     output_tokens: Length | None = None
     lengths: LengthsFile | None = None
-    trace: str | None = Field(None, description="JSONL of arrival_s, input_tokens, output_tokens")
+    trace: str | None = Field(
+        None,
+        description="JSONL of arrival_s, input_tokens, output_tokens, or a Mooncake trace "
+        "(timestamp ms, input_length, output_length, hash_ids of 512-token blocks)",
+    )
+    time_scale: float = Field(
+        1.0, gt=0, description="trace only: multiply arrival times (2 = half the rate)"
+    )
+    prefix_groups: PrefixGroups | None = Field(None, description="shared system prompts")
+    sessions: Sessions | None = Field(
+        None, description="multi-turn chats; arrival (poisson) starts sessions"
+    )
     max_input_tokens: int | None = Field(
         None, gt=0, description="cap on prompts (default: context)"
     )
@@ -93,6 +125,32 @@ class WorkloadSpec(_Spec):
             )
         if self.input_tokens is not None and self.output_tokens is None:
             raise ValueError("input_tokens needs output_tokens too")
+        if self.sessions is not None and (
+            self.input_tokens is None or not isinstance(self.arrival, Poisson)
+        ):
+            raise ValueError(
+                "sessions need input_tokens, output_tokens and a poisson arrival of sessions"
+            )
+        if self.time_scale != 1.0 and self.trace is None:
+            raise ValueError("time_scale stretches a trace's arrival times; give a trace")
+        if self.sessions is not None and self.prefix_groups is not None:
+            raise ValueError("give prefix_groups or sessions, not both")
+        return self
+
+    @model_validator(mode="after")
+    def _bounded(self) -> WorkloadSpec:
+        if isinstance(self.arrival, Poisson) and self.requests / self.arrival.rate > MAX_SPAN_S:
+            span = self.requests / self.arrival.rate
+            raise ValueError(
+                f"{self.requests} requests at {self.arrival.rate:g}/s arrive over ~{span:.3g} s, "
+                f"past {MAX_SPAN_S:g} s where times lose precision; raise arrival.rate or lower "
+                "requests"
+            )
+        if isinstance(self.arrival, Burst) and self.requests > MAX_BURST:
+            raise ValueError(
+                f"a burst of {self.requests} requests holds them all at once; at most "
+                f"{MAX_BURST}: lower requests or use a poisson arrival"
+            )
         return self
 
 
@@ -138,8 +196,10 @@ def parse_length_rows(text: str, source: str) -> np.ndarray:
                 "column; fix or drop the row"
             ) from None
     rows = np.array(picked, dtype=np.float64)
-    bad = ~(np.isfinite(rows).all(axis=1) & (rows >= 0).all(axis=1))
+    bad = ~(
+        np.isfinite(rows).all(axis=1) & (rows >= 0).all(axis=1) & (rows <= MAX_TOKENS).all(axis=1)
+    )
     if bad.any():
         number = int(np.argmax(bad)) + 2  # rows start on line 2, after the header
-        raise ConfigError(f"{source}:{number}: lengths must be finite and >= 0")
+        raise ConfigError(f"{source}:{number}: lengths must be in [0, {MAX_TOKENS}]")
     return rows.astype(np.int64)

@@ -7,32 +7,44 @@ answers each op's seconds per layer, in the same order. An op travels as its num
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
+
+from llmemu.core.ops import OpKind
+
+MAX_AMOUNT = 1e30
+"""FLOPs or bytes of one op at most: a trillion-parameter model's iteration is ~1e16, so a
+larger number is a broken sender, and times summed from it could overflow to infinity."""
+MAX_COUNT = 1 << 40
+"""Tokens of one op at most (any context is far below)."""
+Amount = Annotated[float, Field(ge=0, le=MAX_AMOUNT)]
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
 
 
 class OpWire(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    name: str
-    kind: str = Field(description="gemm, attention or collective")
-    flops: float = Field(ge=0)
-    bytes: float = Field(ge=0)
-    net_bytes: float = Field(0.0, ge=0)
-    tokens: int = Field(0, ge=0)
-    payload_bytes: float = Field(0.0, ge=0)
-    weight_bytes: float = Field(0.0, ge=0)
-    expert_tokens: list[int] = Field(default_factory=list)
-    context_tokens: int = Field(0, ge=0, description="decode attention: KV tokens attended")
-    layers: int = Field(1, ge=1, description="layers this op runs in, this iteration")
+    name: str = Field(max_length=64)
+    kind: OpKind = Field(description="gemm, attention or collective")
+    flops: Amount
+    bytes: Amount
+    net_bytes: Amount = 0.0
+    tokens: Count = 0
+    payload_bytes: Amount = 0.0
+    weight_bytes: Amount = 0.0
+    expert_tokens: list[Count] = Field(default_factory=list, max_length=4096)
+    context_tokens: Count = Field(0, description="decode attention: KV tokens attended")
+    layers: int = Field(1, ge=1, le=4096, description="layers this op runs in, this iteration")
 
 
 class ExecuteRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     iteration: int = Field(ge=0, description="the scheduler's iteration counter")
-    processor: str = Field(description="processor the ops were placed on")
-    kv_bytes: float = Field(0.0, ge=0, description="KV cache in use on the replica, bytes")
-    ops: list[OpWire]
+    processor: str = Field(max_length=64, description="processor the ops were placed on")
+    kv_bytes: Amount = Field(0.0, description="KV cache in use on the replica, bytes")
+    ops: list[OpWire] = Field(max_length=65536)
 
 
 class ExecuteResponse(BaseModel):

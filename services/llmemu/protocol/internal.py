@@ -37,10 +37,14 @@ class AbortSequence:
     seq_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TokenEvent:
     """A sequence produced its `generated`-th token when the iteration ending at `time_s`
-    ended; `finish_reason` is set on its last token (or "error" / "abort" with `error`)."""
+    ended; `finish_reason` is set on its last token (or "error" / "abort" with `error`).
+
+    Not frozen, though nothing changes one after it is made: one is built per token per
+    stream, and a frozen dataclass's __init__ (object.__setattr__ per field) costs five
+    times a plain one's."""
 
     seq_id: str
     generated: int

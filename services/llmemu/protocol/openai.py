@@ -7,9 +7,25 @@ Field names and shapes follow ../shared/reference/ecosystem.md sections 1.2-1.6.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _unicode(text: str) -> str:
+    # JSON's "\ud800" escape parses to a lone surrogate, which no tokenizer or UTF-8 writer
+    # takes: refused here, where the error can name the field.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"text is not valid Unicode (a lone surrogate at character {exc.start}); send UTF-8 text"
+        ) from None
+    return text
+
+
+Text = Annotated[str, AfterValidator(_unicode)]
+"""A string of a request that is tokenised or echoed: valid Unicode only."""
 
 
 class _Open(BaseModel):
@@ -23,11 +39,11 @@ class StreamOptions(_Open):
 
 
 class _Sampling(_Open):
-    model: str | None = None
+    model: Text | None = None
     n: int = 1
     stream: bool | None = False
     stream_options: StreamOptions | None = None
-    stop: str | list[str] | None = None
+    stop: Text | list[Text] | None = None
     seed: int | None = None
     temperature: float | None = None
     top_p: float | None = None
@@ -35,24 +51,27 @@ class _Sampling(_Open):
     ignore_eos: bool = False
     """vLLM extension: generate exactly the token limit."""
     min_tokens: int = 0
-    user: str | None = None
+    user: Text | None = None
 
 
 class CompletionRequest(_Sampling):
-    prompt: str | list[int] | list[str] | list[list[int]]
+    prompt: Text | list[int] | list[Text] | list[list[int]]
     """Text, token ids, or a batch of either (one choice per prompt, times n)."""
     echo: bool | None = False
     logprobs: int | None = None
+    """Accepted in vLLM's range (0..20) and answered null: log-probabilities are not emulated."""
+    best_of: int | None = None
+    """Only 1 (vLLM V1 does not support more)."""
 
 
 class ContentPart(_Open):
-    type: str
-    text: str | None = None
+    type: Text
+    text: Text | None = None
 
 
 class ChatMessage(_Open):
-    role: str
-    content: str | list[ContentPart] | None = None
+    role: Text
+    content: Text | list[ContentPart] | None = None
 
 
 class ChatCompletionRequest(_Sampling):
@@ -60,6 +79,8 @@ class ChatCompletionRequest(_Sampling):
     max_completion_tokens: int | None = None
     """Preferred over the deprecated `max_tokens`."""
     logprobs: bool | None = False
+    top_logprobs: int | None = None
+    """Accepted in vLLM's range (0..20, with logprobs true) and answered null."""
     add_generation_prompt: bool = True
 
 
@@ -184,8 +205,8 @@ class ErrorResponse(BaseModel):
 
 
 class TokenizeRequest(_Open):
-    model: str | None = None
-    prompt: str | None = None
+    model: Text | None = None
+    prompt: Text | None = None
     messages: list[ChatMessage] | None = None
     add_special_tokens: bool = True
 
@@ -198,7 +219,7 @@ class TokenizeResponse(BaseModel):
 
 
 class DetokenizeRequest(_Open):
-    model: str | None = None
+    model: Text | None = None
     tokens: list[int]
 
 

@@ -46,6 +46,11 @@ def sections(root: dict[str, Any], prefix: str, files: dict[str, bytes]) -> str:
     if "utilization_timeline" in summary:
         files["utilization.png"] = utilization_png(summary)
         parts.append("<h2>Utilisation over time</h2>" + image(files["utilization.png"], "util"))
+    if "replicas" in summary:
+        from llmemu.reports.fleet import replica_load_png
+
+        files["replicas.png"] = replica_load_png(summary)
+        parts.append("<h2>Load per replica</h2>" + image(files["replicas.png"], "replicas"))
     if summary.get("iteration"):
         parts.append(_iteration(root, prefix, summary["iteration"], files))
     return "".join(parts)

@@ -12,30 +12,17 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_fastapi_instrumentator import Instrumentator
 
-from llmemu.protocol.openai import (
-    ChatCompletionRequest,
-    CompletionRequest,
-    DetokenizeRequest,
-    ModelCard,
-    ModelList,
-    TokenizeRequest,
-)
 from llmemu.service.api.errors import ApiError, install_error_handlers
 from llmemu.service.api.gateway import Gateway
-from llmemu.service.api.jobs import (
-    COMPLETIONS_DEFAULT_MAX_TOKENS,
-    build_job,
-    chat_prompt_count,
-    check_sampling,
-    prompt_counts,
-)
 from llmemu.service.api.middleware import ArrivalStamp, GuardMiddleware
+from llmemu.service.api.offload import OffLoop
+from llmemu.service.api.openai_routes import openai_routes
 from llmemu.service.api.settings import ServeSettings
 from llmemu.service.dashboard.page import install_dashboard
 from llmemu.service.dashboard.state import Collectors
 from llmemu.service.live.clock import RealTimeClock
 from llmemu.service.live.emulation import Emulation, load_emulation
-from llmemu.service.live.engine_loop import SchedulerService
+from llmemu.service.live.fleet import new_scheduler, new_transport
 from llmemu.service.live.pacing import OnePerTurn
 from llmemu.service.live.transport import InMemoryTransport
 from llmemu.service.metrics.endpoint import install_timings
@@ -43,7 +30,7 @@ from llmemu.service.metrics.mfu import MfuCollector
 from llmemu.service.metrics.registry_view import process_registry
 from llmemu.service.metrics.serving import HTTP_EXCLUDED, EngineGauges, ServingMetrics
 from llmemu.service.text.lengths import OutputSampler
-from llmemu.service.text.tokenizer import load_tokenizer, render_chat
+from llmemu.service.text.tokenizer import load_tokenizer
 
 
 def _version() -> str:
@@ -64,15 +51,14 @@ def create_app(
     emu = emulation or load_emulation(settings)
     clock = clock or RealTimeClock(settings.speed)
     registry = registry or process_registry()
-    transport = transport or InMemoryTransport()
+    transport = transport or new_transport(emu)
     tok = load_tokenizer(settings.tokenizer)
     workload = emu.loaded.spec.workload
     sampler = OutputSampler.for_workload(tok.word_ids, emu.seed, workload, emu.output_rows)
-    kv = emu.replica.engine.kv
 
     def gauges() -> EngineGauges:
         load = transport.load()
-        return EngineGauges(load.num_waiting, load.num_running, kv.usage)
+        return EngineGauges(load.num_waiting, load.num_running, emu.kv_usage)
 
     metrics = ServingMetrics(
         registry,
@@ -85,14 +71,15 @@ def create_app(
     )
     tp = emu.replica.system.tensor_parallel
     registry.register(MfuCollector(metrics.own, emu.served_model_name, tp))
-    scheduler = SchedulerService(emu.replica, clock, transport, metrics)
+    scheduler = new_scheduler(emu, clock, transport, metrics)
 
     def ensure_started() -> None:
         if scheduler.dead:
             raise ApiError(500, scheduler.dead, err_type="InternalServerError")
         scheduler.start()
 
-    gateway = Gateway.serving(emu, transport, tok, clock, metrics, settings, ensure_started)
+    offload = OffLoop()
+    gateway = Gateway.serving(emu, transport, tok, clock, metrics, settings, ensure_started, offload)  # fmt: skip
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
@@ -102,83 +89,26 @@ def create_app(
         await dashboard.stop()
         await scheduler.stop()
         transport.close_all()
+        offload.close()
 
     app = FastAPI(title="llmemu", version=_version(), lifespan=lifespan)
     app.state.scheduler, app.state.gateway, app.state.emulation = scheduler, gateway, emu
     app.state.tokenizer, app.state.registry, app.state.clock = tok, registry, clock
     install_error_handlers(app)
     app.add_middleware(
-        GuardMiddleware, api_keys=settings.api_keys, max_body_bytes=settings.max_body_bytes
+        GuardMiddleware,
+        api_keys=settings.api_keys,
+        max_body_bytes=settings.max_body_bytes,
+        max_body_items=settings.max_body_items,
     )
     excluded = [f"^{p}/?$" for p in HTTP_EXCLUDED]
     Instrumentator(excluded_handlers=excluded, registry=registry).instrument(app)
     app.add_middleware(ArrivalStamp, now=clock.now, gate=OnePerTurn())
-    _openai_routes(app, settings, emu, gateway, tok, sampler, clock)
+    openai_routes(app, settings, emu, gateway, tok, sampler, clock, offload)
     _admin_routes(app, emu, scheduler, gateway, tok, registry)
     dashboard = install_dashboard(app, Collectors(metrics.dashboard_collectors()), clock, emu)
     install_timings(app, metrics)
     return app
-
-
-def _openai_routes(app, settings, emu, gateway, tok, sampler, clock) -> None:
-    limits = {
-        "max_model_len": emu.max_model_len,
-        "overflow": settings.context_overflow,
-        "sampler": sampler,
-        "word_text": tok.word_text,
-    }
-
-    @app.post("/v1/completions")
-    async def completions(body: CompletionRequest, request: Request) -> Response:
-        arrival_s = _arrival(request, clock)
-        gateway.check_model(body.model)
-        check_sampling(body)
-        requested = (
-            body.max_tokens if body.max_tokens is not None else COMPLETIONS_DEFAULT_MAX_TOKENS
-        )
-        counts = prompt_counts(body, tok)
-        job = build_job(gateway.new_job(False), body, counts, requested, **limits)
-        return await gateway.serve(job, body, request, arrival_s)
-
-    @app.post("/v1/chat/completions")
-    async def chat(body: ChatCompletionRequest, request: Request) -> Response:
-        arrival_s = _arrival(request, clock)
-        gateway.check_model(body.model)
-        check_sampling(body)
-        requested = body.max_completion_tokens if body.max_completion_tokens is not None else body.max_tokens  # fmt: skip
-        counts = [chat_prompt_count(body, tok)]
-        job = build_job(gateway.new_job(True), body, counts, requested, **limits)
-        return await gateway.serve(job, body, request, arrival_s)
-
-    @app.get("/v1/models")
-    async def models() -> dict:
-        card = ModelCard(id=emu.served_model_name, created=0, root=emu.loaded.model.name, max_model_len=emu.max_model_len)  # fmt: skip
-        return ModelList(data=[card]).model_dump()
-
-    @app.post("/tokenize")
-    async def tokenize(body: TokenizeRequest) -> dict:
-        gateway.check_model(body.model)
-        if body.messages is not None:
-            text = render_chat([m.model_dump(exclude_none=True) for m in body.messages])
-        elif body.prompt is not None:
-            text = body.prompt
-        else:
-            raise ApiError(400, "Give either prompt or messages.", param="prompt")
-        ids = tok.encode(text)
-        return {"count": len(ids), "max_model_len": emu.max_model_len, "tokens": ids, "token_strs": tok.token_strs(ids)}  # fmt: skip
-
-    @app.post("/detokenize")
-    async def detokenize(body: DetokenizeRequest) -> dict:
-        gateway.check_model(body.model)
-        bad = next((t for t in body.tokens if not 0 <= t < tok.vocab_size), None)
-        if bad is not None:
-            raise ApiError(400, f"Token id {bad} is out of vocabulary (size {tok.vocab_size}).", param="tokens")  # fmt: skip
-        return {"prompt": tok.decode(body.tokens)}
-
-
-def _arrival(request: Request, clock: RealTimeClock) -> float:
-    stamped = request.scope.get("state", {}).get("arrival_s")
-    return clock.now() if stamped is None else stamped
 
 
 def _admin_routes(app, emu, scheduler, gateway, tok, registry) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import Request
@@ -18,10 +18,12 @@ from fastapi.responses import JSONResponse, Response
 
 from llmemu.protocol.internal import SubmitSequence, TokenEvent
 from llmemu.protocol.openai import ChatCompletionRequest, CompletionRequest
-from llmemu.service.api.errors import TYPES, ApiError, error_body
+from llmemu.service.api.errors import ApiError
 from llmemu.service.api.jobs import Choice, Job
+from llmemu.service.api.offload import OffLoop
 from llmemu.service.api.responses import chat_response, completion_response
-from llmemu.service.api.sse import DONE, ChunkFormat, EventStream, error_event, usage_json
+from llmemu.service.api.sse import ChunkFormat, EventStream
+from llmemu.service.api.streaming import StreamSink
 from llmemu.service.live.transport import Events, GatewayTransport
 
 
@@ -38,6 +40,7 @@ class Gateway:
         max_waiting: int | None,
         retry_after_s: int,
         ensure_started: Callable[[], None],
+        offload: OffLoop | None = None,
     ) -> None:
         self.model_names = model_names
         self.transport = transport
@@ -48,11 +51,13 @@ class Gateway:
         self.max_waiting = max_waiting
         self.retry_after_s = retry_after_s
         self.ensure_started = ensure_started
+        self.offload = offload
+        """Where a whole answer is rendered (its text grows with n x tokens); None: inline."""
         self.in_flight = 0
 
     @classmethod
     def serving(cls, emu, transport: GatewayTransport, tok, clock, metrics, settings,
-                ensure_started: Callable[[], None]) -> Gateway:  # fmt: skip
+                ensure_started: Callable[[], None], offload: OffLoop | None = None) -> Gateway:  # fmt: skip
         """The gateway of one emulated model, as the embedded server and the distributed
         gateway both build it: the tokenizer's words, the clock's lag, the metrics' hooks and
         the serving settings' queue limit."""
@@ -66,6 +71,7 @@ class Gateway:
             max_waiting=settings.max_waiting,
             retry_after_s=settings.retry_after_s,
             ensure_started=ensure_started,
+            offload=offload,
         )
 
     def new_job(self, chat: bool) -> Job:
@@ -98,66 +104,34 @@ class Gateway:
     ) -> Response:
         self.admit(job)
         self.ensure_started()
-        queue = self.transport.subscribe(job.rid)
-        try:
-            self.transport.submit([_submit(job, c, arrival_s) for c in job.choices])
-        except BaseException:  # e.g. a 503: nothing will come for it
-            self.transport.unsubscribe(job.rid)
-            raise
+        # Subscribing right after submitting loses nothing: events come from the engine
+        # loop or the bus reader, which cannot run before this handler next awaits.
+        self.transport.submit([_submit(job, c, arrival_s) for c in job.choices])
         self.in_flight += 1
+        model = req.model or self.model_names[0]
         if req.stream:
-            opts = req.stream_options
-            include = bool(opts and (opts.include_usage or opts.continuous_usage_stats))
-            continuous = bool(opts and opts.continuous_usage_stats)
-            fmt = ChunkFormat(chat=job.chat, rid=job.rid, created=job.created, model=req.model or self.model_names[0])  # fmt: skip
-            pending = {c.seq_id: c for c in job.choices}
-            body = self._stream(job, pending, queue, fmt, include, continuous)
+            sink = self._sink(job, req, model)
+            self.transport.subscribe(job.rid, sink)
             return EventStream(
-                body,
-                on_disconnect=lambda: queue.put_nowait(None),
-                on_close=lambda: self._close(job, pending),
+                sink.run,
+                on_disconnect=lambda: sink.put_nowait(None),
+                on_close=lambda: self._close(job, sink.pending),
             )
-        return await self._collect(job, queue, request, req.model or self.model_names[0])
+        queue = self.transport.subscribe(job.rid)
+        return await self._collect(job, queue, request, model)  # type: ignore[arg-type]
 
-    # ---- streaming --------------------------------------------------------------------
-    async def _stream(
-        self,
-        job: Job,
-        pending: dict[str, Choice],
-        queue: asyncio.Queue[Events],
-        fmt: ChunkFormat,
-        include: bool,
-        cont: bool,
-    ) -> AsyncGenerator[str, None]:
-        prompt, completion = job.prompt_tokens, 0
-        try:
-            if fmt.chat:
-                usage = usage_json(prompt, 0) if cont else None
-                yield "".join(fmt.role(c.index, usage) for c in job.choices)
-            while pending:
-                events = await queue.get()
-                if events is None:
-                    return  # the client left, or the server is closing
-                parts = []
-                for ev in events:
-                    choice = pending.get(ev.seq_id)
-                    if choice is None:
-                        continue
-                    if ev.error is not None:
-                        parts.append(error_event(error_body(ev.status, ev.error, TYPES.get(ev.status, "InternalServerError"))))  # fmt: skip
-                        yield "".join(parts) + DONE
-                        return
-                    text, new = self._advance(choice, ev, pending)
-                    completion += new
-                    usage = usage_json(prompt, completion) if cont else None
-                    parts.append(fmt.content(choice.index, text, ev.finish_reason, usage, choice.stop_reason))  # fmt: skip
-                yield "".join(parts)
-            if include:
-                yield fmt.usage(usage_json(prompt, completion))
-            yield DONE
-        finally:
-            self._close(job, pending)
+    def _sink(self, job: Job, req: CompletionRequest | ChatCompletionRequest, model: str) -> StreamSink:  # fmt: skip
+        opts = req.stream_options
+        return StreamSink(
+            job,
+            {c.seq_id: c for c in job.choices},
+            ChunkFormat(chat=job.chat, rid=job.rid, created=job.created, model=model),
+            self._advance,
+            include_usage=bool(opts and (opts.include_usage or opts.continuous_usage_stats)),
+            continuous_usage=bool(opts and opts.continuous_usage_stats),
+        )
 
+    # ---- both ---------------------------------------------------------------------------
     def _advance(self, choice: Choice, ev: TokenEvent, pending: dict[str, Choice]) -> tuple[str, int]:  # fmt: skip
         self.on_lag(self.lag_s(ev.time_s))
         before, after = choice.generated, ev.generated
@@ -170,7 +144,7 @@ class Gateway:
 
     def _close(self, job: Job, pending: dict[str, Choice]) -> None:
         """End the request's business with the scheduler, once, however the response ended
-        (a stream that never started has a generator whose `finally` never runs)."""
+        (a stream's response calls it even if its body never started)."""
         if job.closed:
             return
         job.closed = True
@@ -199,6 +173,11 @@ class Gateway:
         finally:
             listener.cancel()
             self._close(job, pending)
+        if self.offload is None:
+            return self._answer(job, model)
+        return await self.offload.run(self._answer, job, model)
+
+    def _answer(self, job: Job, model: str) -> JSONResponse:
         texts = [c.text(0, c.generated, self.word_text) for c in job.choices]
         build = chat_response if job.chat else completion_response
         body: dict[str, Any] = build(job, texts, model)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from llmemu.protocol.openai import ChatCompletionRequest, CompletionRequest
 from llmemu.service.api.errors import ApiError
+from llmemu.service.api.limits import check_messages, check_prompt_chars, stop_strings
 from llmemu.service.text.lengths import Draw, OutputSampler
 from llmemu.service.text.stops import apply_stop
 from llmemu.service.text.tokenizer import BuiltinTokenizer, render_chat
@@ -15,6 +16,7 @@ from llmemu.service.text.tokenizer import BuiltinTokenizer, render_chat
 MAX_SEQUENCES = 256
 """Prompts x n of one request at most: an emulator must not be told to hold a million."""
 COMPLETIONS_DEFAULT_MAX_TOKENS = 16  # vLLM's (and OpenAI's) default for /v1/completions
+MAX_LOGPROBS = 20  # vLLM's default --max-logprobs
 
 
 @dataclass(slots=True)
@@ -69,9 +71,29 @@ def check_sampling(req: CompletionRequest | ChatCompletionRequest) -> None:
         raise ApiError(400, f"n must be 1 when using greedy sampling, got {req.n}.", param="n")
     if req.min_tokens < 0:
         raise ApiError(400, f"min_tokens must be greater than or equal to 0, got {req.min_tokens}.", param="min_tokens")  # fmt: skip
+    stop_strings(req.stop)
+    if isinstance(req, ChatCompletionRequest):
+        _check_logprobs(req.top_logprobs, "top_logprobs")
+        if req.top_logprobs and not req.logprobs:
+            raise ApiError(400, "when using `top_logprobs`, `logprobs` must be set to true.", param="top_logprobs")  # fmt: skip
+        return
+    _check_logprobs(req.logprobs, "logprobs")
+    if req.best_of is not None and req.best_of != 1:
+        raise ApiError(400, f"best_of={req.best_of} is not supported (vLLM V1 has no best_of); leave it out or send 1.", param="best_of")  # fmt: skip
 
 
-def prompt_counts(req: CompletionRequest, tok: BuiltinTokenizer) -> list[int]:
+def _check_logprobs(value: int | None, param: str) -> None:
+    """Log-probabilities are answered null (not emulated), but only for what vLLM accepts."""
+    if value is None:
+        return
+    if value < -1:
+        raise ApiError(400, f"`{param}` must be a positive value or -1.", param=param)
+    if value == -1 or value > MAX_LOGPROBS:
+        asked = "the whole vocabulary" if value == -1 else value
+        raise ApiError(400, f"Requested sample logprobs of {asked}, which is greater than max allowed: {MAX_LOGPROBS}", param=param)  # fmt: skip
+
+
+def prompt_counts(req: CompletionRequest, tok: BuiltinTokenizer, max_model_len: int) -> list[int]:
     prompt = req.prompt
     if isinstance(prompt, str):
         prompts: list = [prompt]
@@ -84,6 +106,7 @@ def prompt_counts(req: CompletionRequest, tok: BuiltinTokenizer) -> list[int]:
     counts = []
     for p in prompts:
         if isinstance(p, str):
+            check_prompt_chars(p, max_model_len)
             counts.append(tok.count(p))
             continue
         bad = next((t for t in p if not 0 <= t < tok.vocab_size), None)
@@ -93,9 +116,12 @@ def prompt_counts(req: CompletionRequest, tok: BuiltinTokenizer) -> list[int]:
     return counts
 
 
-def chat_prompt_count(req: ChatCompletionRequest, tok: BuiltinTokenizer) -> int:
+def chat_prompt_count(req: ChatCompletionRequest, tok: BuiltinTokenizer, max_model_len: int) -> int:
+    check_messages(len(req.messages))
     messages = [m.model_dump(exclude_none=True) for m in req.messages]
-    return tok.count(render_chat(messages, req.add_generation_prompt))
+    text = render_chat(messages, req.add_generation_prompt)
+    check_prompt_chars(text, max_model_len, "messages")
+    return tok.count(text)
 
 
 def resolve_max_tokens(
@@ -150,7 +176,7 @@ def build_job(
     if len(counts) * req.n > MAX_SEQUENCES:
         raise ApiError(400, f"{len(counts)} prompts x n={req.n} is over {MAX_SEQUENCES} sequences per request; split the request.", param="n")  # fmt: skip
     job.params_max_tokens, job.n = requested, req.n
-    stops = [req.stop] if isinstance(req.stop, str) else list(req.stop or [])
+    stops = stop_strings(req.stop)
     for p, count in enumerate(counts):
         limit = resolve_max_tokens(requested, count, max_model_len, overflow)
         if req.min_tokens > limit:

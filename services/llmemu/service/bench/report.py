@@ -180,6 +180,10 @@ def render(report: dict[str, Any]) -> str:
             f"pacing lag (emulated ms, {lag['iterations']} iterations): p50 {_ms(lag['p50'])}"
             f", p99 {_ms(lag['p99'])}, max {_ms(lag['max'])}; bound {lag['bound_s'] * 1e3:g}"
         )
+    missed = {k: n for k, n in (report.get("missed") or {}).items() if n}
+    if missed:
+        held = ", ".join(f"{n} {k}" for k, n in missed.items())
+        lines.append(f"note: the server's records no longer held {held} of the run (not counted)")
     if report.get("warning"):
         lines.append(f"warning: {report['warning']}")
     lines += [f"error: {err}" for err in c["error_examples"]]

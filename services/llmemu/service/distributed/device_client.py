@@ -9,6 +9,7 @@ between iterations too.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -18,9 +19,13 @@ from llmemu.core.errors import ConfigError
 from llmemu.core.ops import Op
 from llmemu.core.remote_pricing import OpCall
 
+log = logging.getLogger("llmemu.scheduler")
+
 
 class DeviceUnavailable(RuntimeError):
-    """A device worker did not answer; the replica cannot run iterations until it does."""
+    """A device worker did not answer; the replica cannot run iterations until it does.
+    Its message reaches clients, so it names the worker by processor and node, never by
+    address (the address and the cause go to the log)."""
 
     status = 503  # what the requests it fails end with (SchedulerService reads it)
 
@@ -75,8 +80,8 @@ class WorkerPool:
         for proc, calls in by_proc.items():
             body = {"iteration": self.iteration, "processor": proc, "kv_bytes": kv,
                     "ops": [_wire(op, n) for op, n in calls]}  # fmt: skip
-            for url in self.workers[proc]:
-                jobs.append((proc, url, self._threads.submit(self._post, url, body)))
+            for node, url in enumerate(self.workers[proc]):
+                jobs.append((proc, url, self._threads.submit(self._post, f"{proc}#{node}", url, body)))  # fmt: skip
         self.iteration += 1
         times: dict[str, list[float]] = {}
         for proc, _url, future in jobs:
@@ -85,23 +90,26 @@ class WorkerPool:
             times[proc] = got if have is None else [max(a, b) for a, b in zip(have, got, strict=True)]  # fmt: skip
         return times
 
-    def _post(self, url: str, body: dict) -> list[float]:
+    def _post(self, label: str, url: str, body: dict) -> list[float]:
         try:
             response = self._client.post(f"{url}/v1/execute", json=body)
             response.raise_for_status()
             return response.json()["times_s"]
         except (httpx.HTTPError, KeyError, ValueError) as exc:
-            raise DeviceUnavailable(f"device worker {url} did not answer: {type(exc).__name__}: {exc}") from exc  # fmt: skip
+            log.warning("device worker %s at %s did not answer: %r", label, url, exc)
+            raise DeviceUnavailable(f"device worker {label} did not answer ({type(exc).__name__})") from exc  # fmt: skip
 
     def probe(self) -> str | None:
         """None if every worker answers /health in time, else why not (the first one)."""
+        labels = [f"{proc}#{node}" for proc, urls in self.workers.items() for node in range(len(urls))]  # fmt: skip
         futures = [(url, self._threads.submit(self._client.get, f"{url}/health")) for url in self._urls]  # fmt: skip
         problem = None
-        for url, future in futures:
+        for label, (url, future) in zip(labels, futures, strict=True):
             try:
                 future.result().raise_for_status()
             except httpx.HTTPError as exc:
-                problem = problem or f"device worker {url} is not answering ({type(exc).__name__})"
+                log.warning("device worker %s at %s is not answering: %r", label, url, exc)
+                problem = problem or f"device worker {label} is not answering ({type(exc).__name__})"  # fmt: skip
         return problem
 
     def close(self) -> None:

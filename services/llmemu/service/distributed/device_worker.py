@@ -3,10 +3,14 @@ node) that owns its cost model and memory state and exports its own metrics.
 
 The scheduler calls POST /v1/execute once per iteration with every op placed on this
 processor; the worker prices them with `llmemu.core.cost.Pricer` for its processor (the
-same cost model as the embedded default) and answers their times.
+same cost model as the embedded default) and answers their times. A request it cannot
+price (an unknown kind, numbers out of range or not finite, another processor's ops) is a
+400 in the OpenAI error envelope, before any counter moves.
 """
 
 from __future__ import annotations
+
+import math
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
@@ -19,6 +23,7 @@ from llmemu.core.errors import ConfigError
 from llmemu.core.ops import Op, OpKind
 from llmemu.core.specs.model import weight_bytes
 from llmemu.protocol.device import ExecuteRequest, ExecuteResponse, WorkerInfo
+from llmemu.service.api.errors import ApiError, install_error_handlers
 from llmemu.service.distributed.scenario import load_scenario_from
 from llmemu.service.distributed.settings import WorkerSettings
 from llmemu.service.metrics.device import WorkerMetrics
@@ -62,11 +67,17 @@ def create_worker_app(
     exposed = RegistryView(registry, lambda n: not n.startswith(("llmemu_iteration_seconds", "llmemu_pacing_")))  # fmt: skip
     app = FastAPI(title=f"llmemu device worker {name}")
     app.state.registry = registry
+    install_error_handlers(app)
 
     @app.post("/v1/execute")
     async def execute(body: ExecuteRequest) -> ExecuteResponse:
+        if body.processor != proc.name:
+            raise ApiError(400, f"processor {body.processor!r} is not this worker's; it emulates {proc.name!r}", param="processor")  # fmt: skip
         calls = [(_op(w), w.layers) for w in body.ops]
         times = [pricer.time(op, proc.name) for op, _ in calls]
+        bad = next((op.name for (op, n), t in zip(calls, times, strict=True) if not math.isfinite(t * n)), None)  # fmt: skip
+        if bad is not None:
+            raise ApiError(400, f"op {bad!r} prices to a time that is not finite; send smaller numbers", param="ops")  # fmt: skip
         cost = metrics.on_execute(proc.name, calls, times, policy.allreduce)
         net = sum(op.net_bytes * layers for op, layers in calls) / tp
         metrics.link_bytes.labels(model_name=model.name, engine="0", link=f"node{settings.node}").inc(net)  # fmt: skip

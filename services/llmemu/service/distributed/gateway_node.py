@@ -8,10 +8,12 @@ from __future__ import annotations
 from fastapi import FastAPI
 from prometheus_fastapi_instrumentator import Instrumentator
 
-from llmemu.service.api.app import _admin_routes, _openai_routes, _version
+from llmemu.service.api.app import _admin_routes, _version
 from llmemu.service.api.errors import install_error_handlers
 from llmemu.service.api.gateway import Gateway
 from llmemu.service.api.middleware import ArrivalStamp, GuardMiddleware
+from llmemu.service.api.offload import OffLoop
+from llmemu.service.api.openai_routes import openai_routes
 from llmemu.service.api.settings import ServeSettings
 from llmemu.service.distributed.epoch_clock import EpochClock
 from llmemu.service.distributed.redis_gateway import RedisGatewayTransport
@@ -51,6 +53,7 @@ def create_gateway_app(
         max_waiting=settings.max_waiting,
         retry_after_s=settings.retry_after_s,
         max_body_bytes=settings.max_body_bytes,
+        max_body_items=settings.max_body_items,
         context_overflow=settings.context_overflow,
     )
     registry = process_registry()
@@ -65,15 +68,16 @@ def create_gateway_app(
         gauges=lambda: EngineGauges(0, 0, 0.0),  # not exposed: the schedulers' are
     )
     transport.clock, transport.model = clock, emu.served_model_name
-    gateway = Gateway.serving(emu, transport, tok, clock, metrics, serve, transport.check)
+    offload = OffLoop()
+    gateway = Gateway.serving(emu, transport, tok, clock, metrics, serve, transport.check, offload)  # fmt: skip
     app = FastAPI(title="llmemu gateway", version=_version())
     app.state.gateway, app.state.emulation, app.state.transport = gateway, emu, transport
     install_error_handlers(app)
-    app.add_middleware(GuardMiddleware, api_keys=serve.api_keys, max_body_bytes=serve.max_body_bytes)  # fmt: skip
+    app.add_middleware(GuardMiddleware, api_keys=serve.api_keys, max_body_bytes=serve.max_body_bytes, max_body_items=serve.max_body_items)  # fmt: skip
     excluded = [f"^{p}/?$" for p in HTTP_EXCLUDED]
     Instrumentator(excluded_handlers=excluded, registry=registry).instrument(app)
     app.add_middleware(ArrivalStamp, now=clock.now, gate=OnePerTurn())
-    _openai_routes(app, serve, emu, gateway, tok, sampler, clock)
+    openai_routes(app, serve, emu, gateway, tok, sampler, clock, offload)
     exposed = RegistryView(registry, lambda n: n.startswith(OWNED))
     _admin_routes(app, emu, _BusHealth(transport), gateway, tok, exposed)
     return app

@@ -42,7 +42,10 @@ async def _epoch(redis: Redis) -> float:
 
 
 async def _serve(app, host: str, port: int) -> None:
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+    from llmemu.service.api.http_server import ConnectionLimits, guarded_protocol
+
+    http = guarded_protocol(ConnectionLimits())  # header size and time, connection count
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, http=http)  # fmt: skip
     await uvicorn.Server(config).serve()
 
 

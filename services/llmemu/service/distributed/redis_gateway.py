@@ -31,7 +31,7 @@ from llmemu.service.api.errors import ApiError
 from llmemu.service.distributed import redis_wire as wire
 from llmemu.service.distributed.epoch_clock import EpochClock
 from llmemu.service.distributed.redis_watch import Flight, Stand, stands, stream_id, stream_tail
-from llmemu.service.live.transport import Events
+from llmemu.service.live.transport import Subscriber
 
 log = logging.getLogger("llmemu.gateway.redis")
 RETRY_S = 0.2
@@ -72,7 +72,7 @@ class RedisGatewayTransport:
         self.loads: dict[str, dict] = {}
         self._reported: dict[str, float] = {}  # replica -> newest report time seen (Unix s)
         self._loads_at = 0.0  # monotonic time the replicas' reports were last read
-        self._subs: dict[str, asyncio.Queue[Events]] = {}
+        self._subs: dict[str, Subscriber] = {}
         self._flights: dict[str, Flight] = {}  # seq_id -> in flight, not ended here yet
         self._read_upto: str | None = None  # the last event entry read
         self._stopping = False
@@ -106,8 +106,8 @@ class RedisGatewayTransport:
             queue.put_nowait(None)
 
     # ---- GatewayTransport -------------------------------------------------------------
-    def subscribe(self, reply_to: str) -> asyncio.Queue[Events]:
-        queue: asyncio.Queue[Events] = asyncio.Queue()
+    def subscribe(self, reply_to: str, subscriber: Subscriber | None = None) -> Subscriber:
+        queue = asyncio.Queue() if subscriber is None else subscriber
         self._subs[reply_to] = queue
         return queue
 

@@ -58,6 +58,7 @@ class GatewaySettings(_Common):
     )
     retry_after_s: int = Field(1, ge=0)
     max_body_bytes: int = Field(8 << 20, gt=0)
+    max_body_items: int = Field(65536, gt=0)
     context_overflow: Literal["clamp", "error"] = "clamp"
     seed: int | None = None
     tokenizer: str | None = Field(None, description="tokenizer.json or its folder; default: cl100k_base")  # fmt: skip

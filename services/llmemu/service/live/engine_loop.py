@@ -32,7 +32,9 @@ class EngineObserver(Protocol):
 
     def on_step(self, result: StepResult, start_s: float, end_s: float) -> None: ...
     def on_first_token(self, req: Request) -> None: ...
-    def on_token(self, gap_s: float) -> None: ...
+    def on_tokens(self, gap_s: float, count: int) -> None:
+        """`count` tokens of this iteration came `gap_s` after their sequences' previous."""
+
     def on_finish(self, req: Request, seq: SubmitSequence, reason: str) -> None: ...
     def on_pacing_lag(self, lag_s: float) -> None:
         """Wall seconds by which an iteration's tokens were handed out after its end."""
@@ -101,7 +103,7 @@ class SchedulerService:
                 self.observer.on_pacing_lag(self.clock.lag_s(end_s))
                 self._last_end_s = end_s
                 seen = self._emit(result, end_s)
-                await asyncio.sleep(0)  # the streams write their tokens before anything else
+                await asyncio.sleep(0)  # streams wrote during _emit; what that readied runs first
                 self._observe(result, start_s, end_s, seen)
         except asyncio.CancelledError:
             raise
@@ -156,32 +158,41 @@ class SchedulerService:
 
     def _emit(self, result: StepResult, end_s: float) -> list[tuple[Request, _Seq, float | None, str | None]]:  # fmt: skip
         """Publish the iteration's tokens; return what the metrics still have to observe
-        (observed after the streams have written, so that metrics never delay a token)."""
+        (observed after the streams have written, so that metrics never delay a token).
+        The streams write as they are published, so the pass before it does nothing else."""
         by_reply: dict[str, list[TokenEvent]] = {}
+        finished = Status.FINISHED
+        for req in result.emitted:
+            msg = req.tag.msg
+            reason = msg.finish_reason if req.status is finished else None
+            event = TokenEvent(msg.seq_id, req.generated, end_s, reason)
+            by_reply.setdefault(msg.reply_to, []).append(event)
+        for reply_to, events in by_reply.items():
+            self.transport.publish(reply_to, events)
         seen = []
         for req in result.emitted:
             seq: _Seq = req.tag
             gap_s = None if seq.last_token_s is None else end_s - seq.last_token_s
             seq.last_token_s = end_s
-            reason = seq.msg.finish_reason if req.status is Status.FINISHED else None
-            event = TokenEvent(seq.msg.seq_id, req.generated, end_s, reason)
-            by_reply.setdefault(seq.msg.reply_to, []).append(event)
+            reason = seq.msg.finish_reason if req.status is finished else None
             if reason is not None:
                 del self._seqs[seq.msg.seq_id]
             seen.append((req, seq, gap_s, reason))
-        for reply_to, events in by_reply.items():
-            self.transport.publish(reply_to, events)
         return seen
 
     def _observe(self, result: StepResult, start_s: float, end_s: float, seen) -> None:
         observer = self.observer
+        # Sequences that also ran the previous iteration share one gap: observed together.
+        gaps: dict[float, int] = {}
         for req, seq, gap_s, reason in seen:
             if gap_s is None:
                 observer.on_first_token(req)
             else:
-                observer.on_token(gap_s)
+                gaps[gap_s] = gaps.get(gap_s, 0) + 1
             if reason is not None:
                 observer.on_finish(req, seq.msg, reason)
+        for gap_s, count in gaps.items():
+            observer.on_tokens(gap_s, count)
         observer.on_step(result, start_s, end_s)
 
     def _fail_all(self, message: str, status: int = 500) -> None:

@@ -19,8 +19,18 @@ Events = list[TokenEvent] | None
 """A list of events, or None: the subscription is over (client gone, server closing)."""
 
 
+class Subscriber(Protocol):
+    """Where a subscription's events go: an asyncio.Queue, or a streaming response that
+    writes them as they are published (service/api/streaming.py)."""
+
+    def put_nowait(self, events: Events) -> None: ...
+
+
 class GatewayTransport(Protocol):
-    def subscribe(self, reply_to: str) -> asyncio.Queue[Events]: ...
+    def subscribe(self, reply_to: str, subscriber: Subscriber | None = None) -> Subscriber:
+        """Route `reply_to`'s events to `subscriber` (a new asyncio.Queue if None)."""
+        ...
+
     def unsubscribe(self, reply_to: str) -> None: ...
     def submit(self, seqs: list[SubmitSequence]) -> None: ...
     def abort(self, seq_ids: list[str]) -> None: ...
@@ -57,12 +67,12 @@ class InMemoryTransport(CommandInbox):
 
     def __init__(self) -> None:
         super().__init__()
-        self._subs: dict[str, asyncio.Queue[Events]] = {}
+        self._subs: dict[str, Subscriber] = {}
         self._load: Callable[[], SchedulerLoad] = lambda: SchedulerLoad(0, 0)
 
     # ---- gateway side -----------------------------------------------------------------
-    def subscribe(self, reply_to: str) -> asyncio.Queue[Events]:
-        queue: asyncio.Queue[Events] = asyncio.Queue()
+    def subscribe(self, reply_to: str, subscriber: Subscriber | None = None) -> Subscriber:
+        queue = asyncio.Queue() if subscriber is None else subscriber
         self._subs[reply_to] = queue
         return queue
 
@@ -84,7 +94,7 @@ class InMemoryTransport(CommandInbox):
 
     def close_all(self) -> None:
         """End every subscription (the server is stopping)."""
-        for queue in self._subs.values():
+        for queue in list(self._subs.values()):
             queue.put_nowait(None)
 
     # ---- scheduler side (drain, wait: CommandInbox) -----------------------------------

@@ -27,7 +27,7 @@ DEFAULT_BOUND_S = 0.005
 WINDOW_S = 10.0
 WARN_EVERY_S = 60.0
 CHECK_EVERY_S = 1.0
-"""The p99 is recomputed on an observation at most this often (wall), and at each scrape."""
+"""The p99 is recomputed at most this often (wall), on an observation or a scrape."""
 MAX_HELD = 200_000
 """Observations kept at most (an iteration every 50 us for 10 s): memory stays bounded."""
 
@@ -61,9 +61,14 @@ class LagMonitor:
         now = self.wall()
         lag_s = max(0.0, lag_wall_s) * self.speed
         self._recent.append((now, lag_s))
+        self.refresh(now)
+        return lag_s
+
+    def refresh(self, now: float | None = None) -> None:
+        """check() unless one ran within CHECK_EVERY_S."""
+        now = self.wall() if now is None else now
         if now - self._last_check >= CHECK_EVERY_S:
             self.check(now)
-        return lag_s
 
     def check(self, now: float | None = None) -> None:
         """Recompute the p99 over the window; warn if over the bound and not warned lately."""
@@ -101,7 +106,7 @@ class LagCollector:
 
     def collect(self) -> Iterator[Metric]:
         m = self.monitor
-        m.check()
+        m.refresh()
         labels = list(LABELS)
         for name, doc, value in (
             (

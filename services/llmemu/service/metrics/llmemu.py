@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, Metric
 
 from llmemu.core.engine import StepResult
+from llmemu.service.metrics.histogram import FastHistogram, Series
 from llmemu.service.metrics.vllm import LABELS
 
 ITERATION_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15,
@@ -25,9 +26,14 @@ class LlmemuMetrics:
     def __init__(self, registry: CollectorRegistry, model_name: str, speed: float) -> None:
         self._labels = {"model_name": model_name, "engine": "0"}
         self.iteration = Histogram("llmemu_iteration_seconds", "Emulated duration of one engine iteration.", LABELS, buckets=ITERATION_BUCKETS, registry=registry).labels(**self._labels)  # fmt: skip
-        self.lag = Histogram("llmemu_pacing_lag_seconds", "Wall seconds by which each token emission was later than the end of the emulated iteration that produced it.", LABELS, buckets=LAG_BUCKETS, registry=registry).labels(**self._labels)  # fmt: skip
-        self._opb = Histogram("llmemu_op_intensity_flops_per_byte", "Arithmetic intensity (Op/B) of each operation of each iteration, by processor and kind.", (*LABELS, "processor", "kind"), buckets=OPB_BUCKETS, registry=registry)  # fmt: skip
-        self._opb_children: dict[tuple[str, str], Histogram] = {}
+        # Observed once per token as it is handed out: the cheap kind (histogram.py).
+        lag = FastHistogram("llmemu_pacing_lag_seconds", "Wall seconds by which each token emission was later than the end of the emulated iteration that produced it.", LABELS, LAG_BUCKETS)  # fmt: skip
+        registry.register(lag)
+        self.lag = lag.labels(model_name, "0")
+        # A dozen observations per iteration: the cheap kind too.
+        self._opb = FastHistogram("llmemu_op_intensity_flops_per_byte", "Arithmetic intensity (Op/B) of each operation of each iteration, by processor and kind.", (*LABELS, "processor", "kind"), OPB_BUCKETS)  # fmt: skip
+        registry.register(self._opb)
+        self._opb_children: dict[tuple[str, str], Series] = {}
         speed_gauge = Gauge("llmemu_pacing_speed", "Emulated seconds per wall second (--speed).", LABELS, registry=registry)  # fmt: skip
         speed_gauge.labels(**self._labels).set(speed)
         self.busy_s: dict[str, float] = {}
@@ -68,7 +74,7 @@ class LlmemuMetrics:
             self.decisions[decision] = self.decisions.get(decision, 0) + 1
             child = self._opb_children.get((proc, kind))
             if child is None:
-                child = self._opb.labels(**self._labels, processor=proc, kind=kind)
+                child = self._opb.labels(*self._labels.values(), proc, kind)
                 self._opb_children[(proc, kind)] = child
             if op.bytes:
                 child.observe(op.flops / op.bytes)
@@ -84,8 +90,12 @@ class _TotalsCollector:
         return []
 
     def collect(self) -> Iterator[Metric]:
+        yield from self.devices()
+        yield from self.per_op()
+        yield self.routing()
+
+    def devices(self) -> Iterator[Metric]:
         m, base = self.m, list(self.m._labels.values())
-        names = [*LABELS, "processor"]
         for name, doc, values in (
             (
                 "llmemu_device_busy_seconds",
@@ -95,10 +105,14 @@ class _TotalsCollector:
             ("llmemu_device_flops", "Floating-point operations each processor executed.", m.flops),
             ("llmemu_device_bytes", "Bytes each processor moved to or from memory.", m.bytes),
         ):
-            family = CounterMetricFamily(name, doc, labels=names)
+            family = CounterMetricFamily(name, doc, labels=[*LABELS, "processor"])
             for proc, value in sorted(values.items()):
                 family.add_metric([*base, proc], value)
             yield family
+
+    def per_op(self) -> Iterator[Metric]:
+        m, base = self.m, list(self.m._labels.values())
+        names = [*LABELS, "processor"]
         ops = CounterMetricFamily("llmemu_operations", "Operations executed, one per layer per iteration, by processor, op and kind.", labels=[*names, "op", "kind"])  # fmt: skip
         for (proc, op, kind), value in sorted(m.ops.items()):
             ops.add_metric([*base, proc, op, kind], value)
@@ -111,7 +125,21 @@ class _TotalsCollector:
             for (proc, op), value in sorted(values.items()):
                 family.add_metric([*base, proc, op], value)
             yield family
+
+    def routing(self) -> Metric:
+        m, base = self.m, list(self.m._labels.values())
         routing = CounterMetricFamily("llmemu_routing_decisions", "Placements of each op on a processor by the routing policy, once per iteration.", labels=[*LABELS, "op", "processor"])  # fmt: skip
         for (op, proc), value in sorted(m.decisions.items()):
             routing.add_metric([*base, op, proc], value)
-        yield routing
+        return routing
+
+
+class DashboardTotals:
+    """The totals /dashboard reads (devices, routing), without the per-op families."""
+
+    def __init__(self, totals: _TotalsCollector) -> None:
+        self.totals = totals
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self.totals.devices()
+        yield self.totals.routing()

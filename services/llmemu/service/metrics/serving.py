@@ -19,7 +19,7 @@ from llmemu.protocol.internal import SubmitSequence
 from llmemu.service.metrics.idle import IdleFeatureCollector
 from llmemu.service.metrics.kv_blocks import KvBlockResidency
 from llmemu.service.metrics.lag import DEFAULT_BOUND_S, LagCollector, LagMonitor
-from llmemu.service.metrics.llmemu import LlmemuMetrics
+from llmemu.service.metrics.llmemu import DashboardTotals, LlmemuMetrics
 from llmemu.service.metrics.timings import TimingLog
 from llmemu.service.metrics.vllm import LABELS, VllmMetrics
 
@@ -64,7 +64,7 @@ class ServingMetrics:
     def dashboard_collectors(self) -> list:
         """The collectors of what /dashboard draws (a cheap subset of the registry)."""
         v = self.vllm
-        return [*v.success.values(), v.generation_tokens, v.ttft, v.itl, self._gauges, self.own.totals, self._lag]  # fmt: skip
+        return [*v.success.values(), v.generation_tokens, v.ttft, v.itl_family, self._gauges, DashboardTotals(self.own.totals), self._lag]  # fmt: skip
 
     def on_step(self, result: StepResult, start_s: float, end_s: float) -> None:
         self.vllm.on_step(result)
@@ -74,9 +74,9 @@ class ServingMetrics:
     def on_first_token(self, req: Request) -> None:
         self.vllm.on_first_token(req)
 
-    def on_token(self, gap_s: float) -> None:
-        self.vllm.itl.observe(gap_s)
-        self.timings.gaps.append(gap_s)
+    def on_tokens(self, gap_s: float, count: int) -> None:
+        self.vllm.on_tokens(gap_s, count)
+        self.timings.gaps.fill(gap_s, count)
 
     def on_finish(self, req: Request, seq: SubmitSequence, reason: str) -> None:
         self.vllm.on_finish(req, seq, reason)

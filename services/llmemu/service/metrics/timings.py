@@ -25,12 +25,27 @@ class Ring:
     """The last `size` rows appended, addressed by their index since the start."""
 
     def __init__(self, size: int, columns: int = 1) -> None:
-        self.rows = np.full((size, columns), math.nan)
+        # Uninitialised: only rows already appended are ever read, and pages never written
+        # take no memory (the token ring is 16 MB when full).
+        self.rows = np.empty((size, columns))
         self.total = 0
 
     def append(self, *values: float) -> None:
         self.rows[self.total % len(self.rows)] = values
         self.total += 1
+
+    def fill(self, value: float, count: int) -> None:
+        """Append `value` `count` times (the tokens of one iteration share their gap)."""
+        size = len(self.rows)
+        start = self.total % size
+        self.total += count
+        if count >= size:
+            self.rows[:] = value
+        elif start + count <= size:
+            self.rows[start : start + count] = value
+        else:
+            self.rows[start:] = value
+            self.rows[: start + count - size] = value
 
     def since(self, cursor: int) -> tuple[np.ndarray, int]:
         """Rows appended at index >= cursor still held, and how many are no longer held."""

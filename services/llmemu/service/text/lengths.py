@@ -9,6 +9,7 @@ every answer runs to its limit. Text is seeded: the same request seed gives the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import count
 
 import numpy as np
 
@@ -39,7 +40,8 @@ class OutputSampler:
         self.length = length
         self.rows = rows
         """Output column of a lengths file or trace, sampled uniformly."""
-        self._counter = 0
+        self._counter = count(1)
+        """Unseeded draws, numbered; next() is atomic, and requests draw on worker threads."""
 
     @classmethod
     def for_workload(
@@ -50,8 +52,7 @@ class OutputSampler:
 
     def draw(self, max_tokens: int, *, ignore_eos: bool, min_tokens: int, seed: int | None) -> Draw:
         if seed is None:
-            self._counter += 1
-            rng = np.random.default_rng([self.seed, 0, self._counter])
+            rng = np.random.default_rng([self.seed, 0, next(self._counter)])
         else:
             rng = np.random.default_rng([self.seed, 1, seed & 0xFFFFFFFFFFFFFFFF])
         natural = None if ignore_eos else self._natural(rng)

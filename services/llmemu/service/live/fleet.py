@@ -1,0 +1,143 @@
+"""Serve a fleet behind one endpoint: one scheduler service per replica, each with its own
+engine and inbox, and a gateway transport that routes every submitted sequence through the
+router registry the offline fleet uses (core/fleet/routers.py). Token events from any
+replica reach the gateway's subscriptions as they would from a single replica."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from llmemu.core.fleet.routers import Arrival, Router
+from llmemu.core.replica import Replica
+from llmemu.protocol.internal import AbortSequence, SchedulerLoad, SubmitSequence, TokenEvent
+from llmemu.service.live.transport import Command, CommandInbox, InMemoryTransport
+
+
+class ReplicaInbox(CommandInbox):
+    """The scheduler side of one replica: its own commands, events out through the fleet."""
+
+    def __init__(self, publish: Callable[[str, list[TokenEvent]], None]) -> None:
+        super().__init__()
+        self._publish = publish
+        self.engine_load: Callable[[], SchedulerLoad] = lambda: SchedulerLoad(0, 0)
+
+    def put(self, cmd: Command) -> None:
+        self._commands.append(cmd)
+        self._wakeup.set()
+
+    def publish(self, reply_to: str, events: list[TokenEvent]) -> None:
+        self._publish(reply_to, events)
+
+    def report_load(self, load: Callable[[], SchedulerLoad]) -> None:
+        self.engine_load = load
+
+
+@dataclass(eq=False)
+class LiveReplica:
+    """A replica as the routers see it (core/fleet/routers.py ReplicaView)."""
+
+    name: str
+    replica: Replica
+    inbox: ReplicaInbox
+    num_assigned: int = 0
+    seq_ids: set[str] = field(default_factory=set)
+
+    @property
+    def num_waiting(self) -> int:
+        queued = sum(isinstance(c, SubmitSequence) for c in self.inbox._commands)
+        return self.inbox.engine_load().num_waiting + queued
+
+    @property
+    def num_running(self) -> int:
+        return self.inbox.engine_load().num_running
+
+    @property
+    def kv_usage(self) -> float:
+        return self.replica.engine.kv.usage
+
+    def cached_blocks(self, hashes: tuple[int, ...]) -> int:
+        match = getattr(self.replica.engine.kv, "cached_prefix_blocks", None)
+        return match(hashes) if match is not None else 0
+
+
+class FleetTransport(InMemoryTransport):
+    """The gateway side: subscriptions as InMemoryTransport keeps them; submissions and
+    aborts go to the inbox of the replica the router picked."""
+
+    def __init__(self, replicas: list[tuple[str, Replica]], router: Router) -> None:
+        super().__init__()
+        self.members = [LiveReplica(n, r, ReplicaInbox(self._deliver)) for n, r in replicas]
+        self.router = router
+        self.decisions: Counter[str] = Counter()
+        self._where: dict[str, LiveReplica] = {}
+
+    def submit(self, seqs: list[SubmitSequence]) -> None:
+        for seq in seqs:
+            member = self.members[
+                self.router.pick(Arrival(seq.prompt_tokens, seq.output_tokens), self.members)
+            ]
+            member.num_assigned += 1
+            self.decisions[member.name] += 1
+            self._where[seq.seq_id] = member
+            member.inbox.put(seq)
+
+    def abort(self, seq_ids: list[str]) -> None:
+        for seq_id in seq_ids:
+            member = self._where.pop(seq_id, None)
+            if member is not None:
+                member.inbox.put(AbortSequence(seq_id))
+
+    def load(self) -> SchedulerLoad:
+        return SchedulerLoad(
+            sum(m.num_waiting for m in self.members), sum(m.num_running for m in self.members)
+        )
+
+    def _deliver(self, reply_to: str, events: list[TokenEvent]) -> None:
+        for ev in events:
+            if ev.finish_reason is not None:
+                self._where.pop(ev.seq_id, None)
+        self.publish(reply_to, events)
+
+
+class FleetScheduler:
+    """Every replica's scheduler service, started and stopped together."""
+
+    def __init__(self, services: list) -> None:
+        self.services = services
+
+    @property
+    def dead(self) -> str | None:
+        return next((s.dead for s in self.services if s.dead), None)
+
+    def start(self) -> None:
+        for s in self.services:
+            s.start()
+
+    async def stop(self) -> None:
+        for s in self.services:
+            await s.stop()
+
+
+def new_transport(emu) -> InMemoryTransport:
+    """The in-memory transport, or for a cluster scenario one routing to each replica."""
+    if not emu.fleet:
+        return InMemoryTransport()
+    from llmemu.core.fleet.routers import make_router
+
+    cluster = emu.loaded.spec.cluster
+    return FleetTransport(emu.fleet, make_router(cluster.router, cluster.router_options))
+
+
+def new_scheduler(emu, clock, transport, observer):
+    """One scheduler service, or one per replica behind a FleetTransport."""
+    from llmemu.service.live.engine_loop import SchedulerService
+
+    if not emu.fleet:
+        return SchedulerService(emu.replica, clock, transport, observer)
+    if not isinstance(transport, FleetTransport):
+        raise TypeError("a fleet is served through the FleetTransport new_transport builds")
+    return FleetScheduler(
+        [SchedulerService(m.replica, clock, m.inbox, observer) for m in transport.members]
+    )
