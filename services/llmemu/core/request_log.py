@@ -18,7 +18,9 @@ COUNTS = ("id", "prompt_tokens", "generated", "num_preemptions")
 
 
 class RequestLog:
-    def __init__(self) -> None:
+    def __init__(self, *, in_arrival_order: bool = False) -> None:
+        self.in_arrival_order = in_arrival_order
+        """True when requests are added in the order they arrived (else sorted by id)."""
         self._floats = {name: array("d") for name in FIELDS}
         self._ints = {name: array("q") for name in COUNTS}
 
@@ -42,7 +44,16 @@ class RequestLog:
             values = np.frombuffer(self._floats[name], np.float64)
         else:
             values = np.frombuffer(self._ints[name], np.int64)
-        return values[self._order()]
+        return values if self.in_arrival_order else values[self._order()]
+
+    @classmethod
+    def of(cls, requests) -> RequestLog:
+        """The finished ones of `requests`, in their order."""
+        log = cls(in_arrival_order=True)
+        for req in requests:
+            if req.finish_s is not None:
+                log.add(req)
+        return log
 
     def _order(self) -> np.ndarray:
         return np.argsort(np.frombuffer(self._ints["id"], np.int64), kind="stable")

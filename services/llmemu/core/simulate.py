@@ -103,7 +103,12 @@ class SimulationRun:
     simulated_s: float
     recorder: Recorder
     log: RequestLog = field(default_factory=RequestLog)
-    """The finished requests' numbers (what the summary reads), kept however run is called."""
+    """The finished requests' numbers (what the summary reads), kept however run is called;
+    taken from `requests` when not given (a fleet's merged run)."""
+
+    def __post_init__(self) -> None:
+        if not len(self.log) and self.requests:
+            self.log = RequestLog.of(self.requests)
 
 
 class _Arrivals:
