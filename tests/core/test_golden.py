@@ -40,8 +40,9 @@ CASES: dict[str, tuple[str, ...]] = {
     "full-simulate-nanoflow": ("simulate", "examples/nanoflow-llama2-70b-a100x8.yaml"),
     "full-reproduce-duplex": ("reproduce", "duplex"),
 }
-IGNORED = {"wall_s", "engine_steps"}
-"""Keys that measure the host (wall_s) or how iterations were grouped into engine steps."""
+IGNORED = {"wall_s", "engine_steps", "searched_pipeline"}
+"""Keys that measure the host (wall_s, the searched pipeline's cache path) or how iterations
+were grouped into engine steps."""
 REL = 1e-9
 
 
