@@ -36,6 +36,9 @@ def _add_simulate(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--out", help="also write the JSON result to this file")
     p.add_argument("--report", metavar="DIR", help="also write an HTML report with plots to DIR")
+    p.add_argument(
+        "--requests-out", metavar="FILE", help="also write one CSV row per finished request"
+    )
 
 
 def _run_simulate(args: argparse.Namespace) -> int:
@@ -62,8 +65,10 @@ def _run_simulate(args: argparse.Namespace) -> int:
         replica = build_replica(
             loaded.model, loaded.system, loaded.spec.policy, seed=loaded.spec.seed
         )
-        result = run(replica, workload, Progress("simulating"))
+        result = run(replica, workload, Progress("simulating"), keep_requests=False)
         summary = summarize(result, time.perf_counter() - start)
+        if args.requests_out:
+            Path(args.requests_out).write_text("\n".join(result.log.csv_lines()) + "\n")
         summary.update(details(result))  # distributions, utilisation over time, one iteration
     summary["policy"] = policy_report(loaded.spec.policy, loaded.policy_from_system, loaded.system.name)  # fmt: skip
     summary["policy"]["searched_pipeline"] = searched
