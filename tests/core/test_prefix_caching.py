@@ -37,10 +37,20 @@ def test_caching_off_gives_exactly_the_committed_result(path):
         got = run_fleet(data)
     for key, value in expected.items():
         if key != "devices":
-            assert got[key] == value, key
+            assert _same(got[key], value), key
     for name, device in expected["devices"].items():
         for key, value in device.items():
-            assert got["devices"][name][key] == value, (name, key)
+            assert _same(got["devices"][name][key], value), (name, key)
+
+
+def _same(got, expected) -> bool:
+    """Equal, floats to 1e-12 relative: the same iterations summed in another order may
+    differ in the last digit, which is not a different result."""
+    if isinstance(expected, dict):
+        return got.keys() >= expected.keys() and all(_same(got[k], v) for k, v in expected.items())
+    if isinstance(expected, float):
+        return got == pytest.approx(expected, rel=1e-12, abs=1e-300)
+    return got == expected
 
 
 def test_a_cached_system_prompt_saves_its_prefill_time():

@@ -50,6 +50,8 @@ class FleetDriver:
         self.replicas = replicas
         for i, r in enumerate(replicas):
             r.index = i
+            # Only first tokens and finishes are read here: decoders stay aggregates.
+            r.replica.engine.track_requests = False
         self.entry = [r for r in replicas if r.role != "decode"]
         self.decode = [r for r in replicas if r.role == "decode"]
         if self.decode and (link is None or decode_router is None):
@@ -174,7 +176,8 @@ class FleetDriver:
         _record(target.recorder, result)
         d = result.duration_s
         kv = target.replica.engine.kv
-        target.load.add(now, end, {"batch": len(result.scheduled.entries) * d, "kv": kv.usage * d})
+        batch = result.scheduled.num_decode + len(result.scheduled.chunks)
+        target.load.add(now, end, {"batch": batch * d, "kv": kv.usage * d})
         for req in result.finished:
             fr = self.owner.pop(req)
             if target.role == "prefill" and fr.output_tokens > 1:
