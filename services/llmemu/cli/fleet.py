@@ -37,7 +37,7 @@ def needs_fleet(loaded: Loaded) -> bool:
 
 
 def _is_mooncake(loaded: Loaded) -> bool:
-    path = loaded._path(loaded.spec.workload.trace, "workload.trace")
+    path = loaded._path(loaded.spec.workload.trace)
     with path.open() as f:
         first = f.readline()
     try:
@@ -84,7 +84,7 @@ def fleet_workload(loaded: Loaded) -> FleetWorkload:
     if wl.sessions is not None:
         w = with_sessions(wl, wl.sessions, seed)
     elif wl.trace is not None and _is_mooncake(loaded):
-        rows = read_mooncake(loaded._path(wl.trace, "workload.trace"), wl.requests)
+        rows = read_mooncake(loaded._path(wl.trace), wl.requests)
         w = from_mooncake(rows, wl.requests, wl.time_scale)
     elif wl.prefix_groups is not None:
         w = with_prefix_groups(loaded.workload(), wl.prefix_groups, seed)
