@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from llmemu.core.fleet.prompts import token_block_hashes
 from llmemu.core.fleet.routers import Arrival, Router
 from llmemu.core.replica import Replica
 from llmemu.protocol.internal import AbortSequence, SchedulerLoad, SubmitSequence, TokenEvent
@@ -74,10 +75,11 @@ class FleetTransport(InMemoryTransport):
         self._where: dict[str, LiveReplica] = {}
 
     def submit(self, seqs: list[SubmitSequence]) -> None:
+        block_size = self.members[0].replica.engine.kv.block_size
         for seq in seqs:
-            member = self.members[
-                self.router.pick(Arrival(seq.prompt_tokens, seq.output_tokens), self.members)
-            ]
+            hashes = token_block_hashes(seq.prompt_token_ids, block_size)
+            arrival = Arrival(seq.prompt_tokens, seq.output_tokens, hashes)
+            member = self.members[self.router.pick(arrival, self.members)]
             member.num_assigned += 1
             self.decisions[member.name] += 1
             self._where[seq.seq_id] = member
