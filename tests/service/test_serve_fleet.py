@@ -63,3 +63,24 @@ def test_prefix_decode_pools_are_refused_live():
                 "link": {"bandwidth_bytes_per_s": 1e9},
             }
         )
+
+
+async def test_metrics_carry_each_replicas_engine_series_with_a_replica_label():
+    app = _app({"replicas": 2, "router": "round-robin"})
+    async with in_process(app) as client:
+        for max_tokens in (3, 5):  # round-robin: the first to replica-0, the second to replica-1
+            body = {"model": "llama-3-8b", "prompt": "hello there", "max_tokens": max_tokens}
+            assert (await client.post("/v1/completions", json=body)).status_code == 200
+        text = (await client.get("/metrics")).text
+    for replica, tokens in (("replica-0", 3), ("replica-1", 5)):
+        labels = {"model_name": "llama-3-8b", "engine": "0", "replica": replica}
+        assert sample(text, "vllm:generation_tokens_total", **labels) == tokens
+        assert sample(text, "vllm:request_success_total", finished_reason="length", **labels) == 1
+        assert sample(text, "vllm:num_requests_running", **labels) == 0
+    # Every engine sample names its replica; each family is described once.
+    engine = [line for line in text.splitlines() if line.startswith("vllm:")]
+    assert engine and all('replica="replica-' in line for line in engine)
+    assert text.count("# HELP vllm:generation_tokens_total ") == 1
+    # HTTP series stay the gateway's: two completions, no replica label.
+    assert sample(text, "http_requests_total", handler="/v1/completions") == 2
+    assert 'http_requests_total{' in text and "replica" not in text.split("http_requests_total{")[1].split("}")[0]  # fmt: skip

@@ -72,6 +72,8 @@ def create_app(
     tp = emu.replica.system.tensor_parallel
     registry.register(MfuCollector(metrics.own, emu.served_model_name, tp))
     scheduler = new_scheduler(emu, clock, transport, metrics)
+    # A fleet's /metrics: each replica's engine series labelled with its name.
+    exported = scheduler.exposition(registry) if hasattr(scheduler, "exposition") else registry
 
     def ensure_started() -> None:
         if scheduler.dead:
@@ -105,7 +107,7 @@ def create_app(
     Instrumentator(excluded_handlers=excluded, registry=registry).instrument(app)
     app.add_middleware(ArrivalStamp, now=clock.now, gate=OnePerTurn())
     openai_routes(app, settings, emu, gateway, tok, sampler, clock, offload)
-    _admin_routes(app, emu, scheduler, gateway, tok, registry)
+    _admin_routes(app, emu, scheduler, gateway, tok, exported)
     dashboard = install_dashboard(app, Collectors(metrics.dashboard_collectors()), clock, emu)
     install_timings(app, metrics)
     return app

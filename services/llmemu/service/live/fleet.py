@@ -104,10 +104,19 @@ class FleetTransport(InMemoryTransport):
 
 
 class FleetScheduler:
-    """Every replica's scheduler service, started and stopped together."""
+    """Every replica's scheduler service, started and stopped together, and each one's
+    own engine metrics (service/live/fleet_metrics.py)."""
 
-    def __init__(self, services: list) -> None:
+    def __init__(self, services: list, replica_metrics: list | None = None) -> None:
         self.services = services
+        self.replica_metrics: list = replica_metrics or []
+        """(replica name, its ServingMetrics), in the fleet's order."""
+
+    def exposition(self, registry):
+        """The fleet's /metrics: the gateway's series, each replica's engine series."""
+        from llmemu.service.live.fleet_metrics import FleetExposition
+
+        return FleetExposition(registry, [(n, m.registry) for n, m in self.replica_metrics])
 
     @property
     def dead(self) -> str | None:
@@ -140,6 +149,11 @@ def new_scheduler(emu, clock, transport, observer):
         return SchedulerService(emu.replica, clock, transport, observer)
     if not isinstance(transport, FleetTransport):
         raise TypeError("a fleet is served through the FleetTransport new_transport builds")
-    return FleetScheduler(
-        [SchedulerService(m.replica, clock, m.inbox, observer) for m in transport.members]
-    )
+    from llmemu.service.live.fleet_metrics import TeeObserver, replica_metrics
+
+    services, own = [], []
+    for m in transport.members:
+        metrics = replica_metrics(m, observer, emu.served_model_name, emu.max_model_len, emu.cache_config)  # fmt: skip
+        own.append((m.name, metrics))
+        services.append(SchedulerService(m.replica, clock, m.inbox, TeeObserver(observer, metrics)))
+    return FleetScheduler(services, own)
