@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 import pytest
 from serve_helpers import in_process, sample
 
@@ -13,6 +14,7 @@ from llmemu.core.errors import ConfigError
 from llmemu.service.api.app import create_app
 from llmemu.service.api.settings import ServeSettings
 from llmemu.service.live.emulation import build_emulation
+from llmemu.service.live.replica_app import replica_apps
 
 pytestmark = pytest.mark.anyio
 
@@ -84,3 +86,28 @@ async def test_metrics_carry_each_replicas_engine_series_with_a_replica_label():
     # HTTP series stay the gateway's: two completions, no replica label.
     assert sample(text, "http_requests_total", handler="/v1/completions") == 2
     assert 'http_requests_total{' in text and "replica" not in text.split("http_requests_total{")[1].split("}")[0]  # fmt: skip
+
+
+async def test_each_replica_also_serves_its_own_v1_and_metrics():
+    app = _app({"replicas": 2, "router": "round-robin"})
+    apps = dict(replica_apps(app))
+    assert list(apps) == ["replica-0", "replica-1"]
+    served = {"replica-0": 0, "replica-1": 0}
+    async with in_process(app):
+        for name, max_tokens in (("replica-1", 3), ("replica-1", 4), ("replica-0", 6)):
+            transport = httpx.ASGITransport(app=apps[name])
+            async with httpx.AsyncClient(transport=transport, base_url="http://r") as client:
+                body = {"model": "llama-3-8b", "prompt": "hi", "max_tokens": max_tokens}
+                reply = await client.post("/v1/completions", json=body)
+                assert reply.json()["usage"]["completion_tokens"] == max_tokens
+                own = (await client.get("/metrics")).text
+                served[name] += max_tokens
+                assert sample(own, "vllm:generation_tokens_total") == served[name]
+                assert sample(own, "http_requests_total", handler="/v1/completions") >= 1
+        # Sent to a replica's own port: no router decision, each engine served its own.
+        assert not app.state.gateway.transport.decisions
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://f") as client:  # fmt: skip
+            fleet = (await client.get("/metrics")).text
+        assert served == {"replica-0": 6, "replica-1": 3 + 4}
+        assert sample(fleet, "vllm:generation_tokens_total", replica="replica-1") == 7
+        assert sample(fleet, "vllm:generation_tokens_total", replica="replica-0") == 6

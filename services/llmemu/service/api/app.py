@@ -81,6 +81,7 @@ def create_app(
         scheduler.start()
 
     offload = OffLoop()
+    gate = OnePerTurn()
     gateway = Gateway.serving(emu, transport, tok, clock, metrics, settings, ensure_started, offload)  # fmt: skip
 
     @asynccontextmanager
@@ -96,6 +97,8 @@ def create_app(
     app = FastAPI(title="llmemu", version=_version(), lifespan=lifespan)
     app.state.scheduler, app.state.gateway, app.state.emulation = scheduler, gateway, emu
     app.state.tokenizer, app.state.registry, app.state.clock = tok, registry, clock
+    app.state.serving = (settings, sampler, offload, gate)
+    """What an app of one replica of a fleet shares with this one (service/live/replica_app.py)."""
     install_error_handlers(app)
     app.add_middleware(
         GuardMiddleware,
@@ -105,7 +108,7 @@ def create_app(
     )
     excluded = [f"^{p}/?$" for p in HTTP_EXCLUDED]
     Instrumentator(excluded_handlers=excluded, registry=registry).instrument(app)
-    app.add_middleware(ArrivalStamp, now=clock.now, gate=OnePerTurn())
+    app.add_middleware(ArrivalStamp, now=clock.now, gate=gate)
     openai_routes(app, settings, emu, gateway, tok, sampler, clock, offload)
     _admin_routes(app, emu, scheduler, gateway, tok, exported)
     dashboard = install_dashboard(app, Collectors(metrics.dashboard_collectors()), clock, emu)

@@ -80,8 +80,13 @@ class FleetTransport(InMemoryTransport):
             hashes = token_block_hashes(seq.prompt_token_ids, block_size)
             arrival = Arrival(seq.prompt_tokens, seq.output_tokens, hashes)
             member = self.members[self.router.pick(arrival, self.members)]
-            member.num_assigned += 1
             self.decisions[member.name] += 1
+            self.submit_to(member, [seq])
+
+    def submit_to(self, member: LiveReplica, seqs: list[SubmitSequence]) -> None:
+        """Sequences for one replica, the router's pick or its own port's (replica_app.py)."""
+        for seq in seqs:
+            member.num_assigned += 1
             self._where[seq.seq_id] = member
             member.inbox.put(seq)
 
