@@ -1,7 +1,9 @@
 """FastHistogram writes what prometheus_client's Histogram writes for the same observations."""
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from serve_helpers import make_app
 
+from llmemu.service.dashboard.state import Collectors, read_registry
 from llmemu.service.metrics.histogram import FastHistogram
 
 BOUNDS = (0.01, 0.025, 0.05, 1.0)
@@ -47,3 +49,12 @@ def test_several_label_sets_come_out_in_the_order_they_were_first_used() -> None
         family.labels("m", kind).observe(value)
         slow.labels("m", kind).observe(value)
     assert _text(ours) == _text(theirs)
+
+
+def test_the_dashboard_reads_the_inter_token_latency_series() -> None:
+    metrics = make_app().state.scheduler.observer
+    metrics.on_tokens(0.02, 3)  # three tokens 20 ms after their previous ones
+    snap = read_registry(Collectors(metrics.dashboard_collectors()), 1.0)
+    # ITL buckets (vLLM's): 0.01 holds none, 0.025 and every bound above it all three.
+    itl = dict(snap.buckets["itl"])
+    assert (itl[0.01], itl[0.025], itl[float("inf")]) == (0.0, 3.0, 3.0)

@@ -80,6 +80,8 @@ class VllmMetrics:
         # Observed once per token: the cheap kind, fed a whole iteration's equal gaps at once.
         itl = FastHistogram("vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", LABELS, ITL_BUCKETS)  # fmt: skip
         registry.register(itl)
+        self.itl_family = itl
+        """The collector (a scrape reads it); `itl` is its one series."""
         self.itl = itl.labels(model_name, "0")
         self.tpot = hist("vllm:request_time_per_output_token_seconds", "Histogram of time_per_output_token_seconds per request.", ITL_BUCKETS)  # fmt: skip
         self.e2e = hist("vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.", LATENCY_BUCKETS)  # fmt: skip
