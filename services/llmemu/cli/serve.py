@@ -101,9 +101,8 @@ def listening_socket(host: str, port: int, flag: str = "--port") -> socket.socke
 
 
 def run(args: argparse.Namespace) -> int:
-    import gc
-
     import asyncio
+    import gc
 
     import uvicorn
 
