@@ -111,3 +111,11 @@ async def test_each_replica_also_serves_its_own_v1_and_metrics():
         assert served == {"replica-0": 6, "replica-1": 3 + 4}
         assert sample(fleet, "vllm:generation_tokens_total", replica="replica-1") == 7
         assert sample(fleet, "vllm:generation_tokens_total", replica="replica-0") == 6
+
+
+def test_replica_ports_without_a_cluster_is_one_line():
+    from llmemu.cli.serve import _replica_servers
+
+    settings = ServeSettings(model="llama-3-8b", system="h100x1", replica_ports=9001)
+    with pytest.raises(ConfigError, match="^--replica-ports: the scenario serves one replica"):
+        _replica_servers(create_app(settings), settings)
