@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from llmemu.cli.files import Loaded
+from llmemu.cli.reading import DATA_BYTES, read_text
 from llmemu.core.catalog import load_system
 from llmemu.core.errors import ConfigError
 from llmemu.core.fleet.build import build_fleet
@@ -38,8 +39,8 @@ def needs_fleet(loaded: Loaded) -> bool:
 
 def _is_mooncake(loaded: Loaded) -> bool:
     path = loaded._path(loaded.spec.workload.trace)
-    with path.open() as f:
-        first = f.readline()
+    # read_text's checks first: a FIFO or /dev/zero is refused in one line, not read.
+    first = read_text(path, "workload.trace", DATA_BYTES).split("\n", 1)[0]
     try:
         head = json.loads(first)
     except json.JSONDecodeError:
