@@ -191,6 +191,7 @@ def test_presets_lists_required_names(cli):
     assert {"h100", "h200", "a100", "a100-40g", "b200", "mi300x"} <= set(listing["devices"])
     assert {"h100x1", "h100x4", "a100x2", "a100-40gx1", "a100x8-nvlink"} <= set(listing["systems"])
     assert {"llama-3-8b", "mixtral-8x7b", "gpt3-175b"} <= set(listing["models"])
+    assert listing["engines"] == ["none", "sglang", "trtllm", "vllm"]
 
 
 def test_rejected_requests_say_why(cli_json, cli, tmp_path):

@@ -20,7 +20,7 @@ RESIDENCY = ["0.001", "0.002", "0.005", "0.01", "0.02", "0.05", "0.1", "0.2", "0
 
 
 def _step(t: KvBlockResidency, start_s, end_s, entries, preempted=(), finished=()) -> None:
-    scheduled = Scheduled(tuple(entries), tuple(preempted))
+    scheduled = Scheduled(preempted=tuple(preempted), entries=tuple(entries))
     result = StepResult(start_s, end_s - start_s, 1, end_s - start_s, 0.0, scheduled, finished=list(finished))  # fmt: skip
     t.on_step(result, start_s, end_s)
 

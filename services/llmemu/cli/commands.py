@@ -16,6 +16,7 @@ _MODULES = {
     "report": "llmemu.reports.report_cli",
     "reproduce": "llmemu.reproduce.cli",
     "tune": "llmemu.cli.tune",
+    "validate": "llmemu.reproduce.validate_cli",
 }
 
 

@@ -10,14 +10,14 @@ from typing import Any
 import numpy as np
 import yaml
 
-from llmemu.cli.reading import CONFIG_BYTES, DATA_BYTES, SCENARIO_BYTES, read_text
+from llmemu.cli.reading import CONFIG_BYTES, DATA_BYTES, SCENARIO_BYTES, read_text, regular_file
 from llmemu.core import presets
 from llmemu.core.catalog import load_system
 from llmemu.core.data_limits import check_tree, load_yaml
 from llmemu.core.errors import ConfigError
 from llmemu.core.scenario import ScenarioSpec, apply_overrides, parse_scenario
 from llmemu.core.simulate import Workload, materialise
-from llmemu.core.specs.dtypes import DTYPE_BYTES
+from llmemu.core.specs.dtypes import dtype_update
 from llmemu.core.specs.loading import load_model
 from llmemu.core.specs.model import ModelSpec
 from llmemu.core.specs.system import SystemSpec
@@ -44,17 +44,21 @@ class Loaded:
             )
         rows = trace = None
         if wl.lengths is not None:
-            path = self._path(wl.lengths.path)
+            path = self._path(wl.lengths.path, "workload.lengths.path")
             rows = parse_length_rows(read_text(path, "workload.lengths.path", DATA_BYTES), str(path))  # fmt: skip
         if wl.trace is not None:
-            trace = read_trace(self._path(wl.trace), "workload.trace")
+            trace = read_trace(self._path(wl.trace, "workload.trace"), "workload.trace")
         return materialise(
             wl, self.spec.seed, rows=rows, trace=trace, max_context=self.model.max_context
         )
 
-    def _path(self, name: str) -> Path:
+    def _path(self, name: str, field: str) -> Path:
+        """A data file the scenario names (relative to the scenario's folder): a regular
+        file under the data limit, so that whoever opens it cannot block on a FIFO or read
+        /dev/zero for ever."""
         path = Path(name)
-        return path if path.is_absolute() else self.base_dir / path
+        path = path if path.is_absolute() else self.base_dir / path
+        return regular_file(path, field, DATA_BYTES)
 
 
 def read_yaml(path: Path) -> Any:
@@ -115,7 +119,12 @@ def model_folder_config(ref: str, base_dir: Path) -> Path | None:
     return path if path.is_file() else None
 
 
-def resolve_model(ref: str | dict[str, Any], base_dir: Path, dtype: str | None = None) -> ModelSpec:
+def resolve_model(
+    ref: str | dict[str, Any],
+    base_dir: Path,
+    dtype: str | None = None,
+    kv_dtype: str | None = None,
+) -> ModelSpec:
     """A preset name, a Hugging Face id a preset lists, a config.json path or model folder
     (a local path wins over an id, as in vLLM), or a scenario's model mapping."""
     config = model_folder_config(ref, base_dir) if isinstance(ref, str) else None
@@ -136,12 +145,8 @@ def resolve_model(ref: str | dict[str, Any], base_dir: Path, dtype: str | None =
             "name": ref.get("name") or path.parent.name or path.stem,
             "path": str(path),
         }
-    if dtype is not None:
-        if dtype not in DTYPE_BYTES:
-            raise ConfigError(f"dtype {dtype!r}: choose one of {', '.join(DTYPE_BYTES)}")
-        base = load_model(ref)
-        return base.model_copy(update={"dtype_bytes": DTYPE_BYTES[dtype]})
-    return load_model(ref)
+    update = dtype_update(dtype, kv_dtype)
+    return load_model(ref).model_copy(update=update) if update else load_model(ref)
 
 
 def load_scenario_data(data: Any, base_dir: Path, overrides: list[str], source: str) -> Loaded:
@@ -149,7 +154,7 @@ def load_scenario_data(data: Any, base_dir: Path, overrides: list[str], source: 
         raise ConfigError(f"{source}: expected a mapping with model, system and workload keys")
     data, from_system = with_system_policy(apply_overrides(data, overrides))
     spec = parse_scenario(data, source)
-    model = resolve_model(spec.model, base_dir, spec.dtype)
+    model = resolve_model(spec.model, base_dir, spec.dtype, spec.kv_dtype)
     system = load_system(spec.system)
     return Loaded(spec, model, system, base_dir, from_system)
 

@@ -38,9 +38,10 @@ def needs_fleet(loaded: Loaded) -> bool:
 
 
 def _is_mooncake(loaded: Loaded) -> bool:
-    path = loaded._path(loaded.spec.workload.trace)
-    # read_text's checks first: a FIFO or /dev/zero is refused in one line, not read.
-    first = read_text(path, "workload.trace", DATA_BYTES).split("\n", 1)[0]
+    text = read_text(
+        loaded._path(loaded.spec.workload.trace, "workload.trace"), "workload.trace", DATA_BYTES
+    )
+    first = text.split("\n", 1)[0]
     try:
         head = json.loads(first)
     except json.JSONDecodeError:
@@ -52,26 +53,24 @@ def read_mooncake(path: Path, limit: int) -> list[tuple[float, int, int, tuple[i
     """Rows (timestamp_s, input, output, hash_ids) of a Mooncake trace, by time; only the
     first `limit` lines are read."""
     rows = []
-    with path.open() as f:
-        for number, line in enumerate(f, 1):
-            if len(rows) >= limit:
-                break
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-                ids = tuple(int(h) for h in rec["hash_ids"])
-                row = (float(rec["timestamp"]) / 1e3, int(rec["input_length"]), int(rec["output_length"]), ids)  # fmt: skip
-            except (ValueError, KeyError, TypeError) as exc:
-                raise ConfigError(
-                    f"{path}:{number}: a Mooncake line needs {', '.join(MOONCAKE_KEYS)} ({exc})"
-                ) from None
-            if row[0] < 0 or row[1] < 1 or row[2] < 0:
-                raise ConfigError(
-                    f"{path}:{number}: timestamp must be >= 0, input_length >= 1, "
-                    "output_length >= 0"
-                )
-            rows.append(row)
+    for number, line in enumerate(read_text(path, "workload.trace", DATA_BYTES).splitlines(), 1):
+        if len(rows) >= limit:
+            break
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+            ids = tuple(int(h) for h in rec["hash_ids"])
+            row = (float(rec["timestamp"]) / 1e3, int(rec["input_length"]), int(rec["output_length"]), ids)  # fmt: skip
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(
+                f"{path}:{number}: a Mooncake line needs {', '.join(MOONCAKE_KEYS)} ({exc})"
+            ) from None
+        if row[0] < 0 or row[1] < 1 or row[2] < 0:
+            raise ConfigError(
+                f"{path}:{number}: timestamp must be >= 0, input_length >= 1, output_length >= 0"
+            )
+        rows.append(row)
     if not rows:
         raise ConfigError(f"{path}: the trace is empty")
     return sorted(rows, key=lambda r: r[0])
@@ -85,7 +84,7 @@ def fleet_workload(loaded: Loaded) -> FleetWorkload:
     if wl.sessions is not None:
         w = with_sessions(wl, wl.sessions, seed)
     elif wl.trace is not None and _is_mooncake(loaded):
-        rows = read_mooncake(loaded._path(wl.trace), wl.requests)
+        rows = read_mooncake(loaded._path(wl.trace, "workload.trace"), wl.requests)
         w = from_mooncake(rows, wl.requests, wl.time_scale)
     elif wl.prefix_groups is not None:
         w = with_prefix_groups(loaded.workload(), wl.prefix_groups, seed)

@@ -36,6 +36,9 @@ def _add_simulate(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--out", help="also write the JSON result to this file")
     p.add_argument("--report", metavar="DIR", help="also write an HTML report with plots to DIR")
+    p.add_argument(
+        "--requests-out", metavar="FILE", help="also write one CSV row per finished request"
+    )
 
 
 def _run_simulate(args: argparse.Namespace) -> int:
@@ -62,8 +65,10 @@ def _run_simulate(args: argparse.Namespace) -> int:
         replica = build_replica(
             loaded.model, loaded.system, loaded.spec.policy, seed=loaded.spec.seed
         )
-        result = run(replica, workload, Progress("simulating"))
+        result = run(replica, workload, Progress("simulating"), keep_requests=False)
         summary = summarize(result, time.perf_counter() - start)
+        if args.requests_out:
+            Path(args.requests_out).write_text("\n".join(result.log.csv_lines()) + "\n")
         summary.update(details(result))  # distributions, utilisation over time, one iteration
     summary["policy"] = policy_report(loaded.spec.policy, loaded.policy_from_system, loaded.system.name)  # fmt: skip
     summary["policy"]["searched_pipeline"] = searched
@@ -95,7 +100,9 @@ def _add_explain(p: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="policy override, e.g. routing=opb (keys of the scenario's policy)",
     )
-    p.add_argument("--dtype", help="fp16, bf16 or fp32 instead of the model's own")
+    p.add_argument(
+        "--dtype", help="fp16, bf16, fp32, or fp8 (FP8 weights and KV cache), for the model's own"
+    )
     p.add_argument("--json", action="store_true")
     p.add_argument("--timeline", metavar="PNG", help="also draw the iteration's first layers")
 
@@ -110,7 +117,7 @@ def _run_explain(args: argparse.Namespace) -> int:
 
 
 def _add_presets(p: argparse.ArgumentParser) -> None:
-    """list the model, device and system presets"""
+    """list the model, device, system and engine-profile presets"""
     p.add_argument("--json", action="store_true")
 
 
@@ -122,6 +129,7 @@ def _run_presets(args: argparse.Namespace) -> int:
         "models": list(presets.names("models")),
         "devices": list(presets.names("devices")),
         "systems": system_names(),
+        "engines": list(presets.names("engines")),
     }
     if args.json:
         print(json.dumps(listing, indent=2))

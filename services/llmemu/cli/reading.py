@@ -19,8 +19,9 @@ DATA_BYTES = 256 << 20
 """A lengths CSV or a request trace (public traces are a few MB to ~100 MB)."""
 
 
-def read_text(path: Path, what: str, limit: int) -> str:
-    """The UTF-8 text of `path`; `what` names it in errors (a field, or "scenario file")."""
+def regular_file(path: Path, what: str, limit: int) -> Path:
+    """`path`, if it is a regular file of at most `limit` bytes; `what` names it in errors
+    (a field, or "scenario file")."""
     try:
         info = path.stat()
     except FileNotFoundError:
@@ -29,6 +30,12 @@ def read_text(path: Path, what: str, limit: int) -> str:
         raise ConfigError(f"{what}: {str(path)!r} is {_kind(info.st_mode)}, not a regular file; give a file")  # fmt: skip
     if info.st_size > limit:
         raise ConfigError(f"{what}: {str(path)!r} has {info.st_size} bytes; the limit is {limit}")
+    return path
+
+
+def read_text(path: Path, what: str, limit: int) -> str:
+    """The UTF-8 text of `path` (a regular file of at most `limit` bytes)."""
+    regular_file(path, what, limit)
     with path.open("rb") as f:
         data = f.read(limit + 1)
     if len(data) > limit:

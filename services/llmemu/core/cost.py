@@ -29,15 +29,20 @@ class Rates:
     """Decode attention: tokens of context each request costs beyond its own."""
 
     @classmethod
-    def of(cls, device: DeviceSpec, dtype_bytes: int, *, ideal: bool = False) -> Rates:
+    def of(
+        cls, device: DeviceSpec, dtype_bytes: int, *, ideal: bool = False, sustained: bool = False
+    ) -> Rates:
+        """`sustained`: compute at the clock a GPU holds under a full serving load (its
+        power limit) instead of the isolated-kernel rate the efficiencies were fitted to."""
         peak = device.flops_for(dtype_bytes)
         bw = device.compute_bytes_per_s
         if ideal:
             return cls(peak, peak, bw, 0.0, 0.0)
         eff = device.efficiency
+        clock = eff.sustained_clock if sustained else 1.0
         return cls(
-            flops=peak * eff.compute,
-            attention_flops=peak * (eff.attention_compute or eff.compute),
+            flops=peak * eff.compute_for(dtype_bytes) * clock,
+            attention_flops=peak * (eff.attention_compute or eff.compute) * clock,
             bytes_per_s=bw * eff.memory,
             half_tokens=eff.compute_half_tokens,
             overhead_s=device.op_overhead_s,
@@ -63,12 +68,18 @@ class Pricer:
         *,
         allreduce: AllReduce = ring,
         ideal: bool = False,
+        sustained: bool = False,
     ) -> None:
         self.system = system
         self.tp = system.tensor_parallel
+        self.dtype_bytes = dtype_bytes
+        self.ideal = ideal
+        self.sustained = sustained
         self.rates = {
-            p.name: Rates.of(p.device, dtype_bytes, ideal=ideal) for p in system.processors
+            p.name: Rates.of(p.device, dtype_bytes, ideal=ideal, sustained=sustained)
+            for p in system.processors
         }
+        self._rates_by_width: dict[tuple[str, int], Rates] = {}
         self.allreduce = allreduce
         link = system.interconnect
         network_eff = 1.0 if ideal else system.primary.device.efficiency.network
@@ -105,8 +116,21 @@ class Pricer:
             cache.clear()
         return cache
 
+    def rates_for(self, op: Op, processor: str) -> Rates:
+        """The processor's rates for the op's arithmetic width (FP8 GEMMs: the FP8 peak)."""
+        width = op.compute_bytes
+        if not width or width == self.dtype_bytes:
+            return self.rates[processor]
+        key = (processor, width)
+        rates = self._rates_by_width.get(key)
+        if rates is None:
+            device = next(p.device for p in self.system.processors if p.name == processor)
+            rates = Rates.of(device, width, ideal=self.ideal, sustained=self.sustained)
+            self._rates_by_width[key] = rates
+        return rates
+
     def _time(self, op: Op, processor: str) -> float:
-        rates = self.rates[processor]
+        rates = self.rates_for(op, processor)
         if op.kind is OpKind.COLLECTIVE:
             return self.allreduce(op.payload_bytes, self.link) + rates.overhead_s
         compute = rates.compute_time(op) / self.tp

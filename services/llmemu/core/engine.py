@@ -1,11 +1,21 @@
 """One replica's engine: schedule, price, update; plain data between the three verbs.
 
+A step's cost does not grow with the batch: decoding requests are aggregates (decoding.py),
+and a request is visited only on events (admitted, a prompt chunk computed, finished,
+preempted, aborted). An iteration where the budget or the KV cache falls short is
+scheduled by walking every running request in order (`Scheduler.schedule`), as vLLM does.
+
 `step(now, horizon)` runs one iteration, or several fused into one step when nothing can
 change the batch: a decode-only batch with nobody waiting to be admitted is stable until
 its next completion, the next arrival (`horizon`) or the KV cache filling up. Each fused
 iteration is still priced as its own iteration (duration interpolated between the first
 and the last, which differ only by attention over a context that grows by one token per
 request per iteration), so results do not depend on how iterations were grouped into steps.
+
+`track_requests` (on by default, for the live server and the metrics that follow each
+request) writes every running request's fields after each step and lists them in
+`StepResult.emitted` and `Scheduled.entries`: that is O(batch) per step, so the offline
+simulator turns it off and reads only `first_tokens` and `finished`.
 """
 
 from __future__ import annotations
@@ -32,7 +42,7 @@ class StepResult:
     slope_s: float
     scheduled: Scheduled
     emitted: list[Request] = field(default_factory=list)
-    """Requests that produced tokens (one per iteration each)."""
+    """Requests that produced tokens (one per iteration each); only with track_requests."""
     first_tokens: list[Request] = field(default_factory=list)
     finished: list[Request] = field(default_factory=list)
     itl_samples: int = 0
@@ -40,6 +50,8 @@ class StepResult:
     cost: IterationCost | None = None
     batch: BatchShape | None = None
     """The first iteration's batch as the planner saw it."""
+    num_emitted: int = 0
+    """Requests that produced tokens (each one per iteration), tracked or not."""
 
 
 class Engine:
@@ -51,10 +63,12 @@ class Engine:
         pricer: PlanPricer,
         *,
         max_fused_iterations: int = 1 << 30,
+        track_requests: bool = True,
     ) -> None:
         self.scheduler = scheduler
         self.pricer = pricer
         self.max_fused_iterations = max_fused_iterations
+        self.track_requests = track_requests
         self._next_id = 0
 
     # ---- requests ---------------------------------------------------------------------
@@ -78,13 +92,17 @@ class Engine:
     # ---- the step ---------------------------------------------------------------------
     def step(self, now: float, horizon: float = math.inf) -> StepResult | None:
         """Run one iteration (or a fused run of them) starting at `now`; None if idle."""
-        scheduled = self.scheduler.schedule()
+        sched = self.scheduler
+        scheduled = sched.schedule_fast(with_entries=self.track_requests)
+        reference = scheduled is None
+        if scheduled is None:
+            scheduled = sched.schedule()
         if scheduled.empty:
             return None
-        shape, remaining = self._shape(scheduled)
+        shape = self.pricer.with_routing(_shape(scheduled))
         first = self.pricer.price(shape)
         k, slope, cost = 1, 0.0, first
-        limit = self._fusable(scheduled, remaining)
+        limit = 1 if reference or scheduled.chunks else self._fusable()
         if limit > 1:
             last_shape = BatchShape(
                 num_decode=shape.num_decode,
@@ -100,78 +118,115 @@ class Engine:
         result = StepResult(
             now, duration, k, first.duration_s, slope, scheduled, cost=cost, batch=shape
         )
-        self._update(result, now, k)
+        if reference:
+            _update_each(sched, result, now)
+            sched.decode.advance(1, now + duration)
+            sched.rebuild()
+        else:
+            self._update(result, now, k)
+        if self.track_requests:
+            sched.decode.sync_all(sched.running)
         return result
 
-    def _shape(self, scheduled: Scheduled) -> tuple[BatchShape, int]:
-        """The batch as the planner sees it, and the fewest tokens any request still has to
-        generate if every entry is a decode (0 otherwise: such a batch cannot be fused)."""
-        chunks = []
-        num_decode = decode_context = logits = 0
-        remaining = 1 << 62
-        for req, n in scheduled.entries:
-            known = req.prompt_tokens + req.generated
-            computed = req.computed
-            if n == 1 and computed == known - 1 and req.generated:
-                num_decode += 1
-                decode_context += known
-                left = req.max_output_tokens - req.generated
-                if left < remaining:
-                    remaining = left
-            else:
-                chunks.append((n, computed))
-                remaining = 0
-            if computed + n == known:
-                logits += 1
-        batch = BatchShape(tuple(chunks), num_decode, decode_context, logits)
-        return self.pricer.with_routing(batch), remaining
-
-    def _fusable(self, scheduled: Scheduled, remaining: int) -> int:
-        """How many iterations this batch stays unchanged for (1: do not fuse)."""
+    def _fusable(self) -> int:
+        """How many iterations a decode-only batch stays unchanged for (1: do not fuse)."""
         sched = self.scheduler
-        if self.max_fused_iterations <= 1 or remaining <= 1:
-            return 1
-        if len(scheduled.entries) != len(sched.running):
+        remaining = sched.decode.remaining()
+        if self.max_fused_iterations <= 1 or remaining is None or remaining <= 1:
             return 1
         if sched.waiting and len(sched.running) < sched.max_num_seqs:
             return 1
         # Each request may need one more block every block_size tokens.
-        per_request = self.kv.block_size * (self.kv.free_blocks // len(scheduled.entries))
+        per_request = self.kv.block_size * (self.kv.free_blocks // sched.decode.count)
         return max(1, min(remaining, per_request, self.max_fused_iterations))
 
     def _update(self, result: StepResult, now: float, k: int) -> None:
+        """Apply a `schedule_fast` step: chunks one by one, decoders in aggregate."""
+        sched, kv = self.scheduler, self.kv
+        decode = sched.decode
         end = now + result.duration_s
-        kv = self.kv
-        block_size = kv.block_size
-        emitted = result.emitted
-        for req, n in result.scheduled.entries:
+        scheduled = result.scheduled
+        result.itl_samples = result.num_emitted = scheduled.num_decode
+        if k > 1:  # blocks for iterations 2..k (the first was taken by schedule_fast)
+            kv.free_blocks -= decode.blocks_needed(decode.iteration + 1, k - 1)
+        finished = result.finished
+        emitters = []
+        for req, n in scheduled.chunks:
             if req.first_scheduled_s is None:
                 req.first_scheduled_s = now
-            if k > 1:
-                # A fused decode run: room for k tokens was checked by _fusable.
-                extra = -(-(req.computed + k) // block_size) - req.num_blocks
-                if extra > 0:
-                    kv.free_blocks -= extra
-                    req.num_blocks += extra
-                req.computed += k
-                req.generated += k
-            else:
-                req.computed += n
-                if req.computed < req.prompt_tokens + req.generated:
-                    continue  # a prefill chunk that does not finish the prompt
-                req.generated += 1
-            emitted.append(req)
-            if req.first_token_s is None:
-                req.first_token_s = end
-                result.first_tokens.append(req)
-            else:
-                result.itl_samples += 1
-            req.last_token_s = end
+            req.computed += n
+            if req.computed < req.prompt_tokens + req.generated:
+                continue  # a prefill chunk that does not finish the prompt
+            req.generated += 1
+            emitters.append(req)
+            _token(result, req, end)
             if req.generated >= req.max_output_tokens:
                 req.finish_s = end
-                self.scheduler.finish(req)
-                result.finished.append(req)
+                sched.finish(req)
+                finished.append(req)
+        done = decode.advance(k, end)
+        for req in emitters:  # after advance: they decode from the next iteration on
+            if req.status is Status.RUNNING:
+                sched.start_decoding(req)
+        for req in done:
+            req.finish_s = end
+            sched.finish(req)
+        if done:
+            finished.extend(done)
+            finished.sort(key=_admission_order)
         kv.note_usage()
+        if self.track_requests:
+            computing, sampled = {r for r, _ in scheduled.chunks}, set(emitters)
+            result.emitted = [
+                r for r, _ in scheduled.entries or () if r not in computing or r in sampled
+            ]
+
+
+def _shape(scheduled: Scheduled) -> BatchShape:
+    """The batch as the planner sees it."""
+    chunks = []
+    logits = scheduled.num_decode
+    for req, n in scheduled.chunks:
+        computed = req.computed
+        chunks.append((n, computed))
+        if computed + n == req.prompt_tokens + req.generated:
+            logits += 1
+    return BatchShape(tuple(chunks), scheduled.num_decode, scheduled.decode_context, logits)
+
+
+def _token(result: StepResult, req: Request, end: float) -> None:
+    """`req` sampled a token at `end`."""
+    if req.first_token_s is None:
+        req.first_token_s = end
+        result.first_tokens.append(req)
+    else:
+        result.itl_samples += 1
+    req.last_token_s = end
+    result.num_emitted += 1
+
+
+def _update_each(sched: Scheduler, result: StepResult, now: float) -> None:
+    """Apply a one-iteration `schedule()` step request by request (the reference)."""
+    end = now + result.duration_s
+    emitted = result.emitted
+    for req, n in result.scheduled.entries or ():
+        if req.first_scheduled_s is None:
+            req.first_scheduled_s = now
+        req.computed += n
+        if req.computed < req.prompt_tokens + req.generated:
+            continue  # a prefill chunk that does not finish the prompt
+        req.generated += 1
+        emitted.append(req)
+        _token(result, req, end)
+        if req.generated >= req.max_output_tokens:
+            req.finish_s = end
+            sched.finish(req)
+            result.finished.append(req)
+    sched.kv.note_usage()
+
+
+def _admission_order(req: Request) -> int:
+    return req.admission_order
 
 
 def _iterations_until(span: float, t0: float, slope: float, limit: int) -> int:

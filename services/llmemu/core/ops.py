@@ -66,6 +66,9 @@ class Op:
     """Decode attention: each request's context, when the batch gives them (else None)."""
     request_channels: tuple[int, ...] | None = None
     """Decode attention: each request's memory channel, when already placed (else None)."""
+    compute_bytes: int = 0
+    """Element width of the op's arithmetic when it differs from the activations' (an FP8
+    GEMM runs on FP8 tensor cores); 0: the activations' width."""
 
     @property
     def op_per_byte(self) -> float:

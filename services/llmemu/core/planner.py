@@ -17,22 +17,27 @@ from llmemu.core.specs.model import ModelSpec
 # GEMM and all-reduce ops depend on a handful of integers and recur every iteration with the
 # same token count: caching them keeps planning cheap (they are frozen, so sharing is safe).
 @lru_cache(maxsize=4096)
-def gemm(name: str, m: int, k: int, n: int, dtype_bytes: int) -> Op:
+def gemm(name: str, m: int, k: int, n: int, dtype_bytes: int, weight_dtype_bytes: int = 0) -> Op:
+    """m x k activations by a k x n weight. With narrower weights (FP8) the activations are
+    quantised on the fly and the product runs at the weights' width; activations in and out
+    of memory keep `dtype_bytes`."""
+    w = weight_dtype_bytes or dtype_bytes
     return Op(
         name=name,
         kind=OpKind.GEMM,
         flops=2.0 * m * k * n,
-        bytes=float(m * k + k * n + m * n) * dtype_bytes,
+        bytes=float((m * k + m * n) * dtype_bytes + k * n * w),
         write_bytes=float(m * n * dtype_bytes),
         tokens=m,
-        weight_bytes=float(k * n * dtype_bytes),
+        weight_bytes=float(k * n * w),
+        compute_bytes=w if w != dtype_bytes else 0,
     )
 
 
 def attn_decode(model: ModelSpec, batch: BatchShape) -> Op:
     dt = model.dtype_bytes
     flops = 4.0 * model.q_size * batch.decode_context
-    kv = 2.0 * model.kv_size * dt * batch.decode_context
+    kv = 2.0 * model.kv_size * model.kv_width * batch.decode_context
     q_and_out = 2.0 * model.q_size * dt * batch.num_decode
     return Op(
         "attn_decode",
@@ -54,14 +59,14 @@ def attn_prefill(model: ModelSpec, batch: BatchShape) -> Op:
     kv_tokens = sum(c + p for c, p in batch.prefill_chunks)
     new = sum(c for c, _ in batch.prefill_chunks)
     flops = 4.0 * model.q_size * pairs
-    moved = 2.0 * model.kv_size * dt * kv_tokens + 2.0 * model.q_size * dt * new
+    moved = 2.0 * model.kv_size * model.kv_width * kv_tokens + 2.0 * model.q_size * dt * new
     written = float(model.q_size * dt * new)
     return Op("attn_prefill", OpKind.ATTENTION, flops, moved, write_bytes=written, tokens=new)
 
 
 def allreduce(model: ModelSpec, m: int, tp: int) -> Op:
     """One all-reduce of the m x hidden activations; traffic as a ring moves it."""
-    return _allreduce(model.hidden_size, model.dtype_bytes, m, tp)
+    return _allreduce(model.hidden_size, model.comm_width, m, tp)
 
 
 @lru_cache(maxsize=4096)
@@ -90,6 +95,7 @@ def even_expert_tokens(model: ModelSpec, m: int) -> tuple[int, ...]:
 def experts(model: ModelSpec, expert_tokens: tuple[int, ...]) -> Op:
     """The grouped GEMM of every expert's FFN; an expert with no tokens is not read."""
     dt, h, f, mats = model.dtype_bytes, model.hidden_size, model.ffn_size, model.ffn_matrices
+    w = model.weight_width
     flops = sum(2.0 * mats * t * h * f for t in expert_tokens)
     weights = sum(mats * h * f for t in expert_tokens if t)
     acts = sum(t * (2 * h + (mats - 1) * f + f) for t in expert_tokens)
@@ -98,11 +104,12 @@ def experts(model: ModelSpec, expert_tokens: tuple[int, ...]) -> Op:
         name="experts",
         kind=OpKind.GEMM,
         flops=flops,
-        bytes=float(weights + acts) * dt,
+        bytes=float(weights * w + acts * dt),
         write_bytes=float(written * dt),
         tokens=max(expert_tokens, default=0),
         expert_tokens=expert_tokens,
-        weight_bytes=float(weights * dt),
+        weight_bytes=float(weights * w),
+        compute_bytes=w if w != dt else 0,
     )
 
 
@@ -113,16 +120,16 @@ def _alone(op: Op) -> tuple[Op]:
 
 
 def _attention_stages(model: ModelSpec, batch: BatchShape, m: int, tp: int):
-    dt = model.dtype_bytes
+    dt, w = model.dtype_bytes, model.weight_width
     attention = []
     if batch.prefill_chunks:
         attention.append(attn_prefill(model, batch))
     if batch.num_decode:
         attention.append(attn_decode(model, batch))
     stages = [
-        _alone(gemm("qkv", m, model.hidden_size, model.qkv_out, dt)),
+        _alone(gemm("qkv", m, model.hidden_size, model.qkv_out, dt, w)),
         tuple(attention),
-        _alone(gemm("o_proj", m, model.q_size, model.hidden_size, dt)),
+        _alone(gemm("o_proj", m, model.q_size, model.hidden_size, dt, w)),
     ]
     if tp > 1:
         stages.append(_alone(allreduce(model, m, tp)))
@@ -130,17 +137,18 @@ def _attention_stages(model: ModelSpec, batch: BatchShape, m: int, tp: int):
 
 
 def _ffn_stages(model: ModelSpec, batch: BatchShape, m: int, tp: int, moe: bool):
-    dt, h, f = model.dtype_bytes, model.hidden_size, model.ffn_size
+    dt, w, h, f = model.dtype_bytes, model.weight_width, model.hidden_size, model.ffn_size
     if moe:
         routed = batch.expert_tokens or even_expert_tokens(model, m)
         stages = [
+            # The router stays 16-bit: FP8 checkpoints leave the gate unquantised.
             _alone(gemm("router", m, h, model.num_experts, dt)),
             (experts(model, routed),),
         ]
     else:
         stages = [
-            _alone(gemm("gate_up", m, h, (model.ffn_matrices - 1) * f, dt)),
-            _alone(gemm("down", m, f, h, dt)),
+            _alone(gemm("gate_up", m, h, (model.ffn_matrices - 1) * f, dt, w)),
+            _alone(gemm("down", m, f, h, dt, w)),
         ]
     if tp > 1:
         stages.append(_alone(allreduce(model, m, tp)))

@@ -6,7 +6,9 @@ and the timeline; the engine sees only `price(batch) -> IterationCost`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 import numpy as np
 
@@ -101,6 +103,12 @@ class ExpertRouting:
         return tuple(int(c) for c in counts)
 
 
+class Memo(Protocol):
+    def price(
+        self, batch: BatchShape, exact: Callable[[BatchShape], IterationCost]
+    ) -> IterationCost: ...
+
+
 class PlanPricer:
     """Plans, routes, prices and times one iteration."""
 
@@ -120,6 +128,8 @@ class PlanPricer:
         self.timeline = timeline
         self.experts = experts
         self.keep_plan = keep_plan
+        self.memo: Memo | None = None
+        """Set by a batching policy whose prices it knows to be memoisable (price_memo.py)."""
 
     def with_routing(self, batch: BatchShape) -> BatchShape:
         if self.experts is None or not self.model.is_moe:
@@ -133,6 +143,11 @@ class PlanPricer:
         return plan_iteration(self.model, batch, self.pricer.tp)
 
     def price(self, batch: BatchShape) -> IterationCost:
+        if self.memo is not None and not self.keep_plan:
+            return self.memo.price(batch, self.price_exactly)
+        return self.price_exactly(batch)
+
+    def price_exactly(self, batch: BatchShape) -> IterationCost:
         priced = self.router(self.plan(batch), self.pricer)
         return IterationCost(
             self.timeline(priced), processor_work(priced), priced if self.keep_plan else None

@@ -10,6 +10,7 @@ from llmemu.core.cost import Pricer
 from llmemu.core.edge.budget import edge_memory_budget
 from llmemu.core.engine import Engine
 from llmemu.core.errors import ConfigError
+from llmemu.core.host import load_engine, with_engine
 from llmemu.core.kvcache import KVCache
 from llmemu.core.memory import MemoryBudget, memory_budget
 from llmemu.core.parts import Parts
@@ -74,8 +75,13 @@ def build_replica(
         max_num_batched_tokens=policy.max_num_batched_tokens,
         admission=policy.admission,
     )
+    profile = load_engine(policy.engine)
     pricer = Pricer(
-        system, model.dtype_bytes, allreduce=get_allreduce(policy.allreduce), ideal=ideal
+        system,
+        model.dtype_bytes,
+        allreduce=get_allreduce(policy.allreduce),
+        ideal=ideal,
+        sustained=profile.sustained_clocks,
     )
     parts = Parts(
         model,
@@ -86,6 +92,8 @@ def build_replica(
     )
     plan_pricer = get_batching(policy.batching)(parts)
     plan_pricer.keep_plan = keep_plan
+    if not ideal:
+        plan_pricer = with_engine(plan_pricer, profile)
     engine = Engine(
         scheduler, plan_pricer, max_fused_iterations=(1 << 30) if policy.fuse_iterations else 1
     )

@@ -35,6 +35,14 @@ class Request:
     finish_s: float | None = None
     tag: object = None
     """Whatever the caller attached (the live server keeps its stream here)."""
+    admission_order: int = 0
+    """Rank of its latest admission in its scheduler (running requests are in this order)."""
+    decode_offset: int | None = None
+    """Set while the request decodes inside the engine's aggregate (decoding.py): its
+    computed, generated, num_blocks and last_token_s are then written only on events or
+    when the engine is asked to track every request."""
+    decode_entry: int = 0
+    """Which of its entries into that aggregate is current (older ones are stale)."""
 
     @property
     def known_tokens(self) -> int:

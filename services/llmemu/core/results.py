@@ -42,14 +42,14 @@ def itl_distribution(rec: Recorder) -> tuple[np.ndarray, np.ndarray]:
 
 
 def summarize(run: SimulationRun, wall_s: float) -> dict[str, Any]:
-    reqs = [r for r in run.requests if r.finish_s is not None]
+    log = run.log
     span = run.simulated_s or 1.0
-    arrival = np.array([r.arrival_s for r in reqs])
-    first = np.array([r.first_token_s for r in reqs])
-    finish = np.array([r.finish_s for r in reqs])
-    started = np.array([r.first_scheduled_s for r in reqs])
-    out = np.array([r.generated for r in reqs])
-    prompt = np.array([r.prompt_tokens for r in reqs])
+    arrival = log.column("arrival_s")
+    first = log.column("first_token_s")
+    finish = log.column("finish_s")
+    started = log.column("first_scheduled_s")
+    out = log.column("generated")
+    prompt = log.column("prompt_tokens")
     multi = out > 1
     tpot = (finish[multi] - first[multi]) / (out[multi] - 1)
     itl, weights = itl_distribution(run.recorder)
@@ -68,7 +68,7 @@ def summarize(run: SimulationRun, wall_s: float) -> dict[str, Any]:
         "throughput": {
             "output_tokens_per_s": float(out.sum() / span),
             "total_tokens_per_s": float((out.sum() + prompt.sum()) / span),
-            "requests_per_s": len(reqs) / span,
+            "requests_per_s": len(log) / span,
             **throughput_section(replica, float((out.sum() + prompt.sum()) / span)),
         },
         "ttft_s": _stats(first - arrival),
@@ -77,7 +77,7 @@ def summarize(run: SimulationRun, wall_s: float) -> dict[str, Any]:
         "e2e_s": _stats(finish - arrival),
         "queue_s": _stats(started - arrival),
         "requests": {
-            "completed": len(reqs),
+            "completed": len(log),
             "rejected": len(run.rejected),
             "preempted": run.recorder.preemptions,
             "rejected_because": _reasons(run.rejected),

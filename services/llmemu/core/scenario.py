@@ -41,6 +41,11 @@ class PolicySpec(BaseModel):
         "greedy", description="greedy (vLLM) or projected-peak (NanoFlow): core/admission.py"
     )
     routing: str = Field("xpu-only", description="routing policy name")
+    engine: str = Field(
+        "none",
+        description="engine profile (core/presets/engines): per-iteration host work and "
+        "sustained clocks of vllm, trtllm, sglang; none: kernels only, as the papers' simulators",
+    )
     allreduce: str = Field("ring", description="all-reduce algorithm name")
     expert_routing: Literal["uniform", "balanced"] = Field(
         "uniform", description="uniform (sampled, seeded) or balanced"
@@ -81,7 +86,12 @@ class ScenarioSpec(BaseModel):
         None, description="replicas behind a router, or pools (core/fleet/spec.py)"
     )
     seed: int = Field(0, ge=0)
-    dtype: str | None = Field(None, description="override weights/activations: fp16, bf16, fp32")
+    dtype: str | None = Field(
+        None,
+        description="fp16, bf16, fp32: every tensor; fp8, int8: weights and KV cache at 8 bits, "
+        "activations and collectives 16-bit (as engines serve FP8)",
+    )
+    kv_dtype: str | None = Field(None, description="the KV cache's own dtype, e.g. fp8")
     name: str = ""
 
 

@@ -13,6 +13,7 @@ from llmemu.core.busy_series import BusySeries
 from llmemu.core.pricing import ProcessorWork
 from llmemu.core.replica import Replica
 from llmemu.core.request import Request
+from llmemu.core.request_log import RequestLog
 from llmemu.core.workload import (
     Burst,
     Closed,
@@ -97,9 +98,17 @@ class Recorder:
 class SimulationRun:
     replica: Replica
     requests: list[Request]
+    """Every admitted request, only when `run(keep_requests=True)`; else empty."""
     rejected: list[tuple[int, str]]
     simulated_s: float
     recorder: Recorder
+    log: RequestLog = field(default_factory=RequestLog)
+    """The finished requests' numbers (what the summary reads), kept however run is called;
+    taken from `requests` when not given (a fleet's merged run)."""
+
+    def __post_init__(self) -> None:
+        if not len(self.log) and self.requests:
+            self.log = RequestLog.of(self.requests)
 
 
 class _Arrivals:
@@ -139,11 +148,18 @@ def run(
     replica: Replica,
     workload: Workload,
     progress: Callable[[int, int], None] | None = None,
+    *,
+    keep_requests: bool = True,
 ) -> SimulationRun:
+    """Feed `workload` to `replica` until every request finished. `keep_requests=False`
+    drops each request once it finished (memory follows the requests in flight; the
+    summary reads `log`)."""
     engine = replica.engine
+    engine.track_requests = False  # only first tokens and finishes are read here
     max_tokens = replica.memory.kv_tokens
     arrivals = _Arrivals(workload)
     requests: list[Request] = []
+    log = RequestLog()
     rejected: list[tuple[int, str]] = []
     rec = Recorder()
     now, done = 0.0, 0
@@ -161,7 +177,9 @@ def run(
                 )
                 arrivals.completed(t)
                 continue
-            requests.append(engine.new_request(t, n_in, n_out))
+            req = engine.new_request(t, n_in, n_out)
+            if keep_requests:
+                requests.append(req)
         horizon = arrivals.next_time()
         result = engine.step(now, horizon) if engine.has_work() else None
         if result is None:
@@ -171,14 +189,15 @@ def run(
             continue
         now += result.duration_s
         _record(rec, result)
-        for _req in result.finished:
+        for req in result.finished:
+            log.add(req)
             arrivals.completed(now)
         done += len(result.finished)
         if progress is not None and result.finished:
             progress(done, arrivals.total)
-    if any(not r.done for r in requests):
+    if engine.has_work() or len(log) + len(rejected) != arrivals.issued:
         raise RuntimeError("simulation ended with unfinished requests: an engine invariant broke")
-    return SimulationRun(replica, requests, rejected, now, rec)
+    return SimulationRun(replica, requests, rejected, now, rec, log)
 
 
 def _record(rec: Recorder, result) -> None:

@@ -185,16 +185,21 @@ def parse_length_rows(text: str, source: str) -> np.ndarray:
             )
         cols[key] = found[0]
     picked = []
+    col_in, col_out = cols["input"], cols["output"]
     for number, line in enumerate(lines[1:], 2):
         cells = line.split(",")
         try:
-            pair = [float(cells[cols["input"]]), float(cells[cols["output"]])]
+            picked.append((float(cells[col_in]), float(cells[col_out])))
         except (IndexError, ValueError):
             raise ConfigError(
                 f"{source}:{number}: {line.strip()!r} has no number in the input or output "
                 "column; fix or drop the row"
             ) from None
-        if not all(np.isfinite(pair)) or min(pair) < 0 or max(pair) > MAX_TOKENS:
-            raise ConfigError(f"{source}:{number}: lengths must be in [0, {MAX_TOKENS}]")
-        picked.append(pair)
-    return np.array(picked, dtype=np.float64).astype(np.int64)
+    rows = np.array(picked, dtype=np.float64)
+    bad = ~(
+        np.isfinite(rows).all(axis=1) & (rows >= 0).all(axis=1) & (rows <= MAX_TOKENS).all(axis=1)
+    )
+    if bad.any():
+        number = int(np.argmax(bad)) + 2  # rows start on line 2, after the header
+        raise ConfigError(f"{source}:{number}: lengths must be in [0, {MAX_TOKENS}]")
+    return rows.astype(np.int64)

@@ -30,10 +30,11 @@ def histogram(values: np.ndarray, weights: np.ndarray | None = None) -> dict[str
 
 def distributions(run: SimulationRun) -> dict[str, Any]:
     """Per-request TTFT and TPOT, and the inter-token latency of every decode token."""
-    reqs = [r for r in run.requests if r.finish_s is not None]
-    ttft = np.array([r.first_token_s - r.arrival_s for r in reqs])
-    multi = [r for r in reqs if r.generated > 1]
-    tpot = np.array([(r.finish_s - r.first_token_s) / (r.generated - 1) for r in multi])
+    log = run.log
+    first, generated = log.column("first_token_s"), log.column("generated")
+    ttft = first - log.column("arrival_s")
+    multi = generated > 1
+    tpot = (log.column("finish_s")[multi] - first[multi]) / (generated[multi] - 1)
     itl, weights = itl_distribution(run.recorder)
     return {
         "ttft_s": histogram(ttft),

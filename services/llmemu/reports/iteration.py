@@ -24,18 +24,19 @@ from llmemu.core.timeline import serial
 
 def mean_batch(run: SimulationRun) -> BatchShape | None:
     """The mean iteration's batch; None when the run did no iteration."""
-    reqs = [r for r in run.requests if r.finish_s is not None]
     iterations = run.recorder.iterations
-    if not reqs or not iterations:
+    if not len(run.log) or not iterations:
         return None
+    generated = run.log.column("generated").tolist()
+    prompts = run.log.column("prompt_tokens").tolist()
     # Decode token j (j = 1 .. generated-1) attends to prompt + j tokens.
-    decode_tokens = sum(r.generated - 1 for r in reqs)
+    decode_tokens = sum(g - 1 for g in generated)
     context_sum = sum(
-        (r.generated - 1) * r.prompt_tokens + r.generated * (r.generated - 1) / 2 for r in reqs
+        (g - 1) * p + g * (g - 1) / 2 for g, p in zip(generated, prompts, strict=True)
     )
     num_decode = round(decode_tokens / iterations)
     context = context_sum / decode_tokens if decode_tokens else 0.0
-    prefill = round(sum(r.prompt_tokens for r in reqs) / iterations)
+    prefill = round(sum(prompts) / iterations)
     return BatchShape(
         prefill_chunks=((prefill, 0),) if prefill else (),
         num_decode=num_decode,

@@ -74,8 +74,9 @@ def throughput(point: Point) -> float:
         replica = build_replica(model, system, policy, seed=point.seed, ideal=point.ideal)
     except CapacityError:
         return math.nan
-    result = run(replica, materialise(workload, point.seed, max_context=model.max_context))
-    done = sum(r.generated for r in result.requests if r.finish_s is not None)
+    drawn = materialise(workload, point.seed, max_context=model.max_context)
+    result = run(replica, drawn, keep_requests=False)
+    done = int(result.log.column("generated").sum())
     return done / result.simulated_s if result.simulated_s else math.nan
 
 

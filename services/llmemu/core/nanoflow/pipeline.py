@@ -54,7 +54,7 @@ class PipelineTiming:
 def bound_resource(op: Op, pricer: Pricer, processor: str) -> Resource:
     if op.kind is OpKind.COLLECTIVE:
         return Resource.NETWORK
-    rates = pricer.rates[processor]
+    rates = pricer.rates_for(op, processor)
     memory_s = op.bytes / rates.bytes_per_s
     return Resource.COMPUTE if rates.compute_time(op) >= memory_s else Resource.MEMORY
 

@@ -15,7 +15,7 @@ import yaml
 
 from llmemu.core.errors import ConfigError
 
-KINDS = ("models", "devices", "systems")
+KINDS = ("models", "devices", "systems", "engines")
 
 
 def _folder(kind: str):

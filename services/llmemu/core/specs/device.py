@@ -22,6 +22,20 @@ class Efficiency(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     compute: float = Field(gt=0, le=1, description="fraction of peak FLOP/s of large GEMMs")
+    compute_fp8: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="fraction of the FP8 peak that large FP8 GEMMs reach "
+        "(0: compute); FP8 kernels keep the FP16 data path's overheads at twice the math rate",
+    )
+    sustained_clock: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="compute rate under a sustained serving load relative to "
+        "isolated kernels: a GPU at its power limit lowers its clock (1: no throttling)",
+    )
     compute_half_tokens: float = Field(
         0.0, ge=0, description="GEMM rows at which compute efficiency is half of `compute`"
     )
@@ -38,6 +52,12 @@ class Efficiency(BaseModel):
         "commands) in tokens of context; n requests over C tokens cost as C + n x this",
     )
     network: float = Field(1.0, gt=0, le=1, description="fraction of link bandwidth in collectives")
+
+    def compute_for(self, dtype_bytes: int) -> float:
+        """Large-GEMM fraction of the peak for elements of this width."""
+        if dtype_bytes == 1 and self.compute_fp8:
+            return self.compute_fp8
+        return self.compute
 
 
 class DeviceSpec(BaseModel):

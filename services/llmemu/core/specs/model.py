@@ -28,7 +28,14 @@ class ModelSpec(BaseModel):
     vocab_size: int = Field(gt=0, description="embedding rows")
     tied_embeddings: bool = Field(False, description="LM head shares the embedding matrix")
     qkv_bias: bool = Field(False, description="bias on the QKV projection (Qwen2)")
-    dtype_bytes: int = Field(2, gt=0, description="bytes per weight and activation element")
+    dtype_bytes: int = Field(2, gt=0, description="bytes per activation element (and the default)")
+    weight_dtype_bytes: int = Field(
+        0, ge=0, description="bytes per weight of the decoder layers (0: dtype_bytes); FP8: 1"
+    )
+    kv_dtype_bytes: int = Field(0, ge=0, description="bytes per KV-cache element (0: dtype_bytes)")
+    comm_dtype_bytes: int = Field(
+        0, ge=0, description="bytes per element of the all-reduces (0: dtype_bytes)"
+    )
     max_context: int = Field(gt=0, description="longest sequence, tokens")
     source: str = Field("", description="where the numbers come from")
 
@@ -48,6 +55,20 @@ class ModelSpec(BaseModel):
     @property
     def is_moe(self) -> bool:
         return self.num_experts > 0
+
+    @property
+    def weight_width(self) -> int:
+        """Bytes per weight of the decoder layers; the LM head and embedding stay at
+        `dtype_bytes`, as FP8 engines leave them (TensorRT-LLM, vLLM, ModelOpt exclude lm_head)."""
+        return self.weight_dtype_bytes or self.dtype_bytes
+
+    @property
+    def kv_width(self) -> int:
+        return self.kv_dtype_bytes or self.dtype_bytes
+
+    @property
+    def comm_width(self) -> int:
+        return self.comm_dtype_bytes or self.dtype_bytes
 
     @property
     def q_size(self) -> int:
@@ -117,9 +138,9 @@ def active_param_count(m: ModelSpec) -> int:
 
 
 def weight_bytes(m: ModelSpec) -> int:
-    return param_count(m) * m.dtype_bytes
+    return layer_params(m) * m.weight_width + embedding_params(m) * m.dtype_bytes
 
 
 def kv_bytes_per_token(m: ModelSpec) -> int:
     """KV cache bytes that one token adds, over all layers."""
-    return 2 * m.num_layers * m.kv_size * m.dtype_bytes
+    return 2 * m.num_layers * m.kv_size * m.kv_width

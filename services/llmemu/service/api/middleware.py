@@ -106,12 +106,15 @@ class ArrivalStamp:
         self.gate = gate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # Only bodies are work to space out: /health, /metrics and the other GETs answer from
-        # state, and queued behind a burst's requests /health took one loop turn per request.
-        if scope["type"] == "http" and scope["method"] == "POST":
+        if scope["type"] == "http":
             scope.setdefault("state", {})["arrival_s"] = self.now()
             scope[BODY_SEND] = send
             await asyncio.sleep(0)
-            async with self.gate:
-                pass
+            # Only bodies are work to space out: /health, /metrics and the other GETs answer
+            # from state, and queued behind a burst's requests /health took one loop turn per
+            # request. They still yield once above, so that what the engine loop has just
+            # finished (a stream's last token) is accounted before they read it.
+            if scope["method"] == "POST":
+                async with self.gate:
+                    pass
         await self.app(scope, receive, send)

@@ -20,6 +20,7 @@ from llmemu.core.batching import check_settings
 from llmemu.core.collectives import get_allreduce
 from llmemu.core.cost import Pricer
 from llmemu.core.errors import ConfigError
+from llmemu.core.host import load_engine
 from llmemu.core.ops import Op, OpKind
 from llmemu.core.specs.model import weight_bytes
 from llmemu.protocol.device import ExecuteRequest, ExecuteResponse, WorkerInfo
@@ -48,7 +49,12 @@ def create_worker_app(
             f"devices; choose 0..{system.tensor_parallel - 1}"
         )
     proc = next(p for p in system.processors if p.name == settings.processor)
-    pricer = Pricer(system, model.dtype_bytes, allreduce=get_allreduce(policy.allreduce))
+    pricer = Pricer(
+        system,
+        model.dtype_bytes,
+        allreduce=get_allreduce(policy.allreduce),
+        sustained=load_engine(policy.engine).sustained_clocks,  # as the scheduler's replica
+    )
     name = settings.name or f"{proc.name}-{settings.node}"
     registry = registry or process_registry()
     metrics = WorkerMetrics(registry, model.name, name)

@@ -50,7 +50,7 @@ class Emulation:
             "num_gpu_blocks": str(kv.num_blocks),
             "gpu_memory_utilization": str(self.replica.system.memory_utilization),
             "enable_prefix_caching": str(self.prefix_caching),
-            "cache_dtype": "auto",
+            "cache_dtype": "fp8" if self.replica.model.kv_width == 1 else "auto",
         }
 
 

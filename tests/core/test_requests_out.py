@@ -1,0 +1,23 @@
+"""`simulate --requests-out`: one row per finished request, from the compact log."""
+
+from __future__ import annotations
+
+import csv
+
+
+def test_requests_out_writes_one_row_per_request(cli, tmp_path):
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(
+        "model: llama-3-8b\nsystem: h100x1\nworkload:\n  requests: 3\n"
+        "  arrival: {kind: burst}\n  input_tokens: {kind: constant, value: 100}\n"
+        "  output_tokens: {kind: constant, value: 10}\n"
+    )
+    out = tmp_path / "requests.csv"
+    code, _, err = cli("simulate", str(scenario), "--requests-out", str(out))
+    assert code == 0, err
+    rows = list(csv.DictReader(out.read_text().splitlines()))
+    assert [r["id"] for r in rows] == ["0", "1", "2"]
+    # A burst: all arrive at 0, each computes its 100-token prompt and generates 10 tokens.
+    assert all(r["arrival_s"] == "0.0" and r["prompt_tokens"] == "100" for r in rows)
+    assert all(r["generated"] == "10" and r["num_preemptions"] == "0" for r in rows)
+    assert all(float(r["finish_s"]) > float(r["first_token_s"]) > 0 for r in rows)
