@@ -17,6 +17,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="scenario override, e.g. policy.max_num_seqs=64")  # fmt: skip
     p.add_argument("--host", help="listen address (default 127.0.0.1)")
     p.add_argument("--port", type=port_number, help="listen port (default 8000)")
+    p.add_argument("--replica-ports", type=port_number, metavar="PORT", help="a cluster scenario's replicas also each on its own port, PORT, PORT+1, ... (own /v1 and /metrics), for an external router")  # fmt: skip
     p.add_argument("--speed", type=positive_float, help="emulated seconds per wall second (default 1)")  # fmt: skip
     p.add_argument("--served-model-name", help="model id clients use (default: the preset name)")
     p.add_argument("--api-key", action="append", help="accept this Bearer key (repeatable); default: open")  # fmt: skip
@@ -44,6 +45,7 @@ def settings_from_args(args: argparse.Namespace):
         "system": args.system,
         "host": args.host,
         "port": args.port,
+        "replica_ports": args.replica_ports,
         "speed": args.speed,
         "served_model_name": args.served_model_name,
         "api_keys": args.api_key,
@@ -81,7 +83,7 @@ def uvicorn_options(settings) -> dict:
     return {"http": guarded_protocol(limits), "h11_max_incomplete_event_size": limits.max_header_bytes}  # fmt: skip
 
 
-def listening_socket(host: str, port: int) -> socket.socket:
+def listening_socket(host: str, port: int, flag: str = "--port") -> socket.socket:
     """The server's socket, bound before anything is printed, so that a port in use is one
     line and exit 2 (uvicorn would log a banner, then its own error, and exit 3)."""
     from llmemu.core.errors import ConfigError
@@ -93,12 +95,13 @@ def listening_socket(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise ConfigError(f"--port {port}: cannot listen on {host}:{port} ({exc.strerror}); stop what holds it or choose another --port") from None  # fmt: skip
+        raise ConfigError(f"{flag} {port}: cannot listen on {host}:{port} ({exc.strerror}); stop what holds it or choose another {flag}") from None  # fmt: skip
     sock.set_inheritable(True)
     return sock
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
     import gc
 
     import uvicorn
@@ -108,20 +111,57 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     app = create_app(settings)
     sock = listening_socket(settings.host, settings.port)
+    replicas = _replica_servers(app, settings)
     emu = app.state.emulation
     print(
         f"llmemu serve: {emu.served_model_name} on {emu.loaded.system.name} at speed "
         f"{settings.speed:g}, http://{settings.host}:{settings.port}/v1",
         flush=True,
     )
+    for name, port, _, _ in replicas:
+        print(f"  {name}: http://{settings.host}:{port}/v1", flush=True)
     # Start-up objects (presets, the tokenizer, pydantic schemas) live as long as the server:
     # frozen, a full collection no longer scans them (one took 0.36 s on a busy machine, and
     # the event loop, every stream and /health with it).
     gc.collect()
     gc.freeze()
     config = uvicorn.Config(app, log_level=args.log_level, **uvicorn_options(settings))
-    uvicorn.Server(config).run(sockets=[sock])
+    if not replicas:
+        uvicorn.Server(config).run(sockets=[sock])
+        return 0
+    servers = [(uvicorn.Server(config), sock)]
+    for _, _, replica_app, replica_sock in replicas:
+        replica_config = uvicorn.Config(replica_app, log_level=args.log_level, lifespan="off", **uvicorn_options(settings))  # fmt: skip
+        servers.append((uvicorn.Server(replica_config), replica_sock))
+
+    async def serve_all() -> None:  # one event loop: the fleet's engine loops serve them all
+        await asyncio.gather(*(server.serve(sockets=[s]) for server, s in servers))
+
+    with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+        runner.run(serve_all())
     return 0
+
+
+def _replica_servers(app, settings) -> list:
+    """(name, port, app, bound socket) of each replica when --replica-ports is given."""
+    from llmemu.core.errors import ConfigError
+    from llmemu.service.live.replica_app import replica_apps
+
+    if settings.replica_ports is None:
+        return []
+    apps = replica_apps(app)
+    if not apps:
+        raise ConfigError("--replica-ports: the scenario serves one replica; give a scenario with a cluster section, or drop --replica-ports")  # fmt: skip
+    first = settings.replica_ports
+    if first + len(apps) - 1 > 65535:
+        raise ConfigError(f"--replica-ports {first}: {len(apps)} replicas need ports up to {first + len(apps) - 1}, over 65535; choose a lower port")  # fmt: skip
+    out = []
+    for i, (name, replica_app) in enumerate(apps):
+        port = first + i
+        if port == settings.port:
+            raise ConfigError(f"--replica-ports {first}: {name} would take port {port}, the fleet's --port; choose ports that do not overlap")  # fmt: skip
+        out.append((name, port, replica_app, listening_socket(settings.host, port, "--replica-ports")))  # fmt: skip
+    return out
 
 
 COMMAND = (add_arguments, run)

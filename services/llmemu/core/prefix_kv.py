@@ -75,6 +75,8 @@ class PrefixKVCache(KVCache):
         self.held[req] = keys
         req.num_blocks = len(keys)
         req.computed = len(keys) * self.block_size
+        if req.first_scheduled_s is None:
+            req.cached_tokens = req.computed
         stats = index.stats
         stats.query_tokens += req.prompt_tokens
         stats.hit_tokens += req.computed

@@ -25,6 +25,8 @@ class Request:
     generated: int = 0
     computed: int = 0
     """Tokens whose KV is in the cache."""
+    cached_tokens: int = 0
+    """Prompt tokens found in the prefix cache when first admitted (vLLM's num_cached_tokens)."""
     num_blocks: int = 0
     num_preemptions: int = 0
     first_scheduled_s: float | None = None

@@ -28,6 +28,9 @@ class SubmitSequence:
     """What the sequence ends with when it completes: "length" or "stop"."""
     params_max_tokens: int | None = None
     params_n: int = 1
+    prompt_token_ids: tuple[int, ...] = ()
+    """The prompt's token ids where the replica caches prefixes (its block keys are
+    chained hashes of them, as vLLM's); empty otherwise."""
 
 
 @dataclass(frozen=True, slots=True)

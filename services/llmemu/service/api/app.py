@@ -72,6 +72,8 @@ def create_app(
     tp = emu.replica.system.tensor_parallel
     registry.register(MfuCollector(metrics.own, emu.served_model_name, tp))
     scheduler = new_scheduler(emu, clock, transport, metrics)
+    # A fleet's /metrics: each replica's engine series labelled with its name.
+    exported = scheduler.exposition(registry) if hasattr(scheduler, "exposition") else registry
 
     def ensure_started() -> None:
         if scheduler.dead:
@@ -79,6 +81,7 @@ def create_app(
         scheduler.start()
 
     offload = OffLoop()
+    gate = OnePerTurn()
     gateway = Gateway.serving(emu, transport, tok, clock, metrics, settings, ensure_started, offload)  # fmt: skip
 
     @asynccontextmanager
@@ -94,6 +97,8 @@ def create_app(
     app = FastAPI(title="llmemu", version=_version(), lifespan=lifespan)
     app.state.scheduler, app.state.gateway, app.state.emulation = scheduler, gateway, emu
     app.state.tokenizer, app.state.registry, app.state.clock = tok, registry, clock
+    app.state.serving = (settings, sampler, offload, gate)
+    """What an app of one replica of a fleet shares with this one (service/live/replica_app.py)."""
     install_error_handlers(app)
     app.add_middleware(
         GuardMiddleware,
@@ -103,9 +108,9 @@ def create_app(
     )
     excluded = [f"^{p}/?$" for p in HTTP_EXCLUDED]
     Instrumentator(excluded_handlers=excluded, registry=registry).instrument(app)
-    app.add_middleware(ArrivalStamp, now=clock.now, gate=OnePerTurn())
+    app.add_middleware(ArrivalStamp, now=clock.now, gate=gate)
     openai_routes(app, settings, emu, gateway, tok, sampler, clock, offload)
-    _admin_routes(app, emu, scheduler, gateway, tok, registry)
+    _admin_routes(app, emu, scheduler, gateway, tok, exported)
     dashboard = install_dashboard(app, Collectors(metrics.dashboard_collectors()), clock, emu)
     install_timings(app, metrics)
     return app

@@ -202,4 +202,5 @@ def _submit(job: Job, choice: Choice, arrival_s: float) -> SubmitSequence:
         finish_reason=choice.draw.finish_reason,
         params_max_tokens=job.params_max_tokens,
         params_n=job.n,
+        prompt_token_ids=choice.prompt_ids,
     )

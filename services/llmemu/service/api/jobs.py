@@ -28,6 +28,8 @@ class Choice:
     generated: int = 0
     finish_reason: str | None = None
     error: str | None = None
+    prompt_ids: tuple[int, ...] = ()
+    """The prompt's token ids, kept only where a replica caches prefixes."""
 
     def text(self, before: int, after: int, word_text: Callable[[int], str]) -> str:
         """Text of tokens [before, after)."""
@@ -94,6 +96,16 @@ def _check_logprobs(value: int | None, param: str) -> None:
 
 
 def prompt_counts(req: CompletionRequest, tok: BuiltinTokenizer, max_model_len: int) -> list[int]:
+    return [len(p) if isinstance(p, list) else p for p in _prompts(req, tok, max_model_len, False)]
+
+
+def prompt_ids(req: CompletionRequest, tok: BuiltinTokenizer, max_model_len: int) -> list[tuple[int, ...]]:  # fmt: skip
+    """Each prompt's token ids (what a prefix cache keys its blocks on)."""
+    return [tuple(p) for p in _prompts(req, tok, max_model_len, True)]
+
+
+def _prompts(req: CompletionRequest, tok: BuiltinTokenizer, max_model_len: int, ids: bool) -> list:  # fmt: skip
+    """Each prompt as its token ids, or for text when `ids` is False only its count."""
     prompt = req.prompt
     if isinstance(prompt, str):
         prompts: list = [prompt]
@@ -107,21 +119,29 @@ def prompt_counts(req: CompletionRequest, tok: BuiltinTokenizer, max_model_len: 
     for p in prompts:
         if isinstance(p, str):
             check_prompt_chars(p, max_model_len)
-            counts.append(tok.count(p))
+            counts.append(tok.encode(p) if ids else tok.count(p))
             continue
         bad = next((t for t in p if not 0 <= t < tok.vocab_size), None)
         if bad is not None:
             raise ApiError(400, f"Token id {bad} is out of vocabulary (size {tok.vocab_size}).", param="prompt")  # fmt: skip
-        counts.append(len(p))
+        counts.append(p)
     return counts
 
 
 def chat_prompt_count(req: ChatCompletionRequest, tok: BuiltinTokenizer, max_model_len: int) -> int:
+    return tok.count(_chat_text(req, max_model_len))
+
+
+def chat_prompt_ids(req: ChatCompletionRequest, tok: BuiltinTokenizer, max_model_len: int) -> tuple[int, ...]:  # fmt: skip
+    return tuple(tok.encode(_chat_text(req, max_model_len)))
+
+
+def _chat_text(req: ChatCompletionRequest, max_model_len: int) -> str:
     check_messages(len(req.messages))
     messages = [m.model_dump(exclude_none=True) for m in req.messages]
     text = render_chat(messages, req.add_generation_prompt)
     check_prompt_chars(text, max_model_len, "messages")
-    return tok.count(text)
+    return text
 
 
 def resolve_max_tokens(
@@ -168,6 +188,7 @@ def build_job(
     counts: list[int],
     requested: int | None,
     *,
+    ids: list[tuple[int, ...]] | None = None,
     max_model_len: int,
     overflow: str,
     sampler: OutputSampler,
@@ -187,5 +208,8 @@ def build_job(
             draw = sampler.draw(limit, ignore_eos=req.ignore_eos, min_tokens=req.min_tokens, seed=seed)  # fmt: skip
             if stops and not req.ignore_eos:
                 draw = apply_stop(draw, stops, word_text)
-            job.choices.append(Choice(index, f"{job.rid}-{index}", count, draw))
+            choice = Choice(index, f"{job.rid}-{index}", count, draw)
+            if ids is not None:
+                choice.prompt_ids = ids[p]
+            job.choices.append(choice)
     return job

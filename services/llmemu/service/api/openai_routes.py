@@ -25,8 +25,10 @@ from llmemu.service.api.jobs import (
     Job,
     build_job,
     chat_prompt_count,
+    chat_prompt_ids,
     check_sampling,
     prompt_counts,
+    prompt_ids,
 )
 from llmemu.service.api.limits import check_messages, check_prompt_chars
 from llmemu.service.api.offload import OffLoop, parse_body
@@ -35,6 +37,8 @@ from llmemu.service.text.tokenizer import render_chat
 
 def openai_routes(app: FastAPI, settings, emu, gateway: Gateway, tok, sampler, clock, offload: OffLoop) -> None:  # fmt: skip
     max_len = emu.max_model_len
+    # A prefix cache keys blocks on token ids: only then are the prompt's ids kept and sent.
+    keep_ids = getattr(emu, "prefix_caching", False)
     limits = {"max_model_len": max_len, "overflow": settings.context_overflow, "sampler": sampler, "word_text": tok.word_text}  # fmt: skip
 
     def completion_job(raw: bytes) -> tuple[CompletionRequest, Job]:
@@ -42,16 +46,23 @@ def openai_routes(app: FastAPI, settings, emu, gateway: Gateway, tok, sampler, c
         gateway.check_model(body.model)
         check_sampling(body)
         requested = body.max_tokens if body.max_tokens is not None else COMPLETIONS_DEFAULT_MAX_TOKENS  # fmt: skip
-        counts = prompt_counts(body, tok, max_len)
-        return body, build_job(gateway.new_job(False), body, counts, requested, **limits)
+        if not keep_ids:
+            counts = prompt_counts(body, tok, max_len)
+            return body, build_job(gateway.new_job(False), body, counts, requested, **limits)
+        ids = prompt_ids(body, tok, max_len)
+        counts = [len(i) for i in ids]
+        return body, build_job(gateway.new_job(False), body, counts, requested, ids=ids, **limits)  # fmt: skip
 
     def chat_job(raw: bytes) -> tuple[ChatCompletionRequest, Job]:
         body = parse_body(raw, ChatCompletionRequest)
         gateway.check_model(body.model)
         check_sampling(body)
         requested = body.max_completion_tokens if body.max_completion_tokens is not None else body.max_tokens  # fmt: skip
-        counts = [chat_prompt_count(body, tok, max_len)]
-        return body, build_job(gateway.new_job(True), body, counts, requested, **limits)
+        if not keep_ids:
+            counts = [chat_prompt_count(body, tok, max_len)]
+            return body, build_job(gateway.new_job(True), body, counts, requested, **limits)
+        ids = [chat_prompt_ids(body, tok, max_len)]
+        return body, build_job(gateway.new_job(True), body, [len(ids[0])], requested, ids=ids, **limits)  # fmt: skip
 
     def tokenized(raw: bytes) -> JSONResponse:
         body = parse_body(raw, TokenizeRequest)

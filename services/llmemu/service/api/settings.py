@@ -19,6 +19,9 @@ class ServeSettings(BaseSettings):
     overrides: list[str] = Field(default_factory=list, description="scenario --set key=value")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
+    replica_ports: int | None = Field(
+        None, ge=1, le=65535, description="a fleet's replicas also on ports N, N+1, ... (None: not)"
+    )
     speed: float = Field(
         1.0, gt=0, allow_inf_nan=False, description="emulated seconds per wall second"
     )

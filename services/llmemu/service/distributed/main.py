@@ -50,13 +50,22 @@ async def _serve(app, host: str, port: int) -> None:
 
 
 async def _gateway(settings: GatewaySettings) -> None:
+    from llmemu.core.errors import ConfigError
+    from llmemu.core.fleet.routers import make_router
     from llmemu.service.distributed.epoch_clock import EpochClock
     from llmemu.service.distributed.gateway_node import create_gateway_app
     from llmemu.service.distributed.redis_gateway import RedisGatewayTransport
     from llmemu.service.distributed.scenario import emulation_from
 
+    try:  # an unknown name: one line, before connecting
+        router = make_router(settings.router, {})
+    except ConfigError as exc:
+        raise SystemExit(f"LLMEMU_GATEWAY_ROUTER: {exc}") from None
     transport = RedisGatewayTransport(
-        settings.redis_url, settings.gateway_id, replica_lost_s=settings.replica_lost_s
+        settings.redis_url,
+        settings.gateway_id,
+        replica_lost_s=settings.replica_lost_s,
+        router=router,
     )
     clock = EpochClock(settings.speed, await _epoch(transport.redis))
     app = create_gateway_app(settings, emulation_from(settings), transport, clock)

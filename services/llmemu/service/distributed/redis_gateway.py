@@ -1,8 +1,10 @@
 """The gateway's side of the Redis transport (a GatewayTransport for the Gateway).
 
-`submit` writes a request's sequences on the stream of the replica with the fewest waiting
-sequences (then the lowest KV usage), among replicas that reported themselves healthy in the
-last `stale_s`. With Redis unreachable, or no healthy replica, it raises a 503 at once; a
+`submit` writes a request's sequences on the stream of the replica its router picks (the
+offline fleet's router registry, core/fleet/routers.py; least-loaded by default: fewest
+sequences waiting or running, then the lowest KV usage), among replicas that reported
+themselves healthy in the last `stale_s`. Replicas report no cached blocks over the bus, so
+prefix-aware routers see none. With Redis unreachable, or no healthy replica, it raises a 503 at once; a
 background task reconnects by itself. Token events come back on this gateway's own stream;
 events a re-delivered sequence repeats (a restarted scheduler runs it again from the start)
 are dropped, so a client sees each token once.
@@ -26,6 +28,7 @@ from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from llmemu.core.fleet.routers import Arrival, Router, make_router
 from llmemu.protocol.internal import SchedulerLoad, SubmitSequence, TokenEvent
 from llmemu.service.api.errors import ApiError
 from llmemu.service.distributed import redis_wire as wire
@@ -39,6 +42,7 @@ LOADS_EVERY_S = 0.1
 STOP_GRACE_S = 1.0
 BUS_LOST = "The message bus (Redis) became unavailable during the request."
 BUS_GRACE_S = 1.0
+LEAST_LOADED = make_router("least-loaded", {})
 """How long the bus may fail before the requests in flight are given up."""
 
 
@@ -57,6 +61,7 @@ class RedisGatewayTransport:
         replica_lost_s: float = 30.0,
         quiet_s: float = 5.0,
         watch_every_s: float = 1.0,
+        router: Router | None = None,
     ) -> None:
         self.gateway_id = gateway_id or uuid.uuid4().hex[:12]
         self.stream = wire.event_stream(self.gateway_id)
@@ -70,6 +75,9 @@ class RedisGatewayTransport:
         self.watch_every_s = watch_every_s
         self.connected = False
         self.loads: dict[str, dict] = {}
+        self.router = router or make_router("least-loaded", {})
+        self.assigned: dict[str, int] = {}
+        """Sequences sent to each replica (the routers' num_assigned)."""
         self._reported: dict[str, float] = {}  # replica -> newest report time seen (Unix s)
         self._loads_at = 0.0  # monotonic time the replicas' reports were last read
         self._subs: dict[str, Subscriber] = {}
@@ -121,20 +129,27 @@ class RedisGatewayTransport:
         if self.pick() is None:
             raise BusUnavailable("No scheduler replica is healthy; retry shortly.")
 
-    def pick(self) -> str | None:
+    def pick(self, arrival: Arrival | None = None) -> str | None:
+        """The replica the router picks for `arrival`, or None if no replica is healthy.
+        Without an arrival (the health check, admission) the least loaded one: asking must
+        not move a stateful router (round-robin's turn, a session's home)."""
         now = time.time()
         fresh = [
-            (r, x)
-            for r, x in self.loads.items()
+            _BusReplica(r, x, self.assigned.get(r, 0))
+            for r, x in sorted(self.loads.items())
             if x["healthy"] and now - x["t"] < self.stale_s and x.get("model") == self.model
         ]
         if not fresh:
             return None
-        return min(fresh, key=lambda rx: (rx[1]["waiting"], rx[1]["kv"], rx[0]))[0]
+        if arrival is None:
+            return fresh[LEAST_LOADED.pick(Arrival(1, 1), fresh)].name
+        return fresh[self.router.pick(arrival, fresh)].name
 
     def submit(self, seqs: list[SubmitSequence]) -> None:
         self.check()
-        replica = self.pick()
+        first = seqs[0]
+        replica = self.pick(Arrival(first.prompt_tokens, first.output_tokens))
+        self.assigned[replica] = self.assigned.get(replica, 0) + len(seqs)
         stream = wire.request_stream(replica)
         try:
             pipe = self._sync.pipeline(transaction=False)
@@ -350,6 +365,21 @@ class RedisGatewayTransport:
             await pipe.execute()
         except RedisError as exc:
             log.warning("could not abort %d sequences of a silent replica: %s", len(entries), exc)
+
+
+class _BusReplica:
+    """A replica as the routers see it, from its last load report on the bus."""
+
+    __slots__ = ("name", "num_waiting", "num_running", "kv_usage", "num_assigned")
+
+    def __init__(self, name: str, report: dict, assigned: int) -> None:
+        self.name = name
+        self.num_waiting, self.num_running = report["waiting"], report["running"]
+        self.kv_usage = report["kv"]
+        self.num_assigned = assigned
+
+    def cached_blocks(self, hashes: tuple[int, ...]) -> int:
+        return 0
 
 
 def _parse_loads(raw: dict[str, str]) -> dict[str, dict]:

@@ -51,6 +51,7 @@ class GatewaySettings(_Common):
     port: int = Field(8000, ge=0, le=65535)
     redis_url: str = "redis://127.0.0.1:6379/0"
     gateway_id: str | None = Field(None, description="name of its event stream; default random")
+    router: str = Field("least-loaded", description="which replica gets a request: a router of cluster.router's registry")  # fmt: skip
     served_model_name: str | None = None
     api_keys: list[str] = Field(default_factory=list)
     max_waiting: int | None = Field(

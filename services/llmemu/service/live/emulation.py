@@ -37,13 +37,19 @@ class Emulation:
         return sum(r.engine.kv.usage for _, r in self.fleet) / len(self.fleet)
 
     @property
+    def prefix_caching(self) -> bool:
+        """Whether a replica caches prefixes (the gateway then sends prompts' token ids)."""
+        replicas = [r for _, r in self.fleet] or [self.replica]
+        return any(hasattr(r.engine.kv, "set_hashes") for r in replicas)
+
+    @property
     def cache_config(self) -> dict[str, str]:
         kv = self.replica.engine.kv
         return {
             "block_size": str(kv.block_size),
             "num_gpu_blocks": str(kv.num_blocks),
             "gpu_memory_utilization": str(self.replica.system.memory_utilization),
-            "enable_prefix_caching": "False",
+            "enable_prefix_caching": str(self.prefix_caching),
             "cache_dtype": "fp8" if self.replica.model.kv_width == 1 else "auto",
         }
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from llmemu.core.engine import StepResult
+from llmemu.core.fleet.prompts import token_block_hashes
 from llmemu.core.replica import Replica
 from llmemu.core.request import Request, Status
 from llmemu.protocol.internal import AbortSequence, SchedulerLoad, SubmitSequence, TokenEvent
@@ -93,7 +94,7 @@ class SchedulerService:
                 if start_s is None:
                     await self.transport.wait()
                     continue
-                self._admit(start_s)
+                start_s += self._admit(start_s)
                 result = self.engine.step(start_s)
                 if result is None:  # work that cannot be scheduled yet: wait for a change
                     await self.transport.wait()
@@ -124,17 +125,29 @@ class SchedulerService:
             return max(self._last_end_s, min(c.arrival_s for c in self._outside))
         return None
 
-    def _admit(self, start_s: float) -> None:
+    def _admit(self, start_s: float) -> float:
         """Hand the engine the sequences that had arrived by `start_s`. The loop reaches this
         point a little after `start_s` on the wall clock; a sequence stamped in between
-        waits for the next iteration, as it would have on the emulated hardware."""
+        waits for the next iteration, as it would have on the emulated hardware. Returns
+        the seconds the next iteration waits for host-tier prefix blocks to be copied back."""
         later = []
         for cmd in self._outside:
             if cmd.arrival_s <= start_s:
-                self._add(cmd)
+                self._lookup_prefix(self._add(cmd))
             else:
                 later.append(cmd)
         self._outside = later
+        take_load_s = getattr(self.engine.kv, "take_load_s", None)
+        return take_load_s() if take_load_s is not None else 0.0
+
+    def _lookup_prefix(self, seq: _Seq) -> None:
+        """Take the cached leading blocks of the prompt (keys chained over its real token
+        ids with this replica's block size, as vLLM's), as the offline fleet does on arrival."""
+        kv = self.engine.kv
+        ids = seq.msg.prompt_token_ids
+        if ids and hasattr(kv, "set_hashes"):
+            kv.set_hashes(seq.req, token_block_hashes(ids, kv.block_size))
+            kv.admit(seq.req)
 
     def _add(self, cmd: SubmitSequence) -> _Seq:
         req = self.engine.new_request(cmd.arrival_s, cmd.prompt_tokens, cmd.output_tokens)

@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from llmemu.core.fleet.prompts import token_block_hashes
 from llmemu.core.fleet.routers import Arrival, Router
 from llmemu.core.replica import Replica
 from llmemu.protocol.internal import AbortSequence, SchedulerLoad, SubmitSequence, TokenEvent
@@ -74,12 +75,18 @@ class FleetTransport(InMemoryTransport):
         self._where: dict[str, LiveReplica] = {}
 
     def submit(self, seqs: list[SubmitSequence]) -> None:
+        block_size = self.members[0].replica.engine.kv.block_size
         for seq in seqs:
-            member = self.members[
-                self.router.pick(Arrival(seq.prompt_tokens, seq.output_tokens), self.members)
-            ]
-            member.num_assigned += 1
+            hashes = token_block_hashes(seq.prompt_token_ids, block_size)
+            arrival = Arrival(seq.prompt_tokens, seq.output_tokens, hashes)
+            member = self.members[self.router.pick(arrival, self.members)]
             self.decisions[member.name] += 1
+            self.submit_to(member, [seq])
+
+    def submit_to(self, member: LiveReplica, seqs: list[SubmitSequence]) -> None:
+        """Sequences for one replica, the router's pick or its own port's (replica_app.py)."""
+        for seq in seqs:
+            member.num_assigned += 1
             self._where[seq.seq_id] = member
             member.inbox.put(seq)
 
@@ -102,10 +109,19 @@ class FleetTransport(InMemoryTransport):
 
 
 class FleetScheduler:
-    """Every replica's scheduler service, started and stopped together."""
+    """Every replica's scheduler service, started and stopped together, and each one's
+    own engine metrics (service/live/fleet_metrics.py)."""
 
-    def __init__(self, services: list) -> None:
+    def __init__(self, services: list, replica_metrics: list | None = None) -> None:
         self.services = services
+        self.replica_metrics: list = replica_metrics or []
+        """(replica name, its ServingMetrics), in the fleet's order."""
+
+    def exposition(self, registry):
+        """The fleet's /metrics: the gateway's series, each replica's engine series."""
+        from llmemu.service.live.fleet_metrics import FleetExposition
+
+        return FleetExposition(registry, [(n, m.registry) for n, m in self.replica_metrics])
 
     @property
     def dead(self) -> str | None:
@@ -138,6 +154,11 @@ def new_scheduler(emu, clock, transport, observer):
         return SchedulerService(emu.replica, clock, transport, observer)
     if not isinstance(transport, FleetTransport):
         raise TypeError("a fleet is served through the FleetTransport new_transport builds")
-    return FleetScheduler(
-        [SchedulerService(m.replica, clock, m.inbox, observer) for m in transport.members]
-    )
+    from llmemu.service.live.fleet_metrics import TeeObserver, replica_metrics
+
+    services, own = [], []
+    for m in transport.members:
+        metrics = replica_metrics(m, observer, emu.served_model_name, emu.max_model_len, emu.cache_config)  # fmt: skip
+        own.append((m.name, metrics))
+        services.append(SchedulerService(m.replica, clock, m.inbox, TeeObserver(observer, metrics)))
+    return FleetScheduler(services, own)

@@ -55,14 +55,15 @@ class VllmMetrics:
         self.generation_tokens = counter("vllm:generation_tokens", "Number of generation tokens processed.")  # fmt: skip
         by_source = Counter("vllm:prompt_tokens_by_source", "Number of prompt tokens by source.", (*LABELS, "source"), registry=registry)  # fmt: skip
         self.prompt_local = by_source.labels(**labels, source="local_compute")
-        for source in ("local_cache_hit", "external_kv_transfer"):
-            by_source.labels(**labels, source=source)
-        counter("vllm:prompt_tokens_cached", "Number of cached prompt tokens (no prefix cache is emulated).")  # fmt: skip
-        cached_by_source = Counter("vllm:prompt_tokens_cached_by_source", "Number of cached prompt tokens by source (no prefix cache is emulated).", (*LABELS, "source"), registry=registry)  # fmt: skip
+        self.prompt_cache_hit = by_source.labels(**labels, source="local_cache_hit")
+        by_source.labels(**labels, source="external_kv_transfer")
+        self.prompt_cached = counter("vllm:prompt_tokens_cached", "Number of cached prompt tokens.")  # fmt: skip
+        cached_by_source = Counter("vllm:prompt_tokens_cached_by_source", "Number of cached prompt tokens by source.", (*LABELS, "source"), registry=registry)  # fmt: skip
         for source in ("device", "host", "disk", "p2p", "external_unspecified"):
             cached_by_source.labels(**labels, source=source)
+        self.prompt_cached_device = cached_by_source.labels(**labels, source="device")
         self.prefix_queries = counter("vllm:prefix_cache_queries", "Prefix cache queries, in terms of number of queried tokens.")  # fmt: skip
-        counter("vllm:prefix_cache_hits", "Prefix cache hits, in terms of number of cached tokens.")
+        self.prefix_hits = counter("vllm:prefix_cache_hits", "Prefix cache hits, in terms of number of cached tokens.")  # fmt: skip
         success = Counter("vllm:request_success", "Count of successfully processed requests.", (*LABELS, "finished_reason"), registry=registry)  # fmt: skip
         self.success = {r: success.labels(**labels, finished_reason=r) for r in FINISHED_REASONS}
         rejections = Counter("vllm:admission_rejections", "Requests rejected at admission because the waiting queue was full.", ("model_name", "reason"), registry=registry)  # fmt: skip
@@ -99,9 +100,15 @@ class VllmMetrics:
 
     def on_first_token(self, req: Request) -> None:
         self.ttft.observe(req.first_token_s - req.arrival_s)
+        cached = req.cached_tokens
         self.prompt_tokens.inc(req.prompt_tokens)
-        self.prompt_local.inc(req.prompt_tokens)
+        self.prompt_local.inc(req.prompt_tokens - cached)
         self.prefix_queries.inc(req.prompt_tokens)
+        if cached:
+            self.prefix_hits.inc(cached)
+            self.prompt_cache_hit.inc(cached)
+            self.prompt_cached.inc(cached)
+            self.prompt_cached_device.inc(cached)
 
     def on_tokens(self, gap_s: float, count: int) -> None:
         """`count` tokens that each came `gap_s` after their sequence's previous one."""
@@ -115,7 +122,7 @@ class VllmMetrics:
         self.e2e.observe(end_s - req.arrival_s)
         self.req_prompt.observe(req.prompt_tokens)
         self.req_generation.observe(req.generated)
-        self.prefill_kv.observe(req.prompt_tokens)
+        self.prefill_kv.observe(req.prompt_tokens - req.cached_tokens)
         self.params_n.observe(seq.params_n)
         self.req_max_generation.observe(seq.params_max_tokens or req.max_output_tokens)
         if seq.params_max_tokens is not None:
