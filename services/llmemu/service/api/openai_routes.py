@@ -88,7 +88,7 @@ def openai_routes(app: FastAPI, settings, emu, gateway: Gateway, tok, sampler, c
 
     async def serve(request: Request, prepare) -> Response:
         arrival_s = _arrival(request, clock)
-        body, job = await offload.run(prepare, await request.body())
+        body, job = await offload.run_on(await request.body(), prepare)
         return await gateway.serve(job, body, request, arrival_s)
 
     @app.post("/v1/completions")
@@ -106,11 +106,11 @@ def openai_routes(app: FastAPI, settings, emu, gateway: Gateway, tok, sampler, c
 
     @app.post("/tokenize")
     async def tokenize(request: Request) -> Response:
-        return await offload.run(tokenized, await request.body())
+        return await offload.run_on(await request.body(), tokenized)
 
     @app.post("/detokenize")
     async def detokenize(request: Request) -> Response:
-        return await offload.run(detokenized, await request.body())
+        return await offload.run_on(await request.body(), detokenized)
 
 
 def _arrival(request: Request, clock) -> float:
