@@ -26,10 +26,10 @@ def anyio_backend():
 async def _one(c: aiohttp.ClientSession, url: str, i: int) -> str:
     streaming = i % 5 != 4
     leaver = i % 4 == 1 if streaming else i % 3 == 0
-    # A leaver asks for enough tokens (about 26 s of emulated decode, 1.3 s of wall time at
+    # A leaver asks for enough tokens (about 52 s of emulated decode, 2.6 s of wall time at
     # speed 20) that it cannot finish before the server notices it left, even when this
     # process (clients and server together) is starved of CPU.
-    limit = 4000 if leaver else MAX_TOKENS
+    limit = 8000 if leaver else MAX_TOKENS
     body = {"prompt": " the model" * 20, "max_tokens": limit, "ignore_eos": True}
     if not streaming:
         # A non-streaming leaver gives up after 50 ms, long before its tokens are done.
@@ -88,8 +88,11 @@ async def test_overload_and_disconnects_lose_nothing():
     # A non-streaming leaver may give up before the server has read it (then it is never
     # accepted); a streaming leaver had its first token, so it was.
     streaming_leavers = sum(1 for i, o in enumerate(outcomes) if o == "left" and i % 5 != 4)
-    assert by_reason["length"] == counts["done"]
-    assert by_reason["abort"] == len(submitted) - counts["done"]
+    # Every submitted request ended exactly once, with its tokens or aborted. A leaver whose
+    # departure the server noticed only after its last token (a host lagging by seconds)
+    # ends with its tokens: counted as length, not lost.
+    assert by_reason["length"] + by_reason["abort"] == len(submitted)
+    assert by_reason["length"] >= counts["done"]
     assert by_reason["abort"] >= streaming_leavers
     assert by_reason["error"] == by_reason["stop"] == 0
     kv = scheduler.engine.kv
