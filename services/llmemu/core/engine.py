@@ -152,18 +152,8 @@ class Engine:
         finished = result.finished
         emitters = []
         for req, n in scheduled.chunks:
-            if req.first_scheduled_s is None:
-                req.first_scheduled_s = now
-            req.computed += n
-            if req.computed < req.prompt_tokens + req.generated:
-                continue  # a prefill chunk that does not finish the prompt
-            req.generated += 1
-            emitters.append(req)
-            _token(result, req, end)
-            if req.generated >= req.max_output_tokens:
-                req.finish_s = end
-                sched.finish(req)
-                finished.append(req)
+            if _compute(sched, result, req, n, now, end):
+                emitters.append(req)
         done = decode.advance(k, end)
         for req in emitters:  # after advance: they decode from the next iteration on
             if req.status is Status.RUNNING:
@@ -210,19 +200,26 @@ def _update_each(sched: Scheduler, result: StepResult, now: float) -> None:
     end = now + result.duration_s
     emitted = result.emitted
     for req, n in result.scheduled.entries or ():
-        if req.first_scheduled_s is None:
-            req.first_scheduled_s = now
-        req.computed += n
-        if req.computed < req.prompt_tokens + req.generated:
-            continue  # a prefill chunk that does not finish the prompt
-        req.generated += 1
-        emitted.append(req)
-        _token(result, req, end)
-        if req.generated >= req.max_output_tokens:
-            req.finish_s = end
-            sched.finish(req)
-            result.finished.append(req)
+        if _compute(sched, result, req, n, now, end):
+            emitted.append(req)
     sched.kv.note_usage()
+
+
+def _compute(sched: Scheduler, result: StepResult, req: Request, n: int, now: float, end: float) -> bool:  # fmt: skip
+    """`req` computes `n` tokens in the iteration [now, end]; True if it sampled a token
+    (False: a prefill chunk that does not finish the prompt)."""
+    if req.first_scheduled_s is None:
+        req.first_scheduled_s = now
+    req.computed += n
+    if req.computed < req.prompt_tokens + req.generated:
+        return False
+    req.generated += 1
+    _token(result, req, end)
+    if req.generated >= req.max_output_tokens:
+        req.finish_s = end
+        sched.finish(req)
+        result.finished.append(req)
+    return True
 
 
 def _admission_order(req: Request) -> int:
