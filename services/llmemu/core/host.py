@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from llmemu.core import presets
 from llmemu.core.catalog import validated
 from llmemu.core.ops import BatchShape
-from llmemu.core.pricing import IterationCost, PlanPricer
+from llmemu.core.pricing import IterationCost, PlanPricer, WrappedPlanPricer
 
 
 class EngineProfile(BaseModel):
@@ -60,20 +60,12 @@ def load_engine(name: str) -> EngineProfile:
     return validated(EngineProfile, presets.raw("engines", name), f"engine {name!r}")
 
 
-class HostPlanPricer(PlanPricer):
+class HostPlanPricer(WrappedPlanPricer):
     """Wraps a batching policy's PlanPricer: its iteration plus the engine's host work and
     sampler, one after the other (the engines of the table run them serially)."""
 
     def __init__(self, inner: PlanPricer, profile: EngineProfile, sampler_s_per_sequence: float):
-        super().__init__(
-            inner.model,
-            inner.pricer,
-            inner.router,
-            inner.timeline,
-            inner.experts,
-            keep_plan=inner.keep_plan,
-        )
-        self.inner = inner
+        super().__init__(inner)
         self.profile = profile
         self.sampler_s_per_sequence = sampler_s_per_sequence
 

@@ -152,3 +152,19 @@ class PlanPricer:
         return IterationCost(
             self.timeline(priced), processor_work(priced), priced if self.keep_plan else None
         )
+
+
+class WrappedPlanPricer(PlanPricer):
+    """A PlanPricer around another (`inner`), planning with the same parts: a wrapper adds
+    to, or re-times, what `inner` prices."""
+
+    def __init__(self, inner: PlanPricer) -> None:
+        super().__init__(
+            inner.model,
+            inner.pricer,
+            inner.router,
+            inner.timeline,
+            inner.experts,
+            keep_plan=inner.keep_plan,
+        )
+        self.inner = inner

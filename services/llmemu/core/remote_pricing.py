@@ -17,7 +17,13 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from llmemu.core.ops import BatchShape, Op
-from llmemu.core.pricing import IterationCost, PlanPricer, ProcessorWork, processor_work
+from llmemu.core.pricing import (
+    IterationCost,
+    PlanPricer,
+    ProcessorWork,
+    WrappedPlanPricer,
+    processor_work,
+)
 from llmemu.core.routing import Placed, PricedBlock, PricedPlan
 
 OpCall = tuple[Op, int]
@@ -25,7 +31,7 @@ OpCall = tuple[Op, int]
 ExecuteOps = Callable[[dict[str, list[OpCall]]], dict[str, list[float]]]
 
 
-class RemotePlanPricer(PlanPricer):
+class RemotePlanPricer(WrappedPlanPricer):
     """Wraps the batching policy's PlanPricer; the executors are the authority on op times.
 
     Policies that time a plan with their `timeline` (continuous, sequential) are re-timed
@@ -37,15 +43,7 @@ class RemotePlanPricer(PlanPricer):
     each op's time alone would count overlapped time twice, busier than the iteration."""
 
     def __init__(self, inner: PlanPricer, execute: ExecuteOps) -> None:
-        super().__init__(
-            inner.model,
-            inner.pricer,
-            inner.router,
-            inner.timeline,
-            inner.experts,
-            keep_plan=inner.keep_plan,
-        )
-        self.inner = inner
+        super().__init__(inner)
         self.execute = execute
         self._retime = type(inner).price is PlanPricer.price
         inner.keep_plan = True  # the placed ops are what the executors receive
