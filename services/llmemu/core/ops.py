@@ -36,12 +36,15 @@ OP_NAMES = (
 )
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(slots=True, eq=False)
 class Op:
     """One kernel of one layer, for the whole replica.
 
     Compared and hashed by identity: the planner hands out one shared object per GEMM shape,
-    so prices can be memoised by op cheaply (hashing nine fields every lookup was not)."""
+    so prices can be memoised by op cheaply (hashing nine fields every lookup was not).
+    Never changed once built (plans share ops); not frozen only because a frozen dataclass
+    sets each field through object.__setattr__, which made building the per-iteration
+    attention ops a seventh of the offline engine's time."""
 
     name: str
     kind: OpKind
