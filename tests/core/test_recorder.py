@@ -26,10 +26,14 @@ def test_weighted_terms_add_up_like_their_sum():
     assert work.ops_by_kind == {"qkv": 3.0, "attn_decode": 4.0}  # a: 1 + 1 + 1; b: 2 x 2
 
 
-def test_one_off_costs_are_folded_in_batches_and_none_is_lost():
+def test_shared_costs_wait_as_weights_and_one_off_costs_are_added_at_once():
     rec = Recorder()
+    shared = IterationCost(2.0, {"gpu": ProcessorWork(2.0, 5.0)}, shared=True)
     for k in range(10_000):
-        rec.add_cost(leaf(1.0, float(k), "qkv"))
-        assert len(rec._pending) <= 4097
-    assert rec.work["gpu"].flops == sum(range(10_000))
-    assert rec.work["gpu"].busy_s == 10_000.0
+        rec.add_cost(
+            IterationCost(0.0, None, None, ((leaf(1.0, float(k), "qkv"), 1.0), (shared, 0.5)))
+        )
+        assert len(rec._pending) == 1  # the shared cost, with its summed weight
+    assert rec._pending[id(shared)][1] == 5_000.0
+    assert rec.work["gpu"].flops == sum(range(10_000)) + 5_000 * 5.0
+    assert rec.work["gpu"].busy_s == 10_000 * 1.0 + 5_000 * 2.0

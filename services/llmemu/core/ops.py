@@ -103,9 +103,13 @@ class Plan:
             yield from block.ops()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class BatchShape:
-    """What the scheduler granted this iteration, as the planner needs it."""
+    """What the scheduler granted this iteration, as the planner needs it.
+
+    Never changed once built (hashed by value, as a memo key); not frozen because a frozen
+    dataclass sets each field through object.__setattr__, and the engine builds one or two
+    per step."""
 
     prefill_chunks: tuple[tuple[int, int], ...] = ()
     """(new tokens, tokens already in the KV cache) per prefilling request."""

@@ -71,4 +71,4 @@ class PricedByParts:
             written += op.write_bytes * layers
             counts[op.name] = counts.get(op.name, 0.0) + layers
         work = ProcessorWork(busy, flops, moved, written, counts, {})
-        return IterationCost(busy, {processor: work})
+        return IterationCost(busy, {processor: work}, shared=True)

@@ -51,7 +51,7 @@ class IterationCost:
     an iteration priced by parts is its parts. A recorder that only totals work adds the
     weights of the terms (`leaves`) instead of merging dicts every step."""
 
-    __slots__ = ("duration_s", "_work", "plan", "terms")
+    __slots__ = ("duration_s", "_work", "plan", "terms", "shared")
 
     def __init__(
         self,
@@ -59,11 +59,16 @@ class IterationCost:
         work: dict[str, ProcessorWork] | None = None,
         plan: PricedPlan | None = None,
         terms: Sequence[tuple[IterationCost, float]] = (),
+        *,
+        shared: bool = False,
     ) -> None:
         self.duration_s = duration_s
         self._work = {} if work is None and not terms else work
         self.plan = plan
         self.terms = terms
+        self.shared = shared
+        """A memoised cost that recurs in many iterations' terms: a recorder may count its
+        weight and add its work once, at the end."""
 
     @property
     def work(self) -> dict[str, ProcessorWork]:

@@ -93,39 +93,40 @@ class Recorder:
     """Busy seconds per processor over time, for utilisation plots."""
     _work: dict[str, ProcessorWork] = field(default_factory=dict)
     _pending: dict[int, list] = field(default_factory=dict)
-    """Costs whose work is still to be added, by identity: [cost, summed weight]. Priced
-    parts recur (memoised), so a step adds a weight here rather than merging dicts."""
+    """Shared (memoised) costs whose work is still to be added, by identity: [cost, summed
+    weight]. They recur every few steps, so a step adds a weight rather than merging dicts."""
 
     @property
     def work(self) -> dict[str, ProcessorWork]:
         """Work per processor, summed over every recorded step."""
-        self._fold()
+        for leaf, weight in self._pending.values():
+            self._add(leaf, weight)
+        self._pending.clear()
         return self._work
 
     def add_cost(self, cost: IterationCost) -> dict[str, float]:
         """Add the cost's work; its busy seconds per processor."""
         pending, busy = self._pending, {}
         for leaf, weight in cost.leaves():
-            entry = pending.get(id(leaf))
-            if entry is None:
-                pending[id(leaf)] = [leaf, weight]
+            if leaf.shared:
+                entry = pending.get(id(leaf))
+                if entry is None:
+                    pending[id(leaf)] = [leaf, weight]
+                else:
+                    entry[1] += weight
             else:
-                entry[1] += weight
-            for name, w in leaf.work.items():
+                self._add(leaf, weight)
+            for name, w in leaf._work.items():
                 busy[name] = busy.get(name, 0.0) + w.busy_s * weight
-        if len(pending) > 4096:  # bounded: one-off costs are folded in batches
-            self._fold()
         return busy
 
-    def _fold(self) -> None:
+    def _add(self, leaf: IterationCost, weight: float) -> None:
         work = self._work
-        for leaf, weight in self._pending.values():
-            for name, w in leaf.work.items():
-                total = work.get(name)
-                if total is None:
-                    total = work[name] = ProcessorWork()
-                total.add(w, weight)
-        self._pending.clear()
+        for name, w in leaf._work.items():
+            total = work.get(name)
+            if total is None:
+                total = work[name] = ProcessorWork()
+            total.add(w, weight)
 
 
 @dataclass
