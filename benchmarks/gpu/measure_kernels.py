@@ -27,6 +27,7 @@ Usage::
 
     python3 benchmarks/gpu/measure_kernels.py --out data/kernels/measured
     python3 benchmarks/gpu/measure_kernels.py --dry-run --out /tmp/x   # CPU smoke test
+    python3 benchmarks/gpu/measure_kernels.py --fp8 --out data/kernels/measured  # FP8 GEMMs
 """
 
 from __future__ import annotations
@@ -227,6 +228,11 @@ def main() -> int:
         action="store_true",
         help="skip the extra attention shapes (70B per-GPU heads at TP 2/4/8)",
     )
+    ap.add_argument(
+        "--fp8",
+        action="store_true",
+        help="time FP8 GEMMs (torch._scaled_mm, fp8_gemms.py) into <gpu>_fp8__llmemu.csv instead",
+    )
     args = ap.parse_args()
 
     t_start = time.time()
@@ -254,6 +260,13 @@ def main() -> int:
             PREFILL_LENGTHS,
         )
         peak_n, copy_bytes = 8192, 1 << 30
+    if args.fp8:
+        import fp8_gemms  # beside this script, which is sys.path[0]
+
+        path = os.path.join(args.out, f"{gpu_tag(device_name)}_fp8__llmemu.csv")
+        print(f"device={device_name} torch={torch.__version__} cuda={torch.version.cuda} FP8")
+        fp8_gemms.run(args, device, device_name, path, scale, peak_n)
+        return 0
     torch_version = torch.__version__
     esize = torch.tensor([], dtype=dtype).element_size()
     bench = Bench(device, not args.no_graphs, args.min_reps, t_start + args.max_seconds)
