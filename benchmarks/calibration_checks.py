@@ -88,7 +88,7 @@ def across_sources(data, fitted) -> None:
 def decode_attention() -> None:
     """Decode attention is priced by `memory` and the overhead alone (Op/B ~ the GQA group)."""
     print("\nDecode attention of the measured CSVs, with the presets (MAPE %, bias %)")
-    for path in sorted(kernel_data.MEASURED_DIR.glob("*__*.csv")):
+    for path in kernel_data.measured_paths():
         device = load_device(path.stem.split("__", 1)[0])
         with path.open(newline="") as fh:
             rows = [r for r in csv.DictReader(fh) if r["op"] == "decode_attn"]

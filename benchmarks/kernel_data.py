@@ -4,7 +4,8 @@ Two sources, both one GPU's share of one layer's projection under tensor paralle
 - `data/kernels/vidur/<gpu>__<model>.csv` (Vidur profiling data): per-layer shape
   columns, one row per (token count, TP degree), the median ms of each projection.
 - `data/kernels/measured/<gpu>__*.csv` (this project's own runs of
-  `benchmarks/gpu/measure_kernels.py`): one row per GEMM with the per-GPU `m, k, n`.
+  `benchmarks/gpu/measure_kernels.py`): one row per GEMM with the per-GPU `m, k, n`;
+  `<gpu>_fp8__*.csv` hold its FP8 GEMMs (`--fp8`), kept apart from the FP16 rows.
 
 Each row becomes the *whole-replica* op that the planner builds (`planner.gemm`), priced on
 a system with `tensor_parallel` = the row's TP, so what is compared is exactly what the
@@ -29,7 +30,8 @@ REPO = Path(__file__).resolve().parents[1]
 VIDUR_DIR = REPO / "data" / "kernels" / "vidur"
 MEASURED_DIR = REPO / "data" / "kernels" / "measured"
 OP_KINDS = ("qkv", "o_proj", "gate_up", "down")
-DTYPE_BYTES = 2  # both sources time FP16 GEMMs
+DTYPE_BYTES = 2  # both sources time FP16 GEMMs (FP8 rows: FP16 activations, FP8 weights)
+FP8_TAG = "_fp8"  # <gpu>_fp8__*.csv: FP8 GEMMs of measure_kernels.py --fp8
 # Vidur column -> emulator op name
 VIDUR_COLUMNS = {
     "attn_pre_proj": "qkv",
@@ -52,9 +54,11 @@ class KernelRow:
     n: int
     tp: int
     seconds: float
+    weight_dtype_bytes: int = 0
+    """1 for an FP8 GEMM (weights and arithmetic in FP8); 0: the activations' width."""
 
     def as_op(self) -> Op:
-        return gemm(self.op, self.m, self.k, self.n, DTYPE_BYTES)
+        return gemm(self.op, self.m, self.k, self.n, DTYPE_BYTES, self.weight_dtype_bytes)
 
 
 def _vidur_shapes(r: dict[str, str]) -> dict[str, tuple[int, int]]:
@@ -85,9 +89,17 @@ def vidur_rows(path: Path) -> list[KernelRow]:
     return rows
 
 
+def measured_paths(fp8: bool = False) -> list[Path]:
+    """The measured CSVs of FP16 GEMMs (`<gpu>__*.csv`) or, with `fp8`, of FP8 ones."""
+    paths = sorted(MEASURED_DIR.glob("*__*.csv"))
+    return [p for p in paths if p.stem.split("__", 1)[0].endswith(FP8_TAG) == fp8]
+
+
 def measured_rows(path: Path) -> list[KernelRow]:
     """GEMM rows of a measure_kernels.py CSV; its k, n are per GPU, so TP is undone here."""
-    gpu = path.stem.split("__", 1)[0]
+    tag = path.stem.split("__", 1)[0]
+    gpu = tag.removesuffix(FP8_TAG)
+    width = 1 if tag != gpu else 0
     rows = []
     with path.open(newline="") as fh:
         for r in csv.DictReader(fh):
@@ -97,16 +109,26 @@ def measured_rows(path: Path) -> list[KernelRow]:
             k, n = (k, n * tp) if r["op"] in ("qkv", "gate_up") else (k * tp, n)
             seconds = float(r["median_ms"]) * 1e-3
             rows.append(
-                KernelRow(gpu, "measured", r["model"], r["op"], int(r["m"]), k, n, tp, seconds)
+                KernelRow(
+                    gpu, "measured", r["model"], r["op"], int(r["m"]), k, n, tp, seconds, width
+                )
             )
     return rows
 
 
 def load_rows(source: str = "vidur") -> dict[str, list[KernelRow]]:
-    """Rows by GPU name (`a100`, `h100`, `h200`...) for one source: `vidur` or `measured`."""
-    folder, reader = (VIDUR_DIR, vidur_rows) if source == "vidur" else (MEASURED_DIR, measured_rows)
+    """Rows by GPU name (`a100`, `h100`, `h200`...) for one source: `vidur`, `measured`
+    (FP16) or `measured_fp8`."""
+    sources = {
+        "vidur": (lambda: sorted(VIDUR_DIR.glob("*__*.csv")), vidur_rows),
+        "measured": (measured_paths, measured_rows),
+        "measured_fp8": (lambda: measured_paths(fp8=True), measured_rows),
+    }
+    if source not in sources:
+        raise ValueError(f"kernel source {source!r} is unknown; use one of {sorted(sources)}")
+    paths, reader = sources[source]
     by_gpu: dict[str, list[KernelRow]] = {}
-    for path in sorted(folder.glob("*__*.csv")):
+    for path in paths():
         for row in reader(path):
             by_gpu.setdefault(row.gpu, []).append(row)
     return by_gpu
