@@ -9,14 +9,15 @@ import numpy as np
 
 from llmemu.core.edge.report import edge_section
 from llmemu.core.nanoflow.optimal import throughput_section
+from llmemu.core.quantiles import percentiles
 from llmemu.core.simulate import Recorder, SimulationRun
 
 
 def _stats(values: np.ndarray) -> dict[str, float]:
     if values.size == 0:
         return {"mean": 0.0, "p50": 0.0, "p90": 0.0, "p99": 0.0}
-    p50, p90, p99 = np.percentile(values, [50, 90, 99])
-    return {"mean": float(values.mean()), "p50": float(p50), "p90": float(p90), "p99": float(p99)}
+    p50, p90, p99 = percentiles(values, [50, 90, 99])
+    return {"mean": float(values.mean()), "p50": p50, "p90": p90, "p99": p99}
 
 
 def _weighted_stats(values: np.ndarray, weights: np.ndarray) -> dict[str, float]:
