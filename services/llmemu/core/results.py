@@ -7,10 +7,13 @@ from typing import Any
 
 import numpy as np
 
-from llmemu.core.edge.report import edge_section
 from llmemu.core.nanoflow.optimal import throughput_section
 from llmemu.core.quantiles import percentiles
+from llmemu.core.registry import Deferred, resolve
 from llmemu.core.simulate import Recorder, SimulationRun
+
+SECTIONS = {"edge": Deferred("llmemu.core.edge.report", "edge_section")}
+"""Summary keys of one batching policy (`edge`: per node time and memory), by policy."""
 
 
 def _stats(values: np.ndarray) -> dict[str, float]:
@@ -57,7 +60,8 @@ def summarize(run: SimulationRun, wall_s: float) -> dict[str, Any]:
     replica = run.replica
     tp = replica.system.tensor_parallel
     kv = replica.engine.kv
-    edge = edge_section(run)
+    section = SECTIONS.get(replica.policy.batching)
+    edge = resolve(section)(run) if section else {}
     return {
         "scenario": {
             "model": replica.model.name,
