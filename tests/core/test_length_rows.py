@@ -41,3 +41,17 @@ def test_bad_rows_are_named(text, message):
     with pytest.raises(ConfigError) as err:
         parse_length_rows(text, "t.csv")
     assert str(err.value).startswith(message)
+
+
+def test_errors_name_the_line_of_the_file_past_blank_lines():
+    # line 1 blank, header on 2, data on 3, blank 4 (spaces), bad data on 5
+    text = "\ninput_tokens,output_tokens\n1,2\n   \n3,-4\n"
+    with pytest.raises(ConfigError, match=r"^t.csv:5: lengths must be"):
+        parse_length_rows(text, "t.csv")
+    with pytest.raises(ConfigError, match=r"^t.csv:5: '3,y' has no number"):
+        parse_length_rows(text.replace("-4", "y"), "t.csv")
+
+
+def test_only_blank_lines_after_the_header_is_no_row():
+    with pytest.raises(ConfigError, match="needs a header line and at least one row"):
+        parse_length_rows("input_tokens,output_tokens\n\n  \n", "t.csv")
