@@ -161,9 +161,9 @@ def _helps() -> dict[str, str]:
     return builtin | {name: text for name, (_, text) in commands.PLUGINS.items()}
 
 
-def _chosen(argv: list[str]) -> list[str]:
-    """The command named on the line (the first word that is not an option), if any."""
-    return [next((a for a in argv if not a.startswith("-")), "")]
+def _chosen(argv: list[str]) -> str:
+    """The command named on the line (the first word that is not an option), or ""."""
+    return next((a for a in argv if not a.startswith("-")), "")
 
 
 class _Version(argparse.Action):
@@ -177,15 +177,17 @@ class _Version(argparse.Action):
         parser.exit()
 
 
-def build_parser(built: list[str] | None = None) -> argparse.ArgumentParser:
-    """The parser; only the commands in `built` (all when None) get their arguments, so that
-    a command line imports the module of the command it names and no other."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command; with `only`, of that command alone when it names one
+    (else every command is listed and none built), so that a command line imports the module
+    of the command it names and builds no other's arguments."""
     parser = argparse.ArgumentParser(prog="llmemu", description=DESCRIPTION)
     parser.add_argument("--version", action=_Version, help="show the version and exit")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, text in _helps().items():
-        p = sub.add_parser(name, help=text or None)
-        if built is None or name in built:
+    helps = _helps()
+    for name in [only] if only in helps else helps:
+        p = sub.add_parser(name, help=helps[name] or None)
+        if only is None or name == only:
             _command(name)[0](p)
     return parser
 
