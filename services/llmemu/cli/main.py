@@ -51,7 +51,7 @@ def _run_simulate(args: argparse.Namespace) -> int:
     from llmemu.cli.render import policy_report, render_summary
     from llmemu.core.batching import check_settings
     from llmemu.core.replica import build_replica
-    from llmemu.core.results import summarize
+    from llmemu.core.results import itl_distribution, summarize
     from llmemu.core.simulate import run
     from llmemu.reports.detail import details
 
@@ -70,10 +70,11 @@ def _run_simulate(args: argparse.Namespace) -> int:
             loaded.model, loaded.system, loaded.spec.policy, seed=loaded.spec.seed
         )
         result = run(replica, workload, Progress("simulating"), keep_requests=False)
-        summary = summarize(result, time.perf_counter() - start)
+        itl = itl_distribution(result.recorder)  # the summary's and the report's
+        summary = summarize(result, time.perf_counter() - start, itl)
         if args.requests_out:
             Path(args.requests_out).write_text("\n".join(result.log.csv_lines()) + "\n")
-        summary.update(details(result))  # distributions, utilisation over time, one iteration
+        summary.update(details(result, itl))  # distributions, utilisation over time, one iteration
     summary["policy"] = policy_report(loaded.spec.policy, loaded.policy_from_system, loaded.system.name)  # fmt: skip
     summary["policy"]["searched_pipeline"] = searched
     text = json.dumps(summary, indent=2)

@@ -38,14 +38,19 @@ def itl_distribution(rec: Recorder) -> tuple[np.ndarray, np.ndarray]:
     if not rec.itl_count:
         return np.empty(0), np.empty(0)
     counts = np.asarray(rec.itl_count)
-    starts = np.repeat(np.asarray(rec.itl_first), counts)
-    slopes = np.repeat(np.asarray(rec.itl_slope), counts)
+    # with its dtype given, numpy converts a list of floats without inspecting each element
+    # for one (3-4x faster)
+    starts = np.repeat(np.array(rec.itl_first, dtype=np.float64), counts)
+    slopes = np.repeat(np.array(rec.itl_slope, dtype=np.float64), counts)
     offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
     weights = np.repeat(np.asarray(rec.itl_weight), counts)
     return starts + slopes * offsets, weights
 
 
-def summarize(run: SimulationRun, wall_s: float) -> dict[str, Any]:
+def summarize(
+    run: SimulationRun, wall_s: float, itl: tuple[np.ndarray, np.ndarray] | None = None
+) -> dict[str, Any]:
+    """The summary; `itl` is itl_distribution(run.recorder) where the caller has it already."""
     log = run.log
     span = run.simulated_s or 1.0
     arrival = log.column("arrival_s")
@@ -56,7 +61,7 @@ def summarize(run: SimulationRun, wall_s: float) -> dict[str, Any]:
     prompt = log.column("prompt_tokens")
     multi = out > 1
     tpot = (finish[multi] - first[multi]) / (out[multi] - 1)
-    itl, weights = itl_distribution(run.recorder)
+    itl, weights = itl if itl is not None else itl_distribution(run.recorder)
     replica = run.replica
     tp = replica.system.tensor_parallel
     kv = replica.engine.kv
