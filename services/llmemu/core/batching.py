@@ -19,7 +19,7 @@ from typing import Any
 from llmemu.core.edge.defaults import CHECKPOINT_DTYPE_BYTES, RUNTIME_BYTES
 from llmemu.core.errors import ConfigError
 from llmemu.core.parts import Parts
-from llmemu.core.price_memo import DecodeLine
+from llmemu.core.price_memo import PricedByParts
 from llmemu.core.pricing import PlanPricer
 from llmemu.core.registry import Deferred, lookup
 from llmemu.core.scenario import PolicySpec
@@ -31,8 +31,8 @@ BatchingFactory = Callable[[Parts], PlanPricer]
 
 def continuous(parts: Parts) -> PlanPricer:
     pricer = PlanPricer(parts.model, parts.pricer, parts.router, stages, parts.experts)
-    if parts.policy.routing == "xpu-only":  # one processor: decode prices are convex lines
-        pricer.memo = DecodeLine()
+    if parts.policy.routing == "xpu-only":  # one processor: a price is a sum of op prices
+        pricer.memo = PricedByParts(pricer)
     return pricer
 
 
