@@ -3,31 +3,14 @@ table written for Vidur, and the totals read back from each side's per-request f
 
 from __future__ import annotations
 
-import importlib.util
 import lzma
-import sys
-from pathlib import Path
 
 import pytest
+from tests.benchmark_modules import load
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-
-
-def _load(name: str):
-    """A benchmarks/ module (not a package); its siblings import each other by name."""
-    if str(BENCHMARKS) not in sys.path:
-        sys.path.insert(0, str(BENCHMARKS))
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
-    module = sys.modules[name] = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-vidur_setup = _load("vidur_setup")
-vidur_trace = _load("vidur_trace")
-vidur_side = _load("vidur_side")
+vidur_setup = load("vidur_setup")
+vidur_trace = load("vidur_trace")
+vidur_side = load("vidur_side")
 
 
 def test_committed_request_list_is_the_draw():
