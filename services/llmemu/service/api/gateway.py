@@ -129,11 +129,12 @@ class Gateway:
             self._advance,
             include_usage=bool(opts and (opts.include_usage or opts.continuous_usage_stats)),
             continuous_usage=bool(opts and opts.continuous_usage_stats),
+            lag_s=self.lag_s,
+            on_lag=self.on_lag,
         )
 
     # ---- both ---------------------------------------------------------------------------
     def _advance(self, choice: Choice, ev: TokenEvent, pending: dict[str, Choice]) -> tuple[str, int]:  # fmt: skip
-        self.on_lag(self.lag_s(ev.time_s))
         before, after = choice.generated, ev.generated
         choice.generated = after
         if ev.finish_reason is not None:
@@ -167,7 +168,9 @@ class Gateway:
                 for ev in events:
                     choice = pending.get(ev.seq_id)
                     if choice is not None:
-                        self._advance(choice, ev, pending)
+                        lag = self.lag_s(ev.time_s)
+                        for _ in range(self._advance(choice, ev, pending)[1]):
+                            self.on_lag(lag)
                         if ev.error is not None:
                             raise ApiError(ev.status, ev.error)
         finally:
