@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import subprocess
 import sys
 import threading
@@ -111,6 +112,12 @@ def server_thread() -> threading.Thread:
     return next(t for t in threading.enumerate() if t.name.endswith("(run)"))
 
 
+def children_cpu_s() -> float:
+    """User + system CPU seconds of this process's finished children (the bench client)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def workers_cpu() -> dict[int, float]:
     """CPU seconds of each request worker thread (offload.py names them) alive now."""
     return {
@@ -141,9 +148,10 @@ def one_run(concurrency: int, args: argparse.Namespace) -> dict:
                "--json"]  # fmt: skip
         clock = time.pthread_getcpuclockid(thread.ident)
         cpu0, wall0 = time.clock_gettime(clock), time.perf_counter()
-        workers0 = workers_cpu()
+        workers0, client0 = workers_cpu(), children_cpu_s()
         with CpuSampler(thread) as sampler:
             out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        client_s = children_cpu_s() - client0
         cpu_s, wall_s = time.clock_gettime(clock) - cpu0, time.perf_counter() - wall0
         workers_s = sum(s - workers0.get(i, 0.0) for i, s in workers_cpu().items())
     if not out.stdout.strip():
@@ -160,6 +168,7 @@ def one_run(concurrency: int, args: argparse.Namespace) -> dict:
         "lag_p99_ms": lags[int(0.99 * (tokens - 1))] * 1e3,
         "components_us": {k: v / tokens * 1e6 for k, v in sampler.cpu_s.items()},
         "workers_us_per_token": workers_s / tokens * 1e6,
+        "client_us_per_token": client_s / tokens * 1e6,
         "event_loop": ",".join(sorted(loops)),
         # uvicorn imports the HTTP implementation it picked (httptools, if installed).
         "http": ",".join(
@@ -184,6 +193,7 @@ def show(rows: list[dict]) -> None:
         print(f"{name:42s}" + "".join(f"{r['components_us'].get(name, 0):9.1f}" for r in rows))
     print(f"{'total (thread CPU clock)':42s}" + "".join(f"{r['cpu_us_per_token']:9.1f}" for r in rows))  # fmt: skip
     print(f"{'request workers (tokenising), own clocks':42s}" + "".join(f"{r['workers_us_per_token']:9.1f}" for r in rows))  # fmt: skip
+    print(f"{'client process (llmemu bench), getrusage':42s}" + "".join(f"{r['client_us_per_token']:9.1f}" for r in rows))  # fmt: skip
     print(f"{'server thread busy (CPU s / wall s)':42s}" + "".join(f"{r['server_cpu_share']:9.0%}" for r in rows))  # fmt: skip
     print(f"{'pacing lag p99, ms':42s}" + "".join(f"{r['lag_p99_ms']:9.2f}" for r in rows))
     print(f"{'client errors':42s}" + "".join(f"{r['errors']:9d}" for r in rows))
