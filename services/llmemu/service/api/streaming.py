@@ -67,13 +67,30 @@ class StreamSink:
             return partial(self._early.append, events)
         if events is None:  # the client left, or the server is closing
             return partial(self._end, None)
+        fmt, pending, parts, tokens = self.fmt, self.pending, [], 0
         try:
-            body, tokens, last = self._format(events)
+            for ev in events:
+                choice = pending.get(ev.seq_id)
+                if choice is None:
+                    continue
+                if ev.error is not None:
+                    body = error_body(ev.status, ev.error, TYPES.get(ev.status, "InternalServerError"))  # fmt: skip
+                    parts.append(error_event(body))
+                    return partial(self._write, ("".join(parts) + DONE).encode(), tokens, True, ev.time_s)  # fmt: skip
+                text, new = self.advance(choice, ev, pending)
+                self.completion += new
+                tokens += new
+                usage = usage_json(self.prompt, self.completion) if self.continuous_usage else None  # fmt: skip
+                parts.append(fmt.content(choice.index, text, ev.finish_reason, usage, choice.stop_reason))  # fmt: skip
+            if not pending:
+                if self.include_usage:
+                    parts.append(fmt.usage(usage_json(self.prompt, self.completion)))
+                parts.append(DONE)
+            elif not parts:
+                return _nothing
         except Exception as exc:  # raised in the response's task, not in the publisher's
             return partial(self._fail, exc)
-        if body is None:
-            return _nothing
-        return partial(self._write, body, tokens, last, events[0].time_s)
+        return partial(self._write, "".join(parts).encode(), tokens, not pending, events[0].time_s)  # fmt: skip
 
     # ---- the response's side ----------------------------------------------------------
     async def run(self, writer: EagerWriter) -> None:
@@ -87,33 +104,13 @@ class StreamSink:
             self.put_nowait(events)
         await self._ended
 
-    # ---- formatting and writing ---------------------------------------------------------
-    def _format(self, events: list) -> tuple[bytes | None, int, bool]:
-        """(the bytes to write, tokens among them, whether they end the stream)."""
-        fmt, prompt, parts, tokens = self.fmt, self.prompt, [], 0
-        for ev in events:
-            choice = self.pending.get(ev.seq_id)
-            if choice is None:
-                continue
-            if ev.error is not None:
-                body = error_body(ev.status, ev.error, TYPES.get(ev.status, "InternalServerError"))  # fmt: skip
-                parts.append(error_event(body))
-                return (("".join(parts) + DONE).encode(), tokens, True)
-            text, new = self.advance(choice, ev, self.pending)
-            self.completion += new
-            tokens += new
-            usage = usage_json(prompt, self.completion) if self.continuous_usage else None
-            parts.append(fmt.content(choice.index, text, ev.finish_reason, usage, choice.stop_reason))  # fmt: skip
-        if not self.pending:
-            if self.include_usage:
-                parts.append(fmt.usage(usage_json(prompt, self.completion)))
-            return (("".join(parts) + DONE).encode(), tokens, True)
-        return ("".join(parts).encode() if parts else None), tokens, False
-
+    # ---- writing -----------------------------------------------------------------------
     def _write(self, body: bytes, tokens: int, last: bool, due_s: float) -> None:
         if self._ended.done():
             return
-        if tokens:
+        if tokens == 1:
+            self.on_lag(self.lag_s(due_s))
+        elif tokens:
             lag = self.lag_s(due_s)
             for _ in range(tokens):
                 self.on_lag(lag)
