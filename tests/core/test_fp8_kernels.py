@@ -4,29 +4,13 @@ prints the comparison). The preset's `compute_fp8` was fitted on serving data, n
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
+from tests.benchmark_modules import load
 
 from llmemu.core.catalog import load_device
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-
-
-def _load(name: str):
-    """A benchmarks/ module (not a package); registered first, as dataclasses need."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
-    module = sys.modules[name] = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-kernel_data = _load("kernel_data")
-fp8_kernel_check = _load("fp8_kernel_check")
+kernel_data = load("kernel_data")
+fp8_kernel_check = load("fp8_kernel_check")
 
 
 @pytest.fixture(scope="module")
