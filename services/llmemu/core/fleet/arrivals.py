@@ -32,6 +32,11 @@ class ArrivalQueue:
         self._times = workload.arrivals[self.fixed] if len(self.fixed) else np.empty(0)
         self._pos = 0
 
+    @property
+    def fixed_only(self) -> bool:
+        """Every arrival is on the fixed schedule: none waits for another's completion."""
+        return len(self.fixed) == self.total and self.w.parents is None
+
     def _push(self, t: float, kind: str, item: Any) -> None:
         self._seq += 1
         heapq.heappush(self.heap, (t, self._seq, kind, item))

@@ -21,7 +21,8 @@ class FleetReplica:
     """mixed, prefill or decode (core/fleet/spec.py)."""
     replica: Replica
     recorder: Recorder = field(default_factory=Recorder)
-    requests: list[Request] = field(default_factory=list)
+    assigned: int = 0
+    """Requests routed to it so far."""
     load: BusySeries = field(default_factory=BusySeries)
     """Batch size ("batch") and KV usage ("kv") integrated over time, for the load picture."""
     free_at: float = 0.0
@@ -51,7 +52,7 @@ class FleetReplica:
 
     @property
     def num_assigned(self) -> int:
-        return len(self.requests)
+        return self.assigned
 
     @property
     def block_size(self) -> int:
@@ -78,13 +79,17 @@ class FleetRequest:
     transfer: Transfer | None = None
     kv_bytes: float = 0.0
     """Bytes of prompt KV handed from its prefill to its decode replica."""
-    _hashes: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    prefill_replica: int = -1
+    """Index of the replica that computed its prompt."""
+    _hashes: dict[int, tuple[int, ...]] | None = None
 
     def hashes(self, block_size: int) -> tuple[int, ...]:
         """Chained keys of the full blocks of `block_size` tokens of the prompt, and of
         the answer where the workload knows its content (a session's next turn repeats it)."""
         if self.segments is None:
             return ()
+        if self._hashes is None:
+            self._hashes = {}
         keys = self._hashes.get(block_size)
         if keys is None:
             known = self.prompt_tokens + self.output_tokens
