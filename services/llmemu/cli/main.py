@@ -56,7 +56,7 @@ def _run_simulate(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     loaded = load_scenario(args.scenario, args.set)
     if needs_fleet(loaded):
-        summary = simulate_fleet(loaded, Progress("simulating"), start)
+        summary = simulate_fleet(loaded, Progress("simulating"), start, args.requests_out)
         searched = None
     else:
         workload = loaded.workload()
