@@ -3,6 +3,7 @@ through the fleet (a prefill replica, a KV transfer, a decode replica)."""
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, field
 
 from llmemu.core.busy_series import BusySeries
@@ -13,6 +14,14 @@ from llmemu.core.request import Request
 from llmemu.core.simulate import Recorder
 
 
+def compact_recorder() -> Recorder:
+    """A Recorder whose per-step samples are machine numbers (8 bytes each) rather than
+    Python objects in lists: a fleet takes millions of steps."""
+    return Recorder(
+        itl_first=array("d"), itl_slope=array("d"), itl_count=array("q"), itl_weight=array("q")
+    )  # type: ignore[arg-type]  # append, extend and len are all the summary uses
+
+
 @dataclass(eq=False)
 class FleetReplica:
     name: str
@@ -20,7 +29,7 @@ class FleetReplica:
     role: str
     """mixed, prefill or decode (core/fleet/spec.py)."""
     replica: Replica
-    recorder: Recorder = field(default_factory=Recorder)
+    recorder: Recorder = field(default_factory=lambda: compact_recorder())
     assigned: int = 0
     """Requests routed to it so far."""
     load: BusySeries = field(default_factory=BusySeries)
@@ -34,9 +43,11 @@ class FleetReplica:
     stepping: bool = False
     """In the driver's heap of replicas with a step to take."""
 
-    @property
-    def caches_prefixes(self) -> bool:
-        return hasattr(self.replica.engine.kv, "set_hashes")
+    caches_prefixes: bool = field(init=False)
+    """Its KV cache keeps prefixes (and takes their hashes when a request arrives)."""
+
+    def __post_init__(self) -> None:
+        self.caches_prefixes = hasattr(self.replica.engine.kv, "set_hashes")
 
     @property
     def num_waiting(self) -> int:

@@ -9,7 +9,7 @@ import numpy as np
 
 from llmemu.core.fleet.driver import FleetRun
 from llmemu.core.fleet.log import FleetLog
-from llmemu.core.fleet.members import FleetReplica
+from llmemu.core.fleet.members import FleetReplica, compact_recorder
 from llmemu.core.pricing import ProcessorWork
 from llmemu.core.results import _stats, summarize
 from llmemu.core.simulate import Recorder, SimulationRun
@@ -18,7 +18,7 @@ from llmemu.core.simulate import Recorder, SimulationRun
 def merged_run(run: FleetRun) -> SimulationRun:
     """The fleet as one run: every finished request once (its last replica's record, with
     the first token from its prefill) and every replica's iterations."""
-    rec = Recorder()
+    rec = compact_recorder()
     for r in run.replicas:
         src = r.recorder
         rec.iterations += src.iterations
