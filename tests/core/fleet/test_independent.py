@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from llmemu.cli.files import load_scenario_data
@@ -56,3 +57,18 @@ def test_replicas_advanced_apart_match_the_event_loop():
     assert apart.log.column("generated").tolist() == step.log.column("generated").tolist()
     for name, replica in apart_summary["replicas"].items():
         assert replica["requests"] == step_summary["replicas"][name]["requests"] == 200
+
+
+def test_each_replica_reports_the_requests_round_robin_sent_it():
+    run, summary = _run(False)
+    log = run.log
+    ttft = log.column("first_token_s") - log.column("arrival_s")
+    generated = log.column("generated")
+    for k in range(3):
+        # Round-robin over 3 replicas: request i went to replica i % 3.
+        mine = slice(k, None, 3)
+        replica = summary["replicas"][f"replica-{k}"]
+        assert replica["requests"] == 200
+        assert replica["ttft_s"]["mean"] == pytest.approx(ttft[mine].mean(), rel=1e-12)
+        assert replica["ttft_s"]["p90"] == pytest.approx(np.percentile(ttft[mine], 90))
+        assert replica["throughput"] * run.simulated_s == pytest.approx(generated[mine].sum())

@@ -102,35 +102,49 @@ def _kv_peak_bytes(rs: list[FleetReplica]) -> float:
 
 class _PerReplica:
     """Each replica's requests, read off the fleet's log: a prefill replica's are those whose
-    prompt it computed (each left it with one token), any other's those it finished."""
+    prompt it computed (each left it with one token), any other's those it finished. The log
+    is sorted by replica once, so each replica reads a slice."""
 
     def __init__(self, log: FleetLog) -> None:
-        self.arrival = log.column("arrival_s")
-        self.first = log.column("first_token_s")
-        self.finish = log.column("finish_s")
-        self.generated = log.column("generated")
-        self.prefilled_by = log.replicas("prefilled_by")
-        self.served_by = log.replicas("served_by")
+        ttft = log.column("first_token_s") - log.column("arrival_s")
+        generated = log.column("generated")
+        decoded = np.maximum(generated - 1, 1)
+        tpot = (log.column("finish_s") - log.column("first_token_s")) / decoded
+        self.groups = {
+            role: _Groups(log.replicas(by), ttft, generated, tpot)
+            for role, by in (("prefill", "prefilled_by"), ("other", "served_by"))
+        }
 
     def summary(self, r: FleetReplica, span: float) -> dict[str, Any]:
         prefill = r.role == "prefill"
-        mine = (self.prefilled_by if prefill else self.served_by) == r.index
-        first = self.first[mine]
-        generated = np.ones(int(mine.sum())) if prefill else self.generated[mine]
-        multi = generated > 1
-        tpot = (self.finish[mine][multi] - first[multi]) / (generated[multi] - 1)
+        ttft, generated, tpot = self.groups["prefill" if prefill else "other"].of(r.index)
+        if prefill:  # a prompt computed here left with its first token
+            generated = np.ones(len(ttft))
         stats = _cache_stats(r)
         return {
             "pool": r.pool,
             "role": r.role,
-            "requests": int(mine.sum()),
+            "requests": len(ttft),
             "throughput": float(generated.sum()) / span,
-            "ttft_s": _stats(first - self.arrival[mine]),
-            "tpot_s": _stats(tpot),
+            "ttft_s": _stats(ttft),
+            "tpot_s": _stats(tpot[generated > 1]),
             "kv_peak_usage": _kv_peak(r),
             "prefix_hit_ratio": stats["hit_ratio"] if stats else 0.0,
             "load_timeline": r.load.to_dict(span),
         }
+
+
+class _Groups:
+    """Columns sorted by a replica index, and where each replica's rows start."""
+
+    def __init__(self, key: np.ndarray, *columns: np.ndarray) -> None:
+        order = np.argsort(key, kind="stable")
+        self.key = key[order]
+        self.columns = [c[order] for c in columns]
+
+    def of(self, index: int) -> list[np.ndarray]:
+        lo, hi = np.searchsorted(self.key, [index, index + 1])
+        return [c[lo:hi] for c in self.columns]
 
 
 def _cache_stats(r: FleetReplica) -> dict[str, float] | None:
