@@ -149,7 +149,7 @@ class FleetDriver:
     def _advance(self, target: FleetReplica, until: float, arrivals: ArrivalQueue) -> None:
         """Steps of `target` until its clock reaches `until` (its next arrival) or it idles;
         its clock is then at least `until`, as `simulate.run`'s is when an arrival wakes it."""
-        engine = target.replica.engine
+        engine = target.engine
         while target.free_at < until and engine.has_work():
             if not self._run_step(target, target.free_at, until, arrivals):
                 break
@@ -222,19 +222,18 @@ class FleetDriver:
         `free_at` is where its clock stands after."""
         if target.caches_prefixes:
             # Host-tier hits are copied back before the iteration that computes the rest.
-            load_s = target.replica.engine.kv.take_load_s()
+            load_s = target.engine.kv.take_load_s()
             target.kv_load_s += load_s
             now += load_s
-        result = target.replica.engine.step(now, horizon)
+        engine = target.engine
+        result = engine.step(now, horizon)
         if result is None:
             target.free_at = now
             return False
-        d = result.duration_s
-        end = target.free_at = now + d
+        end = target.free_at = now + result.duration_s
         _record(target.recorder, result)
-        kv = target.replica.engine.kv
-        batch = result.scheduled.num_decode + len(result.scheduled.chunks)
-        target.load.add(now, end, {"batch": batch * d, "kv": kv.usage * d})
+        scheduled = result.scheduled
+        target.load.add(now, end, scheduled.num_decode + len(scheduled.chunks), engine.kv.usage)
         for req in result.finished:
             fr = self.owner.pop(req)
             if target.role == "prefill" and fr.output_tokens > 1:
@@ -252,6 +251,5 @@ class FleetDriver:
 
     @staticmethod
     def _view(fr: FleetRequest, pool: list[FleetReplica]) -> Arrival:
-        return Arrival(
-            fr.prompt_tokens, fr.output_tokens, fr.hashes(pool[0].block_size), fr.session
-        )
+        hashes = fr.hashes(pool[0].block_size) if fr.segments is not None else ()
+        return Arrival(fr.prompt_tokens, fr.output_tokens, hashes, fr.session)

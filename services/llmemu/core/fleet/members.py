@@ -6,8 +6,9 @@ from __future__ import annotations
 from array import array
 from dataclasses import dataclass, field
 
-from llmemu.core.busy_series import BusySeries
+from llmemu.core.engine import Engine
 from llmemu.core.fleet.link import Transfer
+from llmemu.core.fleet.load import LoadSeries
 from llmemu.core.fleet.prompts import Segments, block_hashes
 from llmemu.core.replica import Replica
 from llmemu.core.request import Request
@@ -32,7 +33,7 @@ class FleetReplica:
     recorder: Recorder = field(default_factory=lambda: compact_recorder())
     assigned: int = 0
     """Requests routed to it so far."""
-    load: BusySeries = field(default_factory=BusySeries)
+    load: LoadSeries = field(default_factory=LoadSeries)
     """Batch size ("batch") and KV usage ("kv") integrated over time, for the load picture."""
     free_at: float = 0.0
     """When its current step ends (or ended)."""
@@ -45,9 +46,11 @@ class FleetReplica:
 
     caches_prefixes: bool = field(init=False)
     """Its KV cache keeps prefixes (and takes their hashes when a request arrives)."""
+    engine: Engine = field(init=False)
 
     def __post_init__(self) -> None:
-        self.caches_prefixes = hasattr(self.replica.engine.kv, "set_hashes")
+        self.engine = self.replica.engine
+        self.caches_prefixes = hasattr(self.engine.kv, "set_hashes")
 
     @property
     def num_waiting(self) -> int:
