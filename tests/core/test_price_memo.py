@@ -1,55 +1,72 @@
-"""The decode-price line: read off only where three or more exact prices agree on it."""
+"""Pricing by parts on one processor: the same prices as planning the whole iteration.
+
+`PricedByParts` adds the op prices of three parts (the token-count ops, the LM head, the
+attention ops) where `PlanPricer.price_exactly` plans, routes and times the whole iteration;
+the two must agree to rounding in duration and in every counter of the work, for prompt
+chunks with and without cached prefixes, decodes, mixed batches, tensor parallelism and
+MoE models with experts spread evenly."""
 
 from __future__ import annotations
 
 import pytest
 
+from llmemu.core.catalog import load_system
 from llmemu.core.ops import BatchShape
-from llmemu.core.price_memo import DecodeLine
-from llmemu.core.pricing import IterationCost, ProcessorWork
+from llmemu.core.price_memo import PricedByParts
+from llmemu.core.replica import build_replica
+from llmemu.core.scenario import PolicySpec
+from llmemu.core.specs.loading import load_model
+
+BATCHES = [
+    BatchShape(num_decode=1, decode_context=17, num_logits=1),
+    BatchShape(num_decode=200, decode_context=200 * 900, num_logits=200),
+    BatchShape(((512, 0),), 0, 0, 1),
+    BatchShape(((300, 1024), (77, 0)), 0, 0, 1),  # a cached prefix; a chunk that does not sample
+    BatchShape(((2048, 0),), 64, 64 * 3000, 65),
+]
 
 
-class Kinked:
-    """duration = max(1 + 2c, 5 + c) seconds for summed context c: a kink at c = 4."""
-
-    def __init__(self) -> None:
-        self.calls: list[int] = []
-
-    def __call__(self, batch: BatchShape) -> IterationCost:
-        c = batch.decode_context
-        self.calls.append(c)
-        t = max(1.0 + 2 * c, 5.0 + c)
-        return IterationCost(t, {"gpu": ProcessorWork(busy_s=t, flops=3.0 * c)})
+def pricers(model: str, system: str):
+    replica = build_replica(load_model(model), load_system(system), PolicySpec())
+    plan_pricer = replica.engine.pricer
+    assert isinstance(plan_pricer.memo, PricedByParts)  # continuous on one processor
+    return plan_pricer.memo, plan_pricer.price_exactly
 
 
-def price(memo, exact, c):
-    return memo.price(BatchShape(num_decode=2, decode_context=c, num_logits=2), exact)
+def same(got, want) -> None:
+    assert got.duration_s == pytest.approx(want.duration_s, rel=1e-12)
+    assert got.work.keys() == want.work.keys()
+    for name, w in want.work.items():
+        g = got.work[name]
+        for field in ("busy_s", "flops", "bytes", "write_bytes"):
+            assert getattr(g, field) == pytest.approx(getattr(w, field), rel=1e-12), field
+        assert g.ops_by_kind == w.ops_by_kind
+        assert g.seconds == w.seconds
 
 
-def test_a_line_checked_on_three_points_is_read_between_them_and_widened_on_it():
-    memo, exact = DecodeLine(), Kinked()
-    for c in (4, 6, 10):  # on 1 + 2c (the larger from c = 4 on): 9, 13, 21
-        assert price(memo, exact, c).duration_s == 1 + 2 * c
-    got = price(memo, exact, 7)  # inside [4, 10]: read off the line
-    assert exact.calls == [4, 6, 10]
-    assert got.duration_s == pytest.approx(15.0) and got.work["gpu"].flops == pytest.approx(21.0)
-    assert price(memo, exact, 20).duration_s == 41  # outside: priced, on the line, widens
-    price(memo, exact, 15)
-    assert exact.calls == [4, 6, 10, 20]
+@pytest.mark.parametrize(
+    ("model", "system"),
+    [("llama-3-8b", "h100x1"), ("llama-2-70b", "a100x8"), ("mixtral-8x7b", "h100x8")],
+)
+def test_parts_price_the_iteration_as_the_whole_plan_does(model, system):
+    memo, exact = pricers(model, system)
+    for batch in BATCHES:
+        same(memo.price(batch, exact), exact(batch))
 
 
-def test_a_point_off_the_line_retires_the_key_to_exact_prices():
-    memo, exact = DecodeLine(), Kinked()
-    for c in (5, 6, 7):  # on 1 + 2c
-        price(memo, exact, c)
-    assert price(memo, exact, 0).duration_s == 5  # max(1, 5): off the line 1 + 2c
-    price(memo, exact, 6)
-    assert exact.calls == [5, 6, 7, 0, 6]
+def test_token_parts_are_priced_once_per_token_count():
+    memo, exact = pricers("llama-3-8b", "h100x1")
+    a = memo.price(BatchShape(num_decode=8, decode_context=800, num_logits=8), exact)
+    b = memo.price(BatchShape(num_decode=8, decode_context=900, num_logits=8), exact)
+    assert a.terms[0][0] is b.terms[0][0] and a.terms[1][0] is b.terms[1][0]
+    assert b.duration_s > a.duration_s  # 100 more context tokens to read
 
 
-def test_three_points_across_the_kink_are_not_a_line():
-    memo, exact = DecodeLine(), Kinked()
-    for c in (0, 4, 8):  # 5, 9, 17: not collinear
-        price(memo, exact, c)
-    price(memo, exact, 2)
-    assert exact.calls == [0, 4, 8, 2]
+def test_sampled_expert_routing_is_priced_whole():
+    memo, _ = pricers("mixtral-8x7b", "h100x8")
+    routed = BatchShape(
+        num_decode=2, decode_context=20, num_logits=2, expert_tokens=(4,) + (0,) * 7
+    )
+    seen = []
+    memo.price(routed, lambda b: seen.append(b) or "whole")
+    assert seen == [routed]

@@ -22,7 +22,7 @@ from llmemu.core.interleave import INTERLEAVE_SETTINGS, sub_batch_interleave
 from llmemu.core.nanoflow.pricer import nanoflow
 from llmemu.core.nanoflow.spec import NANOFLOW_SETTINGS
 from llmemu.core.parts import Parts
-from llmemu.core.price_memo import DecodeLine
+from llmemu.core.price_memo import PricedByParts
 from llmemu.core.pricing import PlanPricer
 from llmemu.core.registry import lookup
 from llmemu.core.scenario import PolicySpec
@@ -34,8 +34,8 @@ BatchingFactory = Callable[[Parts], PlanPricer]
 
 def continuous(parts: Parts) -> PlanPricer:
     pricer = PlanPricer(parts.model, parts.pricer, parts.router, stages, parts.experts)
-    if parts.policy.routing == "xpu-only":  # one processor: decode prices are convex lines
-        pricer.memo = DecodeLine()
+    if parts.policy.routing == "xpu-only":  # one processor: a price is a sum of op prices
+        pricer.memo = PricedByParts(pricer)
     return pricer
 
 

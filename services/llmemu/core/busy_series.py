@@ -20,7 +20,8 @@ class BusySeries:
             raise ValueError(f"num_bins {num_bins} must be an even number of at least 2")
         self.num_bins = num_bins
         self.bin_s = bin_s
-        self.bins: dict[str, np.ndarray] = {}
+        self.bins: dict[str, list[float]] = {}
+        """Python lists: adding to one bin per step is several times cheaper than on numpy."""
 
     def add(self, start_s: float, end_s: float, busy_s: dict[str, float]) -> None:
         """Credit `busy_s[processor]` seconds of work done between start_s and end_s."""
@@ -32,7 +33,7 @@ class BusySeries:
         for name, seconds in busy_s.items():
             row = self.bins.get(name)
             if row is None:
-                row = self.bins[name] = np.zeros(self.num_bins)
+                row = self.bins[name] = [0.0] * self.num_bins
             if first == last or duration <= 0:
                 row[first] += seconds
                 continue
@@ -43,8 +44,8 @@ class BusySeries:
     def _coarsen(self) -> None:
         self.bin_s *= 2
         for name, row in self.bins.items():
-            merged = row.reshape(-1, 2).sum(axis=1)
-            self.bins[name] = np.concatenate([merged, np.zeros(self.num_bins // 2)])
+            merged = [row[i] + row[i + 1] for i in range(0, self.num_bins, 2)]
+            self.bins[name] = merged + [0.0] * (self.num_bins // 2)
 
     def to_dict(self, span_s: float) -> dict[str, Any]:
         """Utilisation (busy / bin width, 0..1 per device) of each bin up to `span_s`; the
@@ -58,6 +59,7 @@ class BusySeries:
             "bin_s": self.bin_s,
             "t_s": starts.tolist(),
             "utilization": {
-                name: (row[:count] / widths).tolist() for name, row in sorted(self.bins.items())
+                name: (np.asarray(row[:count]) / widths).tolist()
+                for name, row in sorted(self.bins.items())
             },
         }

@@ -103,7 +103,7 @@ class Engine:
         first = self.pricer.price(shape)
         k, slope, cost = 1, 0.0, first
         limit = 1 if reference or scheduled.chunks else self._fusable()
-        if limit > 1:
+        if limit > 1 and first.duration_s < horizon - now:  # else the next arrival ends it
             last_shape = BatchShape(
                 num_decode=shape.num_decode,
                 decode_context=shape.decode_context + shape.num_decode * (limit - 1),

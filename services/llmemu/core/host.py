@@ -75,7 +75,7 @@ class HostPlanPricer(WrappedPlanPricer):
     def price(self, batch: BatchShape) -> IterationCost:
         cost = self.inner.price(batch)
         extra = self.profile.host_s(batch) + batch.num_logits * self.sampler_s_per_sequence
-        return IterationCost(cost.duration_s + extra, cost.work, cost.plan)
+        return IterationCost(cost.duration_s + extra, None, cost.plan, ((cost, 1.0),))
 
 
 def with_engine(plan_pricer: PlanPricer, profile: EngineProfile) -> PlanPricer:

@@ -36,12 +36,15 @@ OP_NAMES = (
 )
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(slots=True, eq=False)
 class Op:
     """One kernel of one layer, for the whole replica.
 
     Compared and hashed by identity: the planner hands out one shared object per GEMM shape,
-    so prices can be memoised by op cheaply (hashing nine fields every lookup was not)."""
+    so prices can be memoised by op cheaply (hashing nine fields every lookup was not).
+    Never changed once built (plans share ops); not frozen only because a frozen dataclass
+    sets each field through object.__setattr__, which made building the per-iteration
+    attention ops a seventh of the offline engine's time."""
 
     name: str
     kind: OpKind
@@ -100,9 +103,13 @@ class Plan:
             yield from block.ops()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class BatchShape:
-    """What the scheduler granted this iteration, as the planner needs it."""
+    """What the scheduler granted this iteration, as the planner needs it.
+
+    Never changed once built (hashed by value, as a memo key); not frozen because a frozen
+    dataclass sets each field through object.__setattr__, and the engine builds one or two
+    per step."""
 
     prefill_chunks: tuple[tuple[int, int], ...] = ()
     """(new tokens, tokens already in the KV cache) per prefilling request."""

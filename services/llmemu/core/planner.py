@@ -121,14 +121,9 @@ def _alone(op: Op) -> tuple[Op]:
 
 def _attention_stages(model: ModelSpec, batch: BatchShape, m: int, tp: int):
     dt, w = model.dtype_bytes, model.weight_width
-    attention = []
-    if batch.prefill_chunks:
-        attention.append(attn_prefill(model, batch))
-    if batch.num_decode:
-        attention.append(attn_decode(model, batch))
     stages = [
         _alone(gemm("qkv", m, model.hidden_size, model.qkv_out, dt, w)),
-        tuple(attention),
+        attention_ops(model, batch),
         _alone(gemm("o_proj", m, model.q_size, model.hidden_size, dt, w)),
     ]
     if tp > 1:
@@ -168,8 +163,27 @@ def plan_iteration(model: ModelSpec, batch: BatchShape, tensor_parallel: int = 1
         ffn = _ffn_stages(model, batch, m, tp, moe=True)
         blocks.append(Block(tuple(attention + ffn), model.num_moe_layers))
     if batch.num_logits:
-        head = gemm(
-            "lm_head", batch.num_logits, model.hidden_size, model.vocab_size, model.dtype_bytes
-        )
-        blocks.append(Block((_alone(head),), 1))
+        blocks.append(Block((_alone(lm_head(model, batch.num_logits)),), 1))
     return Plan(tuple(blocks), tokens=m)
+
+
+def lm_head(model: ModelSpec, num_logits: int) -> Op:
+    return gemm("lm_head", num_logits, model.hidden_size, model.vocab_size, model.dtype_bytes)
+
+
+def token_ops(model: ModelSpec, m: int, tensor_parallel: int = 1) -> tuple[tuple[Op, int], ...]:
+    """The ops of an iteration of m tokens that depend on nothing else (every op but
+    attention and the LM head, with experts spread evenly), each with its layer count."""
+    batch = BatchShape(num_decode=m)
+    out = []
+    for block in plan_iteration(model, batch, tensor_parallel).blocks:
+        out += [(op, block.repeat) for op in block.ops() if op.kind is not OpKind.ATTENTION]
+    return tuple(out)
+
+
+def attention_ops(model: ModelSpec, batch: BatchShape) -> tuple[Op, ...]:
+    """The attention ops of one layer (every layer has the same)."""
+    if not batch.prefill_chunks:
+        return (attn_decode(model, batch),) if batch.num_decode else ()
+    prefill = attn_prefill(model, batch)
+    return (prefill, attn_decode(model, batch)) if batch.num_decode else (prefill,)

@@ -1,117 +1,74 @@
-"""Memoised pricing of decode-only batches: a line in the summed context, checked.
+"""Pricing an iteration on one processor by its parts, the recurring ones memoised.
 
-A decode-only batch is priced by (requests, logits, summed context); between arrivals the
-first two stay put while the context grows by one token per request per iteration, so
-nearly every iteration has a new context and an exact memo would never hit. On one
-processor (`xpu-only` routing, a `stages` or `serial` timeline) the iteration's duration is
-a sum of max(FLOPs / rate, bytes / bandwidth) + overhead over ops whose FLOPs and bytes are
-affine in the context: a convex, piecewise-affine function. For such a function, three
-points on one line prove it affine between the outer two, and a further point on the line
-extends that range. So each (requests, logits) key is priced exactly until three contexts
-agree on a line (to 1e-12 relative); then contexts inside the checked range are read off the
-line, and one outside it is priced exactly and widens the range if it lies on the line, or
-retires the key to exact pricing for good if it does not. Everything else (prompt chunks,
-sampled expert routing, per-request contexts) is priced exactly.
+On one processor (`xpu-only` routing under the `stages` timeline, where the ops of a stage
+that share a processor run one after another) an iteration's duration is the sum over its
+ops of each op's time times the layers it runs in, and its work is the same sum. So the
+price splits into parts:
+- every op but attention and the LM head depends only on the tokens computed (m): priced
+  once per m;
+- the LM head depends only on the requests that sample (logits): priced once per count;
+- attention depends on the prompt chunks and the summed decode context, which change every
+  iteration: priced each time, from the same op the planner builds.
+The parts are the same op prices the full plan adds (`PlanPricer.price_exactly`), summed in
+another order, so the two agree to rounding (1e-15 relative). Batches with sampled expert
+routing or per-request contexts are priced whole.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from llmemu.core.ops import BatchShape
-from llmemu.core.pricing import IterationCost, ProcessorWork
+from llmemu.core.ops import BatchShape, Op
+from llmemu.core.planner import attention_ops, lm_head, token_ops
+from llmemu.core.pricing import IterationCost, PlanPricer, ProcessorWork
 
-REL = 1e-12
 
-
-class DecodeLine:
-    def __init__(self) -> None:
-        self._keys: dict[tuple[int, int], _Key] = {}
+class PricedByParts:
+    def __init__(self, plan_pricer: PlanPricer) -> None:
+        self.model = plan_pricer.model
+        self.pricer = plan_pricer.pricer
+        self.processor = self.pricer.system.primary.name
+        self.layers = float(self.model.num_layers)
+        self._tokens: dict[int, IterationCost] = {}
+        self._logits: dict[int, IterationCost] = {}
 
     def price(self, batch: BatchShape, exact: Callable[[BatchShape], IterationCost]):
-        if batch.prefill_chunks or batch.expert_tokens is not None:
+        if batch.expert_tokens is not None or batch.decode_contexts is not None:
             return exact(batch)
-        if batch.decode_contexts is not None:
-            return exact(batch)
-        key = self._keys.get((batch.num_decode, batch.num_logits))
-        if key is None:
-            key = self._keys[(batch.num_decode, batch.num_logits)] = _Key()
-        context = batch.decode_context
-        if key.lo is not None and key.lo <= context <= key.hi:
-            return key.at(context)
-        cost = exact(batch)
-        if not key.retired:
-            key.add(context, cost)
-        return cost
+        chunks = batch.prefill_chunks
+        m = batch.num_decode + sum(c for c, _ in chunks) if chunks else batch.num_decode
+        tokens = self._tokens.get(m)
+        if tokens is None:
+            ops = token_ops(self.model, m, self.pricer.tp)
+            tokens = self._tokens[m] = self._part(ops)
+        logits = batch.num_logits
+        head = self._logits.get(logits)
+        if head is None:
+            ops = ((lm_head(self.model, logits), 1),) if logits else ()
+            head = self._logits[logits] = self._part(ops)
+        duration = tokens.duration_s + head.duration_s
+        terms = [(tokens, 1.0), (head, 1.0)]
+        layers, processor, time = self.layers, self.processor, self.pricer.time
+        for op in attention_ops(self.model, batch):
+            busy = time(op, processor) * layers
+            counts = {op.name: layers}
+            work = ProcessorWork(
+                busy, op.flops * layers, op.bytes * layers, op.write_bytes * layers, counts, {}
+            )
+            terms.append((IterationCost(busy, {processor: work}), 1.0))
+            duration += busy
+        return IterationCost(duration, None, None, terms)
 
-
-class _Key:
-    """The points seen for one (requests, logits), then the line they lie on."""
-
-    def __init__(self) -> None:
-        self.points: list[tuple[int, IterationCost]] = []
-        self.lo: int | None = None
-        self.hi = 0
-        self.retired = False
-
-    def add(self, context: int, cost: IterationCost) -> None:
-        if self.lo is None:
-            if any(c == context for c, _ in self.points):
-                return
-            self.points.append((context, cost))
-            if len(self.points) == 3:
-                self.points.sort(key=lambda p: p[0])
-                (c0, a), (c1, b), (c2, z) = self.points
-                if _on_line(a, z, (c1 - c0) / (c2 - c0), b):
-                    self.points = [self.points[0], self.points[2]]
-                    self.lo, self.hi = c0, c2
-                else:
-                    self.retired = True
-            return
-        (c0, a), (c2, z) = self.points
-        if _on_line(a, z, (context - c0) / (c2 - c0), cost):
-            self.lo, self.hi = min(self.lo, context), max(self.hi, context)
-        else:
-            self.retired, self.lo = True, None
-
-    def at(self, context: int) -> IterationCost:
-        (c0, a), (c2, z) = self.points
-        t = (context - c0) / (c2 - c0)
-        work = {name: _mix(w, z.work[name], t) for name, w in a.work.items()}
-        return IterationCost(a.duration_s + (z.duration_s - a.duration_s) * t, work)
-
-
-def _mix(a: ProcessorWork, z: ProcessorWork, t: float) -> ProcessorWork:
-    return ProcessorWork(
-        a.busy_s + (z.busy_s - a.busy_s) * t,
-        a.flops + (z.flops - a.flops) * t,
-        a.bytes + (z.bytes - a.bytes) * t,
-        a.write_bytes + (z.write_bytes - a.write_bytes) * t,
-        dict(a.ops_by_kind),
-        {k: v + (z.seconds[k] - v) * t for k, v in a.seconds.items()},
-    )
-
-
-def _close(x: float, y: float) -> bool:
-    return abs(x - y) <= REL * max(abs(x), abs(y), 1e-300)
-
-
-def _on_line(a: IterationCost, z: IterationCost, t: float, got: IterationCost) -> bool:
-    """Whether `got` is a + t * (z - a) in duration and in every processor's work."""
-    if a.work.keys() != z.work.keys() or got.work.keys() != a.work.keys():
-        return False
-    if not _close(a.duration_s + (z.duration_s - a.duration_s) * t, got.duration_s):
-        return False
-    for name, w in a.work.items():
-        mid = _mix(w, z.work[name], t)
-        g = got.work[name]
-        if g.ops_by_kind != w.ops_by_kind or w.ops_by_kind != z.work[name].ops_by_kind:
-            return False
-        if g.seconds.keys() != w.seconds.keys() or z.work[name].seconds.keys() != w.seconds.keys():
-            return False
-        pairs = [(mid.busy_s, g.busy_s), (mid.flops, g.flops), (mid.bytes, g.bytes)]
-        pairs += [(mid.write_bytes, g.write_bytes)]
-        pairs += [(mid.seconds[k], g.seconds[k]) for k in w.seconds]
-        if not all(_close(x, y) for x, y in pairs):
-            return False
-    return True
+    def _part(self, ops: tuple[tuple[Op, int], ...]) -> IterationCost:
+        """The ops, each run in its layers, on the one processor."""
+        time, processor = self.pricer.time, self.processor
+        busy = flops = moved = written = 0.0
+        counts: dict[str, float] = {}
+        for op, layers in ops:
+            busy += time(op, processor) * layers
+            flops += op.flops * layers
+            moved += op.bytes * layers
+            written += op.write_bytes * layers
+            counts[op.name] = counts.get(op.name, 0.0) + layers
+        work = ProcessorWork(busy, flops, moved, written, counts, {})
+        return IterationCost(busy, {processor: work}, shared=True)

@@ -6,7 +6,7 @@ and the timeline; the engine sees only `price(batch) -> IterationCost`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -43,28 +43,64 @@ class ProcessorWork:
             self.seconds[name] = self.seconds.get(name, 0.0) + spent * scale
 
 
-@dataclass(slots=True)
 class IterationCost:
-    """Duration of one iteration (or the total of a fused run) and the work behind it."""
+    """Duration of one iteration (or the total of a fused run) and the work behind it.
 
-    duration_s: float
-    work: dict[str, ProcessorWork]
-    plan: PricedPlan | None = None
+    The work is either given (`work`) or a weighted sum of other costs (`terms`), summed
+    only when read: a fused run is its first and last iteration's costs with weights, and
+    an iteration priced by parts is its parts. A recorder that only totals work adds the
+    weights of the terms (`leaves`) instead of merging dicts every step."""
+
+    __slots__ = ("duration_s", "_work", "plan", "terms", "shared")
+
+    def __init__(
+        self,
+        duration_s: float,
+        work: dict[str, ProcessorWork] | None = None,
+        plan: PricedPlan | None = None,
+        terms: Sequence[tuple[IterationCost, float]] = (),
+        *,
+        shared: bool = False,
+    ) -> None:
+        self.duration_s = duration_s
+        self._work = {} if work is None and not terms else work
+        self.plan = plan
+        self.terms = terms
+        self.shared = shared
+        """A memoised cost that recurs in many iterations' terms: a recorder may count its
+        weight and add its work once, at the end."""
+
+    @property
+    def work(self) -> dict[str, ProcessorWork]:
+        if self._work is None:
+            total: dict[str, ProcessorWork] = {}
+            for leaf, weight in self.leaves():
+                for name, w in leaf.work.items():
+                    into = total.get(name)
+                    if into is None:
+                        into = total[name] = ProcessorWork()
+                    into.add(w, weight)
+            self._work = total
+        return self._work
+
+    def leaves(self, weight: float = 1.0) -> list[tuple[IterationCost, float]]:
+        """(cost with its own work, weight) pairs whose weighted sum is this cost's work."""
+        if self._work is not None:
+            return [(self, weight)]
+        out = []
+        for term, w in self.terms:
+            if term._work is not None:
+                out.append((term, weight * w))
+            else:
+                out += term.leaves(weight * w)
+        return out
 
     def interpolate(self, last: IterationCost, k: int, limit: int) -> IterationCost:
         """Totals over the first k of `limit` iterations whose costs grow linearly to `last`."""
         weight_last = k * (k - 1) / 2 / (limit - 1)
         weight_first = k - weight_last
-        work: dict[str, ProcessorWork] = {}
-        for name in self.work.keys() | last.work.keys():
-            total = ProcessorWork()
-            if name in self.work:
-                total.add(self.work[name], weight_first)
-            if name in last.work:
-                total.add(last.work[name], weight_last)
-            work[name] = total
         duration = self.duration_s * weight_first + last.duration_s * weight_last
-        return IterationCost(duration, work, self.plan)
+        return IterationCost(duration, None, self.plan, ((self, weight_first), (last, weight_last)))
 
 
 def processor_work(plan: PricedPlan) -> dict[str, ProcessorWork]:

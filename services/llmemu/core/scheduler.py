@@ -27,10 +27,11 @@ from llmemu.core.kvcache import KVCache
 from llmemu.core.request import Request, Status
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Scheduled:
     """One iteration: the requests computing prompt tokens (`chunks`, with the tokens each
-    computes), the decoding requests in aggregate, and who was preempted to make room."""
+    computes), the decoding requests in aggregate, and who was preempted to make room.
+    Never changed once built (not frozen: frozen dataclasses are slow to build, one a step)."""
 
     chunks: tuple[tuple[Request, int], ...] = ()
     num_decode: int = 0

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from llmemu.core.busy_series import BusySeries
-from llmemu.core.pricing import ProcessorWork
+from llmemu.core.pricing import IterationCost, ProcessorWork
 from llmemu.core.replica import Replica
 from llmemu.core.request import Request
 from llmemu.core.request_log import RequestLog
@@ -89,9 +89,44 @@ class Recorder:
     itl_slope: list[float] = field(default_factory=list)
     itl_count: list[int] = field(default_factory=list)
     itl_weight: list[int] = field(default_factory=list)
-    work: dict[str, ProcessorWork] = field(default_factory=dict)
     busy: BusySeries = field(default_factory=BusySeries)
     """Busy seconds per processor over time, for utilisation plots."""
+    _work: dict[str, ProcessorWork] = field(default_factory=dict)
+    _pending: dict[int, list] = field(default_factory=dict)
+    """Shared (memoised) costs whose work is still to be added, by identity: [cost, summed
+    weight]. They recur every few steps, so a step adds a weight rather than merging dicts."""
+
+    @property
+    def work(self) -> dict[str, ProcessorWork]:
+        """Work per processor, summed over every recorded step."""
+        for leaf, weight in self._pending.values():
+            self._add(leaf, weight)
+        self._pending.clear()
+        return self._work
+
+    def add_cost(self, cost: IterationCost) -> dict[str, float]:
+        """Add the cost's work; its busy seconds per processor."""
+        pending, busy = self._pending, {}
+        for leaf, weight in cost.leaves():
+            if leaf.shared:
+                entry = pending.get(id(leaf))
+                if entry is None:
+                    pending[id(leaf)] = [leaf, weight]
+                else:
+                    entry[1] += weight
+            else:
+                self._add(leaf, weight)
+            for name, w in leaf._work.items():
+                busy[name] = busy.get(name, 0.0) + w.busy_s * weight
+        return busy
+
+    def _add(self, leaf: IterationCost, weight: float) -> None:
+        work = self._work
+        for name, w in leaf._work.items():
+            total = work.get(name)
+            if total is None:
+                total = work[name] = ProcessorWork()
+            total.add(w, weight)
 
 
 @dataclass
@@ -119,25 +154,25 @@ class _Arrivals:
         self.total = len(workload.inputs)
         self.issued = 0
         self.heap: list[float] = []
+        # Python lists: reading one numpy scalar per request costs more than the request.
+        self._inputs = workload.inputs.tolist()
+        self._outputs = workload.outputs.tolist()
+        self._times = workload.arrivals.tolist() if workload.arrivals is not None else None
         if workload.arrivals is None:
             self.heap = [0.0] * min(workload.concurrency, self.total)
 
     def next_time(self) -> float:
         if self.issued >= self.total:
             return math.inf
-        if self.workload.arrivals is not None:
-            return float(self.workload.arrivals[self.issued])
+        if self._times is not None:
+            return self._times[self.issued]
         return self.heap[0] if self.heap else math.inf
 
     def pop(self) -> tuple[float, int, int]:
         i = self.issued
         self.issued += 1
-        t = (
-            float(self.workload.arrivals[i])
-            if self.workload.arrivals is not None
-            else heapq.heappop(self.heap)
-        )
-        return t, int(self.workload.inputs[i]), int(self.workload.outputs[i])
+        t = self._times[i] if self._times is not None else heapq.heappop(self.heap)
+        return t, int(self._inputs[i]), int(self._outputs[i])
 
     def completed(self, at: float) -> None:
         if self.workload.arrivals is None and self.issued + len(self.heap) < self.total:
@@ -209,10 +244,5 @@ def _record(rec: Recorder, result) -> None:
         rec.itl_slope.append(result.slope_s)
         rec.itl_count.append(result.iterations)
         rec.itl_weight.append(result.itl_samples)
-    for name, work in result.cost.work.items():
-        total = rec.work.get(name)
-        if total is None:
-            total = rec.work[name] = ProcessorWork()
-        total.add(work)
-    end_s = result.start_s + result.duration_s
-    rec.busy.add(result.start_s, end_s, {n: w.busy_s for n, w in result.cost.work.items()})
+    busy = rec.add_cost(result.cost)
+    rec.busy.add(result.start_s, result.start_s + result.duration_s, busy)
