@@ -9,13 +9,13 @@
 (c) 1,000,000 ShareGPT-length requests over 64 h100x1 replicas, round-robin, Poisson at
     80 % of the fleet's capacity (the scenario derives it): the fleet driver through
     `llmemu simulate --json`, run once, with the process's peak RSS. `--skip-c` leaves it
-    out; `--c-requests N` runs it with N requests at the same rate.
+    out, `--only-c` runs it alone; `--c-requests N` runs it with N requests at the same rate.
 
 A fixed pure-Python loop is timed first: this shared host's speed drifts (by 10x under
 load), so each report carries it and runs taken at different times compare by it. CPU
 seconds (user + system of the child) are steadier than wall seconds on a busy host.
 
-Usage: python benchmarks/sim_speed.py [--repeat 5] [--skip-c] [--c-requests N]
+Usage: python benchmarks/sim_speed.py [--repeat 5] [--skip-c | --only-c] [--c-requests N]
                                       [--vidur PYTHON --vidur-dir DIR]
 """
 
@@ -94,13 +94,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--skip-c", action="store_true", help="leave out the 1M-request case")
+    parser.add_argument("--only-c", action="store_true", help="run the 1M-request case alone")
     parser.add_argument("--c-requests", type=int, help="case (c) with this many requests")
     parser.add_argument("--vidur", metavar="PYTHON", help="an interpreter with vidur installed")
     parser.add_argument("--vidur-dir", metavar="DIR", help="a Vidur checkout (its data/)")
     args = parser.parse_args()
     print(f"host reference loop (10M additions): {statistics.median(host_speed_s() for _ in range(3)):.3f} s")  # fmt: skip
     print(f"{'case':<32}{'wall s':>8}{'cpu s':>8}{'sim s/wall s':>14}{'iterations':>12}{'steps':>8}")  # fmt: skip
-    for name, scenario in CASES.items():
+    for name, scenario in {} if args.only_c else CASES.items():
         vidur = name.startswith("b") and args.vidur
         runs, theirs = [], []
         for _ in range(args.repeat):
