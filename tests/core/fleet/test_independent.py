@@ -15,6 +15,9 @@ from llmemu.core.catalog import load_system
 from llmemu.core.fleet.build import build_fleet
 from llmemu.core.fleet.results import fleet_summary
 from llmemu.core.fleet.routers import RoundRobin
+from llmemu.core.replica import build_replica
+from llmemu.core.simulate import Workload
+from llmemu.core.simulate import run as simulate_run
 
 SCENARIO = {
     "model": "llama-3-8b",
@@ -72,3 +75,18 @@ def test_each_replica_reports_the_requests_round_robin_sent_it():
         assert replica["ttft_s"]["mean"] == pytest.approx(ttft[mine].mean(), rel=1e-12)
         assert replica["ttft_s"]["p90"] == pytest.approx(np.percentile(ttft[mine], 90))
         assert replica["throughput"] * run.simulated_s == pytest.approx(generated[mine].sum())
+
+
+def test_each_replica_runs_as_a_single_engine_on_its_share():
+    """Replica k of 3 under round-robin serves requests k, k + 3, ...: alone, on exactly those
+    arrivals, one engine (simulate.run) gives the same times, though the fleet's replicas
+    share their price caches."""
+    run, _ = _run(False)
+    loaded = load_scenario_data(SCENARIO, Path("."), [], "test")
+    w = fleet_workload(loaded)
+    for k in range(3):
+        share = Workload(w.inputs[k::3], w.outputs[k::3], w.arrivals[k::3])
+        alone = simulate_run(build_replica(loaded.model, loaded.system, loaded.spec.policy), share)
+        for column in ("first_scheduled_s", "first_token_s", "finish_s"):
+            fleet = run.log.column(column)[k::3]
+            assert fleet.tolist() == pytest.approx(alone.log.column(column).tolist(), rel=1e-9)
