@@ -75,6 +75,8 @@ def _same(a, b):
     assert a.recorder.iterations == b.recorder.iterations
     assert a.recorder.preemptions == b.recorder.preemptions
     assert a.simulated_s == pytest.approx(b.simulated_s, rel=1e-9)
+    # The KV peak too: a fused run takes every iteration's blocks before anyone finishes.
+    assert a.replica.engine.kv.peak_used_blocks == b.replica.engine.kv.peak_used_blocks
     for x, y in zip(a.requests, b.requests, strict=True):
         assert x.generated == y.generated
         assert x.first_token_s == pytest.approx(y.first_token_s, rel=1e-9)

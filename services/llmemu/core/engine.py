@@ -149,6 +149,7 @@ class Engine:
         result.itl_samples = result.num_emitted = scheduled.num_decode
         if k > 1:  # blocks for iterations 2..k (the first was taken by schedule_fast)
             kv.free_blocks -= decode.blocks_needed(decode.iteration + 1, k - 1)
+            kv.note_usage()  # the run's peak: nobody finishes before its last iteration ends
         finished = result.finished
         emitters = []
         for req, n in scheduled.chunks:
