@@ -1,11 +1,14 @@
 """How fast the offline simulator runs: whole processes, median of N, wall and CPU seconds.
 
 (a) 10,000 ShareGPT-length requests, Llama-3-8B on one H100, Poisson 25 req/s.
-(b) The workload Vidur was timed on (CodeLlama-34B from its HF config on a100x2, Poisson
-    2 req/s, 4,000 Splitwise-length requests, batch cap 128, 4,096 tokens per batch).
-    `--vidur PYTHON --vidur-dir DIR` runs Vidur (PYTHON: an interpreter with vidur 0.0.26,
-    kept out of this project's dependencies; DIR: a Vidur checkout, for its data/ folder)
-    on the same workload, alternating with llmemu, and prints the ratio of the medians.
+(b) Vidur's workload: CodeLlama-34B from its HF config on a100x2 (TP 2), 4,000 requests
+    (Poisson 2 req/s, Splitwise conversation lengths, benchmarks/vidur_trace.py), at most
+    128 sequences and 4,096 tokens per batch. `--vidur PYTHON --vidur-dir DIR` runs Vidur
+    0.0.26 (PYTHON: an interpreter with vidur installed, kept out of this project's
+    dependencies; DIR: a Vidur checkout prepared by benchmarks/vidur_setup.py) on the same
+    requests, alternating with llmemu, and prints the ratio of the medians. One untimed run
+    of each first prints what both simulated (requests, tokens, makespan) and fills Vidur's
+    predictor cache.
 (c) 1,000,000 ShareGPT-length requests over 64 h100x1 replicas, round-robin, Poisson at
     80 % of the fleet's capacity (the scenario derives it): the fleet driver through
     `llmemu simulate --json`, run once, with the process's peak RSS. `--skip-c` leaves it
@@ -27,47 +30,38 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+import vidur_side
+import vidur_trace
+
 HERE = Path(__file__).resolve().parent
+CASE_B = "b: vidur codellama-34b a100x2"
 CASES = {
     "a: sharegpt llama-3-8b h100x1": HERE / "scenarios" / "sharegpt-llama3-8b-h100.yaml",
-    "b: vidur codellama-34b a100x2": HERE / "scenarios" / "vidur-codellama34b-a100x2.yaml",
+    CASE_B: HERE / "scenarios" / "vidur-codellama34b-a100x2.yaml",
 }
 FLEET = HERE / "scenarios" / "fleet-sharegpt-64xh100.yaml"
-VIDUR_ARGS = [
-    "--replica_config_device", "a100",
-    "--replica_config_model_name", "codellama/CodeLlama-34b-Instruct-hf",
-    "--replica_config_tensor_parallel_size", "2",
-    "--request_generator_config_type", "synthetic",
-    "--synthetic_request_generator_config_num_requests", "4000",
-    "--length_generator_config_type", "trace",
-    "--trace_request_length_generator_config_trace_file",
-    "./data/processed_traces/splitwise_conv.csv",
-    "--interval_generator_config_type", "poisson",
-    "--poisson_request_interval_generator_config_qps", "2",
-    "--replica_scheduler_config_type", "vllm",
-    "--vllm_scheduler_config_batch_size_cap", "128",
-    "--vllm_scheduler_config_max_tokens_in_batch", "4096",
-    "--no-metrics_config_write_metrics",
-]  # fmt: skip
 
 
-def timed(cmd: list[str], cwd: Path | None = None) -> tuple[float, float, str]:
-    """(wall s, CPU s, stdout) of one child process."""
+def timed(cmd: list[str], cwd: Path | None = None, env=None) -> tuple[float, float, str, str]:
+    """(wall s, CPU s, stdout, stderr) of one child process."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=cwd)
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, env=env)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if out.returncode:
+        raise SystemExit(f"{' '.join(cmd[:3])} exited {out.returncode}:\n{out.stderr[-3000:]}")
     cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
-    return wall, cpu, out.stdout
+    return wall, cpu, out.stdout, out.stderr
 
 
-def simulate(scenario: Path, *sets: str) -> tuple[float, float, dict]:
-    cmd = [sys.executable, "-m", "llmemu.cli.main", "simulate", str(scenario), "--json"]
-    wall, cpu, out = timed(cmd + [a for s in sets for a in ("--set", s)])
+def simulate(scenario: Path, *extra: str) -> tuple[float, float, dict]:
+    cmd = [sys.executable, "-m", "llmemu.cli.main", "simulate", str(scenario), "--json", *extra]
+    wall, cpu, out, _ = timed(cmd)
     return wall, cpu, json.loads(out)
 
 
@@ -75,6 +69,27 @@ def peak_rss_mb() -> float:
     """The largest peak RSS of any child so far (Linux: ru_maxrss in KiB); case (c) runs
     last and uses far more than the others, so this is its own."""
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def vidur_run(args, tmp: Path, metrics: Path | None = None) -> tuple[float, float, str]:
+    """(wall s, CPU s, log) of one Vidur process on case (b)'s requests."""
+    cmd = vidur_side.command(args.vidur, tmp / "trace.csv", metrics)
+    wall, cpu, out, err = timed(cmd, args.vidur_dir, vidur_side.environment())
+    return wall, cpu, out + err
+
+
+def check_workloads(args, tmp: Path) -> None:
+    """One untimed run of each side on case (b): what each simulated, side by side."""
+    metrics, requests_csv = tmp / "vidur-metrics", tmp / "llmemu-requests.csv"
+    wall, _, log = vidur_run(args, tmp, metrics)
+    simulate(CASES[CASE_B], "--requests-out", str(requests_csv))
+    print(f"(b) one untimed run each; Vidur's took {wall:.0f} s (it trains its predictor when DIR has no cache)")  # fmt: skip
+    print(f"{'':<16}{'requests':>10}{'prompt tok':>12}{'output tok':>12}{'makespan s':>12}")
+    for side, (n, prompt, output, span) in (
+        ("llmemu", vidur_side.llmemu_totals(requests_csv)),
+        ("vidur 0.0.26", vidur_side.vidur_totals(metrics, log)),
+    ):
+        print(f"  {side:<14}{n:>10}{prompt:>12}{output:>12}{span:>12.1f}")
 
 
 def host_speed_s() -> float:
@@ -97,18 +112,27 @@ def main() -> None:
     parser.add_argument("--only-c", action="store_true", help="run the 1M-request case alone")
     parser.add_argument("--c-requests", type=int, help="case (c) with this many requests")
     parser.add_argument("--vidur", metavar="PYTHON", help="an interpreter with vidur installed")
-    parser.add_argument("--vidur-dir", metavar="DIR", help="a Vidur checkout (its data/)")
+    parser.add_argument("--vidur-dir", metavar="DIR", type=Path, help="a Vidur checkout")
     args = parser.parse_args()
+    if args.vidur and not (args.vidur_dir and (args.vidur_dir / ".vidur_cache").is_dir()):
+        parser.error("--vidur needs --vidur-dir DIR prepared by benchmarks/vidur_setup.py")
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.vidur:
+            vidur_trace.vidur_csv(vidur_trace.read(), Path(tmp) / "trace.csv")
+            check_workloads(args, Path(tmp))
+        run_cases(args, Path(tmp))
+
+
+def run_cases(args, tmp: Path) -> None:
     print(f"host reference loop (10M additions): {statistics.median(host_speed_s() for _ in range(3)):.3f} s")  # fmt: skip
     print(f"{'case':<32}{'wall s':>8}{'cpu s':>8}{'sim s/wall s':>14}{'iterations':>12}{'steps':>8}")  # fmt: skip
     for name, scenario in {} if args.only_c else CASES.items():
-        vidur = name.startswith("b") and args.vidur
+        vidur = name == CASE_B and args.vidur
         runs, theirs = [], []
         for _ in range(args.repeat):
             runs.append(simulate(scenario))
             if vidur:  # alternate, so that both see the same host
-                cmd = [args.vidur, "-m", "vidur.main", *VIDUR_ARGS]
-                theirs.append(timed(cmd, Path(args.vidur_dir or ".")))
+                theirs.append(vidur_run(args, tmp))
         wall, cpu = medians(runs)
         result = runs[0][2]
         print(
@@ -117,10 +141,11 @@ def main() -> None:
         )
         if vidur:
             v_wall, v_cpu = medians(theirs)
-            print(f"{'  vidur 0.0.26, same workload':<32}{v_wall:>8.2f}{v_cpu:>8.2f}")
+            span = vidur_side.makespan_s(theirs[0][2])
+            print(f"{'  vidur 0.0.26, same requests':<32}{v_wall:>8.2f}{v_cpu:>8.2f}{span / v_wall:>14.0f}")  # fmt: skip
             print(f"{'  llmemu faster by':<32}{v_wall / wall:>7.1f}x{v_cpu / cpu:>7.1f}x")
     if not args.skip_c:
-        sets = [f"workload.requests={args.c_requests}"] if args.c_requests else []
+        sets = ["--set", f"workload.requests={args.c_requests}"] if args.c_requests else []
         wall, cpu, result = simulate(FLEET, *sets)
         done = result["requests"]["completed"]
         print(
@@ -132,7 +157,6 @@ def main() -> None:
             f"{'  requests, CPU us per request':<32}{done:>8}{cpu / done * 1e6:>8.0f}"
             f"   peak RSS {peak_rss_mb():.0f} MB"
         )
-
 
 if __name__ == "__main__":
     main()

@@ -9,31 +9,17 @@ same bound. `benchmarks/calibrate.py` prints the same numbers; docs/calibration.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
+from tests.benchmark_modules import load
 
 from llmemu.core.catalog import load_device
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 MAX_MAPE = 0.15
 
 
-def _load(name: str):
-    """A benchmarks/ module (not a package); registered first, as dataclasses need."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
-    module = sys.modules[name] = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-kernel_data = _load("kernel_data")
-nanoflow_table2 = _load("nanoflow_table2")
+kernel_data = load("kernel_data")
+nanoflow_table2 = load("nanoflow_table2")
 
 
 @pytest.fixture(scope="module")

@@ -3,12 +3,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
+from tests.benchmark_modules import load
 
 from llmemu.core.catalog import load_device, load_system
 from llmemu.core.cost import Pricer
@@ -16,21 +13,8 @@ from llmemu.core.ops import BatchShape
 from llmemu.core.planner import attn_decode
 from llmemu.core.specs.loading import load_model
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-
-
-def _load(name: str):
-    if name in sys.modules:
-        return sys.modules[name]
-    sys.path.insert(0, str(BENCHMARKS))
-    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
-    module = sys.modules[name] = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-onnxim = _load("onnxim_npu")
-calibrate = _load("calibrate_neupims")
+onnxim = load("onnxim_npu")
+calibrate = load("calibrate_neupims")
 
 
 def test_tiles_halve_the_largest_side_until_half_the_scratchpad_holds_them():

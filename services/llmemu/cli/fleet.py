@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from llmemu.cli.files import Loaded
+from llmemu.cli.fleet_needed import is_mooncake
 from llmemu.cli.reading import DATA_BYTES, read_text
 from llmemu.core.catalog import load_system
 from llmemu.core.errors import ConfigError
@@ -24,29 +25,6 @@ from llmemu.core.fleet.workload import (
 )
 
 MOONCAKE_KEYS = ("timestamp", "input_length", "output_length", "hash_ids")
-
-
-def needs_fleet(loaded: Loaded) -> bool:
-    wl = loaded.spec.workload
-    if loaded.spec.cluster is not None or loaded.spec.policy.prefix_caching:
-        return True
-    if wl is None:
-        return False
-    if wl.prefix_groups or wl.sessions or wl.time_scale != 1.0:
-        return True
-    return bool(wl.trace and _is_mooncake(loaded))
-
-
-def _is_mooncake(loaded: Loaded) -> bool:
-    text = read_text(
-        loaded._path(loaded.spec.workload.trace, "workload.trace"), "workload.trace", DATA_BYTES
-    )
-    first = text.split("\n", 1)[0]
-    try:
-        head = json.loads(first)
-    except json.JSONDecodeError:
-        return False
-    return isinstance(head, dict) and "hash_ids" in head
 
 
 def read_mooncake(path: Path, limit: int) -> list[tuple[float, int, int, tuple[int, ...]]]:
@@ -83,7 +61,7 @@ def fleet_workload(loaded: Loaded) -> FleetWorkload:
     seed = loaded.spec.seed
     if wl.sessions is not None:
         w = with_sessions(wl, wl.sessions, seed)
-    elif wl.trace is not None and _is_mooncake(loaded):
+    elif wl.trace is not None and is_mooncake(loaded):
         rows = read_mooncake(loaded._path(wl.trace, "workload.trace"), wl.requests)
         w = from_mooncake(rows, wl.requests, wl.time_scale)
     elif wl.prefix_groups is not None:

@@ -1,5 +1,6 @@
-"""`llmemu`: simulate scenarios, explain one iteration, list presets (and more, registered
-by other modules in COMMANDS). Errors the user can fix print one line and exit with 2."""
+"""`llmemu`: simulate scenarios, explain one iteration, list presets (and more, listed in
+cli/commands.py and imported only when chosen). Errors the user can fix print one line and
+exit with 2."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from llmemu.cli import commands
 from llmemu.core.errors import LlmemuError
 
 Command = tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
@@ -43,19 +45,21 @@ def _add_simulate(p: argparse.ArgumentParser) -> None:
 
 def _run_simulate(args: argparse.Namespace) -> int:
     from llmemu.cli.files import load_scenario
-    from llmemu.cli.fleet import needs_fleet, simulate_fleet
+    from llmemu.cli.fleet_needed import needs_fleet
     from llmemu.cli.nanoflow_auto import with_searched_pipeline
     from llmemu.cli.progress import Progress
     from llmemu.cli.render import policy_report, render_summary
     from llmemu.core.batching import check_settings
     from llmemu.core.replica import build_replica
-    from llmemu.core.results import summarize
+    from llmemu.core.results import itl_distribution, summarize
     from llmemu.core.simulate import run
     from llmemu.reports.detail import details
 
     start = time.perf_counter()
     loaded = load_scenario(args.scenario, args.set)
     if needs_fleet(loaded):
+        from llmemu.cli.fleet import simulate_fleet
+
         summary = simulate_fleet(loaded, Progress("simulating"), start, args.requests_out)
         searched = None
     else:
@@ -66,10 +70,11 @@ def _run_simulate(args: argparse.Namespace) -> int:
             loaded.model, loaded.system, loaded.spec.policy, seed=loaded.spec.seed
         )
         result = run(replica, workload, Progress("simulating"), keep_requests=False)
-        summary = summarize(result, time.perf_counter() - start)
+        itl = itl_distribution(result.recorder)  # the summary's and the report's
+        summary = summarize(result, time.perf_counter() - start, itl)
         if args.requests_out:
             Path(args.requests_out).write_text("\n".join(result.log.csv_lines()) + "\n")
-        summary.update(details(result))  # distributions, utilisation over time, one iteration
+        summary.update(details(result, itl))  # distributions, utilisation over time, one iteration
     summary["policy"] = policy_report(loaded.spec.policy, loaded.policy_from_system, loaded.system.name)  # fmt: skip
     summary["policy"]["searched_pipeline"] = searched
     text = json.dumps(summary, indent=2)
@@ -147,19 +152,44 @@ COMMANDS: dict[str, Command] = {
 }
 
 
-def _load_plugins() -> None:
-    """Commands that live beside their subsystem (serve, reproduce, sweep...) register here."""
-    from llmemu.cli import commands
-
-    commands.register(COMMANDS)
+def _command(name: str) -> Command:
+    return COMMANDS[name] if name in COMMANDS else commands.load(name)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _helps() -> dict[str, str]:
+    """Every command's one-line help, without importing the plugins' modules."""
+    builtin = {name: (add.__doc__ or "").strip() for name, (add, _) in COMMANDS.items()}
+    return builtin | {name: text for name, (_, text) in commands.PLUGINS.items()}
+
+
+def _chosen(argv: list[str]) -> str:
+    """The command named on the line (the first word that is not an option), or ""."""
+    return next((a for a in argv if not a.startswith("-")), "")
+
+
+class _Version(argparse.Action):
+    """--version, which reads the installed metadata only when asked."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):  # fmt: skip
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        print(f"llmemu {_version()}")
+        parser.exit()
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command; with `only`, of that command alone when it names one
+    (else every command is listed and none built), so that a command line imports the module
+    of the command it names and builds no other's arguments."""
     parser = argparse.ArgumentParser(prog="llmemu", description=DESCRIPTION)
-    parser.add_argument("--version", action="version", version=f"llmemu {_version()}")
+    parser.add_argument("--version", action=_Version, help="show the version and exit")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, (add, _) in COMMANDS.items():
-        add(sub.add_parser(name, help=(add.__doc__ or "").strip() or None))
+    helps = _helps()
+    for name in [only] if only in helps else helps:
+        p = sub.add_parser(name, help=helps[name] or None)
+        if only is None or name == only:
+            _command(name)[0](p)
     return parser
 
 
@@ -182,10 +212,10 @@ def main(argv: list[str] | None = None) -> int:
     # numpy serves small vectors here, never large BLAS work: OpenBLAS's worker threads only
     # cost start-up time and contend with the simulation on a small machine.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    _load_plugins()
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(_chosen(argv)).parse_args(argv)
     try:
-        return COMMANDS[args.command][1](args)
+        return _command(args.command)[1](args)
     except LlmemuError as exc:
         print(f"llmemu {args.command}: error: {_one_line(str(exc))}", file=sys.stderr)
         return 2

@@ -16,15 +16,12 @@ import difflib
 from collections.abc import Callable
 from typing import Any
 
-from llmemu.core.edge.pricer import EDGE_SETTINGS, edge
+from llmemu.core.edge.defaults import CHECKPOINT_DTYPE_BYTES, RUNTIME_BYTES
 from llmemu.core.errors import ConfigError
-from llmemu.core.interleave import INTERLEAVE_SETTINGS, sub_batch_interleave
-from llmemu.core.nanoflow.pricer import nanoflow
-from llmemu.core.nanoflow.spec import NANOFLOW_SETTINGS
 from llmemu.core.parts import Parts
 from llmemu.core.price_memo import PricedByParts
 from llmemu.core.pricing import PlanPricer
-from llmemu.core.registry import lookup
+from llmemu.core.registry import Deferred, lookup
 from llmemu.core.scenario import PolicySpec
 from llmemu.core.sequential import sequential
 from llmemu.core.timeline import stages
@@ -39,22 +36,38 @@ def continuous(parts: Parts) -> PlanPricer:
     return pricer
 
 
-BATCHING: dict[str, BatchingFactory] = {
+BATCHING: dict[str, BatchingFactory | Deferred] = {
     "continuous": continuous,
-    "edge": edge,
-    "sub-batch-interleave": sub_batch_interleave,
+    "edge": Deferred("llmemu.core.edge.pricer", "edge"),
+    "sub-batch-interleave": Deferred("llmemu.core.interleave", "sub_batch_interleave"),
     "sequential": sequential,
-    "nanoflow": nanoflow,
+    "nanoflow": Deferred("llmemu.core.nanoflow.pricer", "nanoflow"),
 }
 
 
 SETTINGS: dict[str, dict[str, tuple[Any, ...]]] = {
-    "edge": EDGE_SETTINGS,
-    "sub-batch-interleave": INTERLEAVE_SETTINGS,
-    "nanoflow": NANOFLOW_SETTINGS,
+    # edge/pricer.py and edge/memory.py
+    "edge": {
+        "memory_window": (None, 0),
+        "options.cold_start": (False,),
+        "options.checkpoint_dtype_bytes": (CHECKPOINT_DTYPE_BYTES,),
+        "options.runtime_bytes": (RUNTIME_BYTES,),
+    },
+    # interleave.py
+    "sub-batch-interleave": {"sub_batches": (1,)},
+    # nanoflow/spec.py pipeline_from_options: the values that leave the paper's pipeline as
+    # it is; none for nano_batches, whose presence drops the paper's splits
+    "nanoflow": {
+        "options.nano_batches": (),
+        "options.splits": (None, {}),
+        "options.shares": (None, {}),
+        "options.order": ("breadth",),
+        "options.overlap": (True,),
+    },
 }
 """By batching policy, the settings only it reads (a PolicySpec field or `options.<key>`),
-each with the values that have no effect (its default), which any policy accepts."""
+each with the values that have no effect (its default), which any policy accepts. Data here,
+not in the policies' modules, so that checking a scenario imports none of them."""
 
 _ABSENT = object()
 

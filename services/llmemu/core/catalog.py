@@ -39,8 +39,12 @@ def load_device(spec: str | dict[str, Any]) -> DeviceSpec:
     return validated(DeviceSpec, data, f"device {data.get('name', '?')!r}")
 
 
+def _is_gpu(name: str) -> bool:
+    return name in presets.names("devices") and presets.raw("devices", name).get("kind") == "gpu"
+
+
 def _gpu_names() -> list[str]:
-    return [n for n in presets.names("devices") if presets.raw("devices", n).get("kind") == "gpu"]
+    return [n for n in presets.names("devices") if _is_gpu(n)]
 
 
 def system_names() -> list[str]:
@@ -52,17 +56,19 @@ def system_names() -> list[str]:
 
 def _scalable_names() -> list[str]:
     """System files of one device with an interconnect: they scale to `<name>-<N>`."""
-    return [
-        n
-        for n in presets.names("systems")
-        if presets.raw("systems", n).get("tensor_parallel", 1) == 1
-        and presets.raw("systems", n).get("interconnect")
-    ]
+    return [n for n in presets.names("systems") if _is_scalable(n)]
+
+
+def _is_scalable(name: str) -> bool:
+    if name not in presets.names("systems"):
+        return False
+    data = presets.raw("systems", name)
+    return data.get("tensor_parallel", 1) == 1 and bool(data.get("interconnect"))
 
 
 def _scaled(name: str) -> dict[str, Any] | None:
     match = _SCALED.match(name)
-    if not match or match["base"] not in _scalable_names():
+    if not match or not _is_scalable(match["base"]):
         return None
     base = presets.raw("systems", match["base"])
     count = int(match["count"])
@@ -72,7 +78,7 @@ def _scaled(name: str) -> dict[str, Any] | None:
 
 def _replicated(name: str) -> dict[str, Any] | None:
     match = _REPLICATED.match(name)
-    if not match or match["device"] not in _gpu_names():
+    if not match or not _is_gpu(match["device"]):
         return None
     device = presets.raw("devices", match["device"])
     return {

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from llmemu.core.interleave import InterleavePricer, halve, placement
 from llmemu.core.ops import BatchShape, OpKind
 from llmemu.core.pricing import PlanPricer
 from llmemu.core.routing import PricedBlock, PricedPlan
@@ -42,6 +41,8 @@ def channel_time(plan_pricer: PlanPricer, batch: BatchShape) -> ChannelTime | No
     pim = next((p for p in system.processors if p.device.pim_commands is not None), None)
     if pim is None or pim.device.channels == 1:
         return None
+    from llmemu.core.interleave import InterleavePricer, halve, placement  # PIM systems only
+
     primary = system.primary.name
     interleaved = isinstance(plan_pricer, InterleavePricer) and plan_pricer.sub_batches == 2
     halves = halve(batch, placement(batch, system.processors)) if interleaved else (batch,)

@@ -17,7 +17,6 @@ and the NPU take turns, so T_partial = T_block. `policy.sub_batches: 1` prices t
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 from llmemu.core.channels import PLACEMENTS, split_by_channel
 from llmemu.core.errors import ConfigError
@@ -25,9 +24,6 @@ from llmemu.core.ops import BatchShape
 from llmemu.core.pricing import IterationCost, PlanPricer, ProcessorWork, processor_work
 from llmemu.core.routing import PricedBlock, PricedPlan
 from llmemu.core.timeline import stages
-
-INTERLEAVE_SETTINGS: dict[str, tuple[Any, ...]] = {"sub_batches": (1,)}
-"""Policy settings only `sub-batch-interleave` reads, with their no-effect values."""
 
 
 def interleaved_s(

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from llmemu.core.batching import check_settings, get_batching
 from llmemu.core.collectives import get_allreduce
 from llmemu.core.cost import Pricer
-from llmemu.core.edge.budget import edge_memory_budget
 from llmemu.core.engine import Engine
 from llmemu.core.errors import ConfigError
 from llmemu.core.host import load_engine, with_engine
@@ -16,13 +15,14 @@ from llmemu.core.memory import MemoryBudget, memory_budget
 from llmemu.core.parts import Parts
 from llmemu.core.prefix_kv import PrefixKVCache
 from llmemu.core.pricing import ExpertRouting
+from llmemu.core.registry import Deferred, resolve
 from llmemu.core.routing import get_router
 from llmemu.core.scenario import PolicySpec
 from llmemu.core.scheduler import Scheduler
 from llmemu.core.specs.model import ModelSpec
 from llmemu.core.specs.system import SystemSpec
 
-MEMORY_BUDGETS = {"edge": edge_memory_budget}
+MEMORY_BUDGETS = {"edge": Deferred("llmemu.core.edge.budget", "edge_memory_budget")}
 """Batching policies that keep something other than all weights resident (edge: a window
 of blocks per node); every other policy uses `memory_budget`."""
 
@@ -66,7 +66,7 @@ def build_replica(
     keep_plan: bool = False,
 ) -> Replica:
     check_settings(policy)
-    memory = MEMORY_BUDGETS.get(policy.batching, memory_budget)(model, system, policy)
+    memory = resolve(MEMORY_BUDGETS.get(policy.batching, memory_budget))(model, system, policy)
     num_blocks = int(memory.kv_bytes // (memory.kv_bytes_per_token * policy.block_size))
     kv = make_kv_cache(num_blocks, memory, policy)
     scheduler = Scheduler(

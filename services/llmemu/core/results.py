@@ -7,16 +7,20 @@ from typing import Any
 
 import numpy as np
 
-from llmemu.core.edge.report import edge_section
 from llmemu.core.nanoflow.optimal import throughput_section
+from llmemu.core.quantiles import percentiles
+from llmemu.core.registry import Deferred, resolve
 from llmemu.core.simulate import Recorder, SimulationRun
+
+SECTIONS = {"edge": Deferred("llmemu.core.edge.report", "edge_section")}
+"""Summary keys of one batching policy (`edge`: per node time and memory), by policy."""
 
 
 def _stats(values: np.ndarray) -> dict[str, float]:
     if values.size == 0:
         return {"mean": 0.0, "p50": 0.0, "p90": 0.0, "p99": 0.0}
-    p50, p90, p99 = np.percentile(values, [50, 90, 99])
-    return {"mean": float(values.mean()), "p50": float(p50), "p90": float(p90), "p99": float(p99)}
+    p50, p90, p99 = percentiles(values, [50, 90, 99])
+    return {"mean": float(values.mean()), "p50": p50, "p90": p90, "p99": p99}
 
 
 def _weighted_stats(values: np.ndarray, weights: np.ndarray) -> dict[str, float]:
@@ -34,14 +38,19 @@ def itl_distribution(rec: Recorder) -> tuple[np.ndarray, np.ndarray]:
     if not rec.itl_count:
         return np.empty(0), np.empty(0)
     counts = np.asarray(rec.itl_count)
-    starts = np.repeat(np.asarray(rec.itl_first), counts)
-    slopes = np.repeat(np.asarray(rec.itl_slope), counts)
+    # with its dtype given, numpy converts a list of floats without inspecting each element
+    # for one (3-4x faster)
+    starts = np.repeat(np.array(rec.itl_first, dtype=np.float64), counts)
+    slopes = np.repeat(np.array(rec.itl_slope, dtype=np.float64), counts)
     offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
     weights = np.repeat(np.asarray(rec.itl_weight), counts)
     return starts + slopes * offsets, weights
 
 
-def summarize(run: SimulationRun, wall_s: float) -> dict[str, Any]:
+def summarize(
+    run: SimulationRun, wall_s: float, itl: tuple[np.ndarray, np.ndarray] | None = None
+) -> dict[str, Any]:
+    """The summary; `itl` is itl_distribution(run.recorder) where the caller has it already."""
     log = run.log
     span = run.simulated_s or 1.0
     arrival = log.column("arrival_s")
@@ -52,11 +61,12 @@ def summarize(run: SimulationRun, wall_s: float) -> dict[str, Any]:
     prompt = log.column("prompt_tokens")
     multi = out > 1
     tpot = (finish[multi] - first[multi]) / (out[multi] - 1)
-    itl, weights = itl_distribution(run.recorder)
+    itl, weights = itl if itl is not None else itl_distribution(run.recorder)
     replica = run.replica
     tp = replica.system.tensor_parallel
     kv = replica.engine.kv
-    edge = edge_section(run)
+    section = SECTIONS.get(replica.policy.batching)
+    edge = resolve(section)(run) if section else {}
     return {
         "scenario": {
             "model": replica.model.name,

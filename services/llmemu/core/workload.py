@@ -166,27 +166,66 @@ def poisson_arrivals(rate: float, n: int, rng: np.random.Generator) -> np.ndarra
     return np.cumsum(rng.exponential(1.0 / rate, n))
 
 
+_COLUMNS = {
+    "input": ("input_tokens", "num_prefill_tokens", "prompt_tokens", "input_length"),
+    "output": ("output_tokens", "num_decode_tokens", "completion_tokens", "output_length"),
+}
+
+
 def parse_length_rows(text: str, source: str) -> np.ndarray:
-    """(input, output) pairs from CSV text with a header; accepts our and Splitwise's names."""
-    lines = [ln for ln in text.splitlines() if ln.strip()]
-    if len(lines) < 2:
+    """(input, output) pairs from CSV text with a header; accepts our and Splitwise's names.
+    Blank lines are skipped; errors name the line of the file."""
+    lines = text.splitlines()
+    head = next((i for i, line in enumerate(lines) if line.strip()), len(lines))
+    if head == len(lines):
         raise ConfigError(f"{source}: needs a header line and at least one row of lengths")
-    header = [h.strip() for h in lines[0].split(",")]
-    aliases = {
-        "input": ("input_tokens", "num_prefill_tokens", "prompt_tokens", "input_length"),
-        "output": ("output_tokens", "num_decode_tokens", "completion_tokens", "output_length"),
-    }
-    cols = {}
-    for key, names in aliases.items():
-        found = [i for i, h in enumerate(header) if h in names]
-        if not found:
-            raise ConfigError(
-                f"{source}: no {key} column; name one of {', '.join(names)} in the header"
-            )
-        cols[key] = found[0]
+    header = [h.strip() for h in lines[head].split(",")]
+    col_in, col_out = (_column(header, key, source) for key in ("input", "output"))
+    rows = _rows_at_once(lines[head + 1 :], col_in, col_out)
+    if rows is None:  # a short row, a cell that is not a number, or no row: name the line
+        rows = _rows_one_by_one(lines, head, col_in, col_out, source)
+    bad = ~(
+        np.isfinite(rows).all(axis=1) & (rows >= 0).all(axis=1) & (rows <= MAX_TOKENS).all(axis=1)
+    )
+    if bad.any():
+        number = _data_lines(lines, head)[int(np.argmax(bad))]
+        raise ConfigError(f"{source}:{number}: lengths must be in [0, {MAX_TOKENS}]")
+    return rows.astype(np.int64)
+
+
+def _column(header: list[str], key: str, source: str) -> int:
+    found = [i for i, h in enumerate(header) if h in _COLUMNS[key]]
+    if not found:
+        names = ", ".join(_COLUMNS[key])
+        raise ConfigError(f"{source}: no {key} column; name one of {names} in the header")
+    return found[0]
+
+
+def _rows_at_once(body: list[str], col_in: int, col_out: int) -> np.ndarray | None:
+    """The two columns, parsed by numpy's C reader (a tenth of the time of a Python loop on
+    60,000 ShareGPT rows), which skips empty lines; None when it refuses a line (it accepts
+    no cell that float() refuses) or there is none, for the loop to name the line."""
+    if not any(body):
+        return None
+    try:
+        return np.loadtxt(
+            body, delimiter=",", usecols=(col_in, col_out), comments=None, dtype=np.float64, ndmin=2
+        )
+    except ValueError:
+        return None
+
+
+def _data_lines(lines: list[str], head: int) -> list[int]:
+    """The 1-based file line of each row after the header line, blank lines skipped."""
+    return [n for n in range(head + 2, len(lines) + 1) if lines[n - 1].strip()]
+
+
+def _rows_one_by_one(
+    lines: list[str], head: int, col_in: int, col_out: int, source: str
+) -> np.ndarray:
     picked = []
-    col_in, col_out = cols["input"], cols["output"]
-    for number, line in enumerate(lines[1:], 2):
+    for number in _data_lines(lines, head):
+        line = lines[number - 1]
         cells = line.split(",")
         try:
             picked.append((float(cells[col_in]), float(cells[col_out])))
@@ -195,11 +234,6 @@ def parse_length_rows(text: str, source: str) -> np.ndarray:
                 f"{source}:{number}: {line.strip()!r} has no number in the input or output "
                 "column; fix or drop the row"
             ) from None
-    rows = np.array(picked, dtype=np.float64)
-    bad = ~(
-        np.isfinite(rows).all(axis=1) & (rows >= 0).all(axis=1) & (rows <= MAX_TOKENS).all(axis=1)
-    )
-    if bad.any():
-        number = int(np.argmax(bad)) + 2  # rows start on line 2, after the header
-        raise ConfigError(f"{source}:{number}: lengths must be in [0, {MAX_TOKENS}]")
-    return rows.astype(np.int64)
+    if not picked:
+        raise ConfigError(f"{source}: needs a header line and at least one row of lengths")
+    return np.array(picked, dtype=np.float64)

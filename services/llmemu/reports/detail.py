@@ -28,14 +28,17 @@ def histogram(values: np.ndarray, weights: np.ndarray | None = None) -> dict[str
     return {"edges_s": edges.tolist(), "counts": counts.astype(float).tolist()}
 
 
-def distributions(run: SimulationRun) -> dict[str, Any]:
-    """Per-request TTFT and TPOT, and the inter-token latency of every decode token."""
+def distributions(
+    run: SimulationRun, itl: tuple[np.ndarray, np.ndarray] | None = None
+) -> dict[str, Any]:
+    """Per-request TTFT and TPOT, and the inter-token latency of every decode token (`itl`:
+    itl_distribution(run.recorder) where the caller has it already)."""
     log = run.log
     first, generated = log.column("first_token_s"), log.column("generated")
     ttft = first - log.column("arrival_s")
     multi = generated > 1
     tpot = (log.column("finish_s")[multi] - first[multi]) / (generated[multi] - 1)
-    itl, weights = itl_distribution(run.recorder)
+    itl, weights = itl if itl is not None else itl_distribution(run.recorder)
     return {
         "ttft_s": histogram(ttft),
         "tpot_s": histogram(tpot),
@@ -43,10 +46,10 @@ def distributions(run: SimulationRun) -> dict[str, Any]:
     }
 
 
-def details(run: SimulationRun) -> dict[str, Any]:
+def details(run: SimulationRun, itl: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
     """The keys a report needs, to merge into `summarize`'s dict."""
     return {
-        "distributions": distributions(run),
+        "distributions": distributions(run, itl),
         "utilization_timeline": run.recorder.busy.to_dict(run.simulated_s),
         "iteration": representative_iteration(run),
     }

@@ -13,7 +13,6 @@ import copy
 from typing import Any
 
 from llmemu.cli.explain import op_rows
-from llmemu.core.nanoflow.pricer import NanoFlowPricer
 from llmemu.core.ops import BatchShape
 from llmemu.core.pricing import PlanPricer
 from llmemu.core.replica import Replica
@@ -74,8 +73,11 @@ def lanes(plan: PricedPlan, serial_timeline: bool) -> list[dict[str, Any]]:
 
 def nano_lanes(pricer: PlanPricer, batch: BatchShape) -> list[dict[str, Any]] | None:
     """NanoFlow's own schedule of the first layers (nano-ops on each processor's compute,
-    memory and network lanes, overlapping), or None for other batching policies."""
-    if not isinstance(pricer, NanoFlowPricer):
+    memory and network lanes, overlapping), or None for other batching policies. Only
+    NanoFlowPricer has `timing`; asking for it, not for the class, leaves the nanoflow
+    modules unimported by the scenarios that do not use them."""
+    timing = getattr(pricer, "timing", None)
+    if timing is None:
         return None
     return [
         {
@@ -87,7 +89,7 @@ def nano_lanes(pricer: PlanPricer, batch: BatchShape) -> list[dict[str, Any]] | 
             "start_s": bar.start_s,
             "duration_s": bar.end_s - bar.start_s,
         }
-        for bar in pricer.timing(batch).bars
+        for bar in timing(batch).bars
     ]
 
 

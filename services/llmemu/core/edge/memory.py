@@ -24,13 +24,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from llmemu.core.edge.blocks import Node, block_weight_bytes
+from llmemu.core.edge.defaults import CHECKPOINT_DTYPE_BYTES, RUNTIME_BYTES
 from llmemu.core.scenario import PolicySpec
 from llmemu.core.specs.model import ModelSpec, kv_bytes_per_token
-
-RUNTIME_BYTES = 0.5e9
-"""Default resident size of the serving process itself (assumption, docs/edge.md)."""
-CHECKPOINT_DTYPE_BYTES = 2
-"""Llama 2 checkpoints on Hugging Face are FP16 (config.json torch_dtype float16)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,14 +12,11 @@ so the engine's fused runs and the recorder's sums carry it like every other wor
 
 from __future__ import annotations
 
-from typing import Any
-
 from llmemu.core.catalog import load_device
 from llmemu.core.collectives import get_allreduce
 from llmemu.core.cost import Rates
 from llmemu.core.edge.blocks import Node, iteration_steps
 from llmemu.core.edge.collectives import broadcast
-from llmemu.core.edge.memory import CHECKPOINT_DTYPE_BYTES, RUNTIME_BYTES
 from llmemu.core.edge.window import run_window
 from llmemu.core.errors import ConfigError
 from llmemu.core.ops import BatchShape
@@ -29,13 +26,6 @@ from llmemu.core.specs.system import SystemSpec
 from llmemu.core.timeline import serial
 
 ACTIVITIES = ("compute", "communication", "barrier", "disk", "stall")
-EDGE_SETTINGS: dict[str, tuple[Any, ...]] = {
-    "memory_window": (None, 0),
-    "options.cold_start": (False,),
-    "options.checkpoint_dtype_bytes": (CHECKPOINT_DTYPE_BYTES,),
-    "options.runtime_bytes": (RUNTIME_BYTES,),
-}
-"""Policy settings only `edge` reads (here and in memory.py), with their no-effect values."""
 
 
 def edge_nodes(system: SystemSpec, dtype_bytes: int) -> tuple[Node, ...]:

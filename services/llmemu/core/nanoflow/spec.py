@@ -19,15 +19,6 @@ from llmemu.core.nanoflow.overlap import REST
 from llmemu.core.ops import OP_NAMES
 
 ORDERS = ("breadth", "depth")
-NANOFLOW_SETTINGS: dict[str, tuple[Any, ...]] = {
-    "options.nano_batches": (),
-    "options.splits": (None, {}),
-    "options.shares": (None, {}),
-    "options.order": ("breadth",),
-    "options.overlap": (True,),
-}
-"""Policy settings only `nanoflow` reads (`pipeline_from_options`), with the values that leave
-the paper's pipeline as it is; none for nano_batches, whose presence drops the paper's splits."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,8 +11,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
-
+from llmemu.core.data_limits import load_yaml
 from llmemu.core.errors import ConfigError
 
 KINDS = ("models", "devices", "systems", "engines")
@@ -34,6 +33,6 @@ def raw(kind: str, name: str) -> dict[str, Any]:
     if name not in names(kind):
         valid = ", ".join(names(kind))
         raise ConfigError(f"unknown {kind[:-1]} preset {name!r}; choose one of: {valid}")
-    data = yaml.safe_load(_folder(kind).joinpath(f"{name}.yaml").read_text())
+    data = load_yaml(_folder(kind).joinpath(f"{name}.yaml").read_text())
     data.setdefault("name", name)
     return data
