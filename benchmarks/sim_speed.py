@@ -158,5 +158,6 @@ def run_cases(args, tmp: Path) -> None:
             f"   peak RSS {peak_rss_mb():.0f} MB"
         )
 
+
 if __name__ == "__main__":
     main()
