@@ -10,6 +10,7 @@ the tokens the engine emitted. A sampler thread reads the server thread's stack 
 clock every millisecond and charges the CPU used since the previous sample to the
 component on top of the stack (table below), the way a sampling profiler does; C calls are
 charged to the Python code that made them (a socket write to the HTTP server's send). The
+request worker threads (tokenising, large bodies) run beside it; their CPU is a row of its own. The
 sampler needs the GIL to read a stack, so the switch interval is cut to 0.1 ms while it runs:
 with the default 5 ms a sample would wait for the server to go idle, and a burst of work
 would be charged to the idle event loop it ends in.
@@ -21,6 +22,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import subprocess
 import sys
 import threading
@@ -110,6 +112,21 @@ def server_thread() -> threading.Thread:
     return next(t for t in threading.enumerate() if t.name.endswith("(run)"))
 
 
+def children_cpu_s() -> float:
+    """User + system CPU seconds of this process's finished children (the bench client)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def workers_cpu() -> dict[int, float]:
+    """CPU seconds of each request worker thread (offload.py names them) alive now."""
+    return {
+        t.ident: time.clock_gettime(time.pthread_getcpuclockid(t.ident))
+        for t in threading.enumerate()
+        if t.name.startswith("llmemu-request") and t.ident is not None
+    }
+
+
 def one_run(concurrency: int, args: argparse.Namespace) -> dict:
     app = create_app(ServeSettings(model="llama-3-8b", system="h100x1", speed=1.0))
     on_lag = app.state.gateway.on_lag  # called once per token that leaves: the count, and p99
@@ -131,9 +148,12 @@ def one_run(concurrency: int, args: argparse.Namespace) -> dict:
                "--json"]  # fmt: skip
         clock = time.pthread_getcpuclockid(thread.ident)
         cpu0, wall0 = time.clock_gettime(clock), time.perf_counter()
+        workers0, client0 = workers_cpu(), children_cpu_s()
         with CpuSampler(thread) as sampler:
             out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        client_s = children_cpu_s() - client0
         cpu_s, wall_s = time.clock_gettime(clock) - cpu0, time.perf_counter() - wall0
+        workers_s = sum(s - workers0.get(i, 0.0) for i, s in workers_cpu().items())
     if not out.stdout.strip():
         raise RuntimeError(f"bench failed ({out.returncode}): {out.stderr[-2000:]}")
     errors = json.loads(out.stdout)["client"]["errors"]  # bench exits 1 when there are some
@@ -147,6 +167,8 @@ def one_run(concurrency: int, args: argparse.Namespace) -> dict:
         "server_cpu_share": cpu_s / wall_s,
         "lag_p99_ms": lags[int(0.99 * (tokens - 1))] * 1e3,
         "components_us": {k: v / tokens * 1e6 for k, v in sampler.cpu_s.items()},
+        "workers_us_per_token": workers_s / tokens * 1e6,
+        "client_us_per_token": client_s / tokens * 1e6,
         "event_loop": ",".join(sorted(loops)),
         # uvicorn imports the HTTP implementation it picked (httptools, if installed).
         "http": ",".join(
@@ -170,6 +192,8 @@ def show(rows: list[dict]) -> None:
     for name in names:
         print(f"{name:42s}" + "".join(f"{r['components_us'].get(name, 0):9.1f}" for r in rows))
     print(f"{'total (thread CPU clock)':42s}" + "".join(f"{r['cpu_us_per_token']:9.1f}" for r in rows))  # fmt: skip
+    print(f"{'request workers (tokenising), own clocks':42s}" + "".join(f"{r['workers_us_per_token']:9.1f}" for r in rows))  # fmt: skip
+    print(f"{'client process (llmemu bench), getrusage':42s}" + "".join(f"{r['client_us_per_token']:9.1f}" for r in rows))  # fmt: skip
     print(f"{'server thread busy (CPU s / wall s)':42s}" + "".join(f"{r['server_cpu_share']:9.0%}" for r in rows))  # fmt: skip
     print(f"{'pacing lag p99, ms':42s}" + "".join(f"{r['lag_p99_ms']:9.2f}" for r in rows))
     print(f"{'client errors':42s}" + "".join(f"{r['errors']:9d}" for r in rows))

@@ -161,7 +161,7 @@ def main() -> int:
     p.add_argument("--repeats", type=int, default=3, help="runs per point; rows report medians")
     p.add_argument("--sweep", action="store_true", help="also find, per speed, the largest concurrency with p99 lag x speed < 5 ms")  # fmt: skip
     p.add_argument("--speeds", default="1,0.5,0.25")
-    p.add_argument("--levels", default="32,64,96,128,192,256")
+    p.add_argument("--levels", default="32,64,128,192,256,320,384,512")
     p.add_argument("--find-max", action="store_true", help="bisect the largest concurrency at speed 1 with p99 lag < 5 ms")  # fmt: skip
     p.add_argument("--resolution", type=int, default=16, help="--find-max stops when the bracket is this narrow")  # fmt: skip
     p.add_argument("--out", help="write all rows as JSON here")

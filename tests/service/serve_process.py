@@ -28,6 +28,8 @@ def serving(*flags: str, niceness: int = 0):
                     break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
+                    # A server that is still running keeps stderr open: end it before reading.
+                    proc.kill()
                     raise AssertionError(f"serve did not start: {proc.stderr.read()}") from None
                 time.sleep(0.2)
         yield url

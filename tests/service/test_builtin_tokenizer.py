@@ -23,6 +23,12 @@ def test_cl100k_counts_words_as_tokens_and_falls_back_to_bytes():
     assert TOK.count("") == 0
 
 
+def test_prompts_are_encoded_together_and_token_ids_pass_through():
+    # cl100k_base: "hello" 15339, " world" 1917, " the" 279, " cat" 8415
+    assert TOK.encode_all(["hello world", [5, 6], " the cat"]) == [[15339, 1917], [5, 6], [279, 8415]]  # fmt: skip
+    assert TOK.encode_all([[1]]) == [[1]]
+
+
 def test_generated_words_are_frequent_english_words():
     assert len(TOK.word_ids) == 8192
     assert [TOK.word_text(i) for i in TOK.word_ids[:3]] == [" the", " and", " for"]

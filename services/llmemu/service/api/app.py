@@ -23,6 +23,7 @@ from llmemu.service.dashboard.state import Collectors
 from llmemu.service.live.clock import RealTimeClock
 from llmemu.service.live.emulation import Emulation, load_emulation
 from llmemu.service.live.fleet import new_scheduler, new_transport
+from llmemu.service.live.heap import frozen_heap
 from llmemu.service.live.pacing import OnePerTurn
 from llmemu.service.live.transport import InMemoryTransport
 from llmemu.service.metrics.endpoint import install_timings
@@ -88,7 +89,8 @@ def create_app(
     async def lifespan(_: FastAPI):
         scheduler.start()
         dashboard.start()
-        yield
+        with frozen_heap():
+            yield
         await dashboard.stop()
         await scheduler.stop()
         transport.close_all()

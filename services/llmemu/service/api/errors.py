@@ -10,8 +10,9 @@ import uuid
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from llmemu.protocol.openai import ErrorInfo, ErrorResponse
 
@@ -87,6 +88,12 @@ def install_error_handlers(app: FastAPI) -> None:
         err_type = TYPES.get(exc.status_code, "Error")
         body = error_body(exc.status_code, str(exc.detail), err_type)
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(_: Request, __: ClientDisconnect) -> Response:
+        # The client left while its body was still coming in: nothing was submitted, so
+        # there is nothing to abort, and nobody to answer (499, as for a whole answer).
+        return Response(status_code=499)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

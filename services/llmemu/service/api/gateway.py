@@ -8,8 +8,8 @@ its unfinished sequences aborted (their KV blocks freed, counted as `abort`).
 from __future__ import annotations
 
 import asyncio
+import random
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -54,6 +54,7 @@ class Gateway:
         self.offload = offload
         """Where a whole answer is rendered (its text grows with n x tokens); None: inline."""
         self.in_flight = 0
+        self._ids = random.Random()  # seeded from the OS: ids unique across gateways
 
     @classmethod
     def serving(cls, emu, transport: GatewayTransport, tok, clock, metrics, settings,
@@ -76,7 +77,8 @@ class Gateway:
 
     def new_job(self, chat: bool) -> Job:
         prefix = "chatcmpl" if chat else "cmpl"
-        return Job(f"{prefix}-{uuid.uuid4().hex}", chat, int(time.time()))
+        # 128 random bits as uuid4().hex has them, without its system call per request.
+        return Job(f"{prefix}-{self._ids.getrandbits(128):032x}", chat, int(time.time()))
 
     def check_model(self, name: str | None) -> None:
         if name is not None and name not in self.model_names:
@@ -129,11 +131,12 @@ class Gateway:
             self._advance,
             include_usage=bool(opts and (opts.include_usage or opts.continuous_usage_stats)),
             continuous_usage=bool(opts and opts.continuous_usage_stats),
+            lag_s=self.lag_s,
+            on_lag=self.on_lag,
         )
 
     # ---- both ---------------------------------------------------------------------------
     def _advance(self, choice: Choice, ev: TokenEvent, pending: dict[str, Choice]) -> tuple[str, int]:  # fmt: skip
-        self.on_lag(self.lag_s(ev.time_s))
         before, after = choice.generated, ev.generated
         choice.generated = after
         if ev.finish_reason is not None:
@@ -167,7 +170,9 @@ class Gateway:
                 for ev in events:
                     choice = pending.get(ev.seq_id)
                     if choice is not None:
-                        self._advance(choice, ev, pending)
+                        lag = self.lag_s(ev.time_s)
+                        for _ in range(self._advance(choice, ev, pending)[1]):
+                            self.on_lag(lag)
                         if ev.error is not None:
                             raise ApiError(ev.status, ev.error)
         finally:

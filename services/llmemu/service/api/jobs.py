@@ -11,7 +11,7 @@ from llmemu.service.api.errors import ApiError
 from llmemu.service.api.limits import check_messages, check_prompt_chars, stop_strings
 from llmemu.service.text.lengths import Draw, OutputSampler
 from llmemu.service.text.stops import apply_stop
-from llmemu.service.text.tokenizer import BuiltinTokenizer, render_chat
+from llmemu.service.text.tokenizer import render_chat
 
 MAX_SEQUENCES = 256
 """Prompts x n of one request at most: an emulator must not be told to hold a million."""
@@ -95,17 +95,8 @@ def _check_logprobs(value: int | None, param: str) -> None:
         raise ApiError(400, f"Requested sample logprobs of {asked}, which is greater than max allowed: {MAX_LOGPROBS}", param=param)  # fmt: skip
 
 
-def prompt_counts(req: CompletionRequest, tok: BuiltinTokenizer, max_model_len: int) -> list[int]:
-    return [len(p) if isinstance(p, list) else p for p in _prompts(req, tok, max_model_len, False)]
-
-
-def prompt_ids(req: CompletionRequest, tok: BuiltinTokenizer, max_model_len: int) -> list[tuple[int, ...]]:  # fmt: skip
-    """Each prompt's token ids (what a prefix cache keys its blocks on)."""
-    return [tuple(p) for p in _prompts(req, tok, max_model_len, True)]
-
-
-def _prompts(req: CompletionRequest, tok: BuiltinTokenizer, max_model_len: int, ids: bool) -> list:  # fmt: skip
-    """Each prompt as its token ids, or for text when `ids` is False only its count."""
+def completion_prompts(req: CompletionRequest, max_model_len: int, vocab_size: int) -> list[str | list[int]]:  # fmt: skip
+    """Each prompt as given, checked: a text (its length) or token ids (in the vocabulary)."""
     prompt = req.prompt
     if isinstance(prompt, str):
         prompts: list = [prompt]
@@ -115,28 +106,18 @@ def _prompts(req: CompletionRequest, tok: BuiltinTokenizer, max_model_len: int, 
         prompts = list(prompt)
     if not prompts:
         raise ApiError(400, "The prompt list is empty; give at least one prompt.", param="prompt")
-    counts = []
     for p in prompts:
         if isinstance(p, str):
             check_prompt_chars(p, max_model_len)
-            counts.append(tok.encode(p) if ids else tok.count(p))
             continue
-        bad = next((t for t in p if not 0 <= t < tok.vocab_size), None)
+        bad = next((t for t in p if not 0 <= t < vocab_size), None)
         if bad is not None:
-            raise ApiError(400, f"Token id {bad} is out of vocabulary (size {tok.vocab_size}).", param="prompt")  # fmt: skip
-        counts.append(p)
-    return counts
+            raise ApiError(400, f"Token id {bad} is out of vocabulary (size {vocab_size}).", param="prompt")  # fmt: skip
+    return prompts
 
 
-def chat_prompt_count(req: ChatCompletionRequest, tok: BuiltinTokenizer, max_model_len: int) -> int:
-    return tok.count(_chat_text(req, max_model_len))
-
-
-def chat_prompt_ids(req: ChatCompletionRequest, tok: BuiltinTokenizer, max_model_len: int) -> tuple[int, ...]:  # fmt: skip
-    return tuple(tok.encode(_chat_text(req, max_model_len)))
-
-
-def _chat_text(req: ChatCompletionRequest, max_model_len: int) -> str:
+def chat_prompt(req: ChatCompletionRequest, max_model_len: int) -> str:
+    """The conversation rendered as the model reads it, its length checked."""
     check_messages(len(req.messages))
     messages = [m.model_dump(exclude_none=True) for m in req.messages]
     text = render_chat(messages, req.add_generation_prompt)

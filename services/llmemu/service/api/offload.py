@@ -4,8 +4,9 @@ The event loop paces every stream's tokens and answers /health; anything that gr
 body holds all of them while it runs. Measured on the loop: parsing and validating an 8 MiB
 body took 0.5-4 s, tokenising a 6 MB prompt 12 s, stop matching 10,000 stop strings 13 s.
 So the body is read on the loop (it arrives there) and parsed, checked, tokenised, drawn and
-rendered here. The tokenizer releases the GIL while it encodes; pure-Python work hands the
-GIL back to the loop every switch interval (5 ms), so the loop stays responsive either way.
+rendered here. The tokenizer releases the GIL while it encodes (ServedTokenizer.encode_all);
+pure-Python work hands the GIL back to the loop every switch interval (5 ms), so the loop
+stays responsive either way.
 """
 
 from __future__ import annotations
@@ -35,8 +36,9 @@ def machine_workers() -> int:
 
 
 INLINE_BODY_BYTES = 16 << 10
-"""A body this small is handled on the loop itself. Its work is bounded by the request
-limits (at most ~4k prompt tokens, 64 stop strings: about a millisecond), while a hop to a
+"""A body this small is parsed, checked and drawn on the loop itself (its prompt is still
+tokenised in a worker, GIL released). Its work is bounded by the request limits (64 stop
+strings, a few thousand characters: well under a millisecond), while a hop to a
 worker thread waits for the GIL the busy loop holds, up to a 5 ms switch interval each
 way: on a quiet host that hop alone put live TTFT p50 at 23-38 ms where the emulated one is
 13 ms (tests/service/test_live_vs_offline.py)."""
@@ -52,9 +54,14 @@ class OffLoop:
 
     async def run_on(self, raw: bytes, fn: Callable[[bytes], T]) -> T:
         """`fn(raw)`: on the loop for a small body, in a worker thread for a large one."""
-        if len(raw) <= INLINE_BODY_BYTES:
-            return fn(raw)
-        return await self.run(fn, raw)
+        return await self.run_for(len(raw), fn, raw)
+
+    async def run_for(self, body_bytes: int, fn: Callable[..., T], /, *args: Any) -> T:
+        """`fn(*args)`, work that grows with a body of `body_bytes`: on the loop for a
+        small body, in a worker thread for a large one."""
+        if body_bytes <= INLINE_BODY_BYTES:
+            return fn(*args)
+        return await self.run(fn, *args)
 
     async def body(self, request: Request, model: type[Body]) -> Body:
         """The request's JSON body as `model`; errors as FastAPI words them (a 400)."""

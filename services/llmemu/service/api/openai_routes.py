@@ -1,9 +1,10 @@
 """The OpenAI routes (/v1/completions, /v1/chat/completions, /v1/models, /tokenize,
 /detokenize), shared by the embedded server and the distributed gateway.
 
-Each handler reads its body on the event loop and does everything that grows with the body
-(parsing, checks, tokenising, drawing the answers, rendering JSON) in one call on the
-worker threads (offload.py); only admission and the stream stay on the loop."""
+Each handler reads its body on the event loop and does what grows with the body (parsing,
+checks, drawing the answers, rendering JSON) on the worker threads when the body is large
+(offload.py); tokenising always runs there, where it releases the GIL. Admission and the
+stream stay on the loop."""
 
 from __future__ import annotations
 
@@ -24,11 +25,9 @@ from llmemu.service.api.jobs import (
     COMPLETIONS_DEFAULT_MAX_TOKENS,
     Job,
     build_job,
-    chat_prompt_count,
-    chat_prompt_ids,
+    chat_prompt,
     check_sampling,
-    prompt_counts,
-    prompt_ids,
+    completion_prompts,
 )
 from llmemu.service.api.limits import check_messages, check_prompt_chars
 from llmemu.service.api.offload import OffLoop, parse_body
@@ -41,28 +40,25 @@ def openai_routes(app: FastAPI, settings, emu, gateway: Gateway, tok, sampler, c
     keep_ids = getattr(emu, "prefix_caching", False)
     limits = {"max_model_len": max_len, "overflow": settings.context_overflow, "sampler": sampler, "word_text": tok.word_text}  # fmt: skip
 
-    def completion_job(raw: bytes) -> tuple[CompletionRequest, Job]:
+    def completion_prompts_of(raw: bytes) -> tuple[CompletionRequest, list[str | list[int]]]:
         body = parse_body(raw, CompletionRequest)
         gateway.check_model(body.model)
         check_sampling(body)
-        requested = body.max_tokens if body.max_tokens is not None else COMPLETIONS_DEFAULT_MAX_TOKENS  # fmt: skip
-        if not keep_ids:
-            counts = prompt_counts(body, tok, max_len)
-            return body, build_job(gateway.new_job(False), body, counts, requested, **limits)
-        ids = prompt_ids(body, tok, max_len)
-        counts = [len(i) for i in ids]
-        return body, build_job(gateway.new_job(False), body, counts, requested, ids=ids, **limits)  # fmt: skip
+        return body, completion_prompts(body, max_len, tok.vocab_size)
 
-    def chat_job(raw: bytes) -> tuple[ChatCompletionRequest, Job]:
+    def chat_prompts_of(raw: bytes) -> tuple[ChatCompletionRequest, list[str | list[int]]]:
         body = parse_body(raw, ChatCompletionRequest)
         gateway.check_model(body.model)
         check_sampling(body)
-        requested = body.max_completion_tokens if body.max_completion_tokens is not None else body.max_tokens  # fmt: skip
-        if not keep_ids:
-            counts = [chat_prompt_count(body, tok, max_len)]
-            return body, build_job(gateway.new_job(True), body, counts, requested, **limits)
-        ids = [chat_prompt_ids(body, tok, max_len)]
-        return body, build_job(gateway.new_job(True), body, [len(ids[0])], requested, ids=ids, **limits)  # fmt: skip
+        return body, [chat_prompt(body, max_len)]
+
+    def job_of(body: CompletionRequest | ChatCompletionRequest, ids: list[list[int]]) -> Job:
+        if isinstance(body, ChatCompletionRequest):
+            chat, requested = True, body.max_completion_tokens if body.max_completion_tokens is not None else body.max_tokens  # fmt: skip
+        else:
+            chat, requested = False, body.max_tokens if body.max_tokens is not None else COMPLETIONS_DEFAULT_MAX_TOKENS  # fmt: skip
+        kept = [tuple(i) for i in ids] if keep_ids else None
+        return build_job(gateway.new_job(chat), body, [len(i) for i in ids], requested, ids=kept, **limits)  # fmt: skip
 
     def tokenized(raw: bytes) -> JSONResponse:
         body = parse_body(raw, TokenizeRequest)
@@ -86,18 +82,23 @@ def openai_routes(app: FastAPI, settings, emu, gateway: Gateway, tok, sampler, c
             raise ApiError(400, f"Token id {bad} is out of vocabulary (size {tok.vocab_size}).", param="tokens")  # fmt: skip
         return JSONResponse({"prompt": tok.decode(body.tokens)})
 
-    async def serve(request: Request, prepare) -> Response:
+    async def serve(request: Request, prompts_of) -> Response:
         arrival_s = _arrival(request, clock)
-        body, job = await offload.run_on(await request.body(), prepare)
+        raw = await request.body()
+        body, prompts = await offload.run_on(raw, prompts_of)
+        # Tokenising releases the GIL: in a worker thread it holds up neither the event
+        # loop nor the streams' tokens, where inline it held both.
+        ids = await offload.run(tok.encode_all, prompts)
+        job = await offload.run_for(len(raw), job_of, body, ids)
         return await gateway.serve(job, body, request, arrival_s)
 
     @app.post("/v1/completions")
     async def completions(request: Request) -> Response:
-        return await serve(request, completion_job)
+        return await serve(request, completion_prompts_of)
 
     @app.post("/v1/chat/completions")
     async def chat(request: Request) -> Response:
-        return await serve(request, chat_job)
+        return await serve(request, chat_prompts_of)
 
     @app.get("/v1/models")
     async def models() -> dict:

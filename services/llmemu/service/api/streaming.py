@@ -1,10 +1,11 @@
-"""One streaming request's subscription: token events in, SSE chunks out, written as they are
-published (one write per iteration per stream).
+"""One streaming request's subscription: token events in, SSE chunks out, one write per
+iteration per stream.
 
-The transport calls `put_nowait` with each iteration's events for this request; the chunks
-are formatted and written there and then through the response's EagerWriter, so the engine
-loop's one pass over an iteration's streams is what hands every token out. Events that come
-before the response has started are held until it starts.
+The engine loop formats an iteration's chunks while it waits for the iteration to end
+(`prepare`) and writes them all when it does (the call `prepare` returns), so the burst at
+each iteration's end is the socket writes and little else. A network transport delivers
+events as they come (`put_nowait`: formatted and written at once). Events that come before
+the response has started are held until it starts.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from contextlib import suppress
+from functools import partial
 
 from llmemu.protocol.internal import TokenEvent
 from llmemu.service.api.eager import EagerWriter
@@ -24,6 +26,10 @@ Advance = Callable[[Choice, TokenEvent, dict[str, Choice]], tuple[str, int]]
 """The gateway's step of one choice: (text of the new tokens, how many), pending updated."""
 
 
+def _nothing() -> None:
+    return None
+
+
 class StreamSink:
     def __init__(
         self,
@@ -34,9 +40,13 @@ class StreamSink:
         *,
         include_usage: bool,
         continuous_usage: bool,
+        lag_s: Callable[[float], float],
+        on_lag: Callable[[float], None],
     ) -> None:
         self.job, self.pending, self.fmt, self.advance = job, pending, fmt, advance
         self.include_usage, self.continuous_usage = include_usage, continuous_usage
+        self.lag_s, self.on_lag = lag_s, on_lag
+        """Wall seconds a token left after its emulated moment; called once per token."""
         self.prompt = job.prompt_tokens  # a sum over the choices: once, not per token
         self.completion = 0
         self._writer: EagerWriter | None = None
@@ -45,18 +55,42 @@ class StreamSink:
 
     # ---- the transport's side (Subscriber) ------------------------------------------------
     def put_nowait(self, events: Events) -> None:
+        self.prepare(events)()
+
+    def prepare(self, events: Events) -> Callable[[], None]:
+        """Format `events` now; the call returned writes them. The choices' progress moves
+        here, so the engine loop calls what this returns before it prepares again (and on
+        shutdown, before it fails what is left)."""
         if self._ended.done():
-            return
+            return _nothing
         if self._writer is None:
-            self._early.append(events)
-            return
+            return partial(self._early.append, events)
+        if events is None:  # the client left, or the server is closing
+            return partial(self._end, None)
+        fmt, pending, parts, tokens = self.fmt, self.pending, [], 0
         try:
-            self._deliver(events)
-        except OSError:  # the client is gone: nothing more to write
-            self._end(None)
+            for ev in events:
+                choice = pending.get(ev.seq_id)
+                if choice is None:
+                    continue
+                if ev.error is not None:
+                    body = error_body(ev.status, ev.error, TYPES.get(ev.status, "InternalServerError"))  # fmt: skip
+                    parts.append(error_event(body))
+                    return partial(self._write, ("".join(parts) + DONE).encode(), tokens, True, ev.time_s)  # fmt: skip
+                text, new = self.advance(choice, ev, pending)
+                self.completion += new
+                tokens += new
+                usage = usage_json(self.prompt, self.completion) if self.continuous_usage else None  # fmt: skip
+                parts.append(fmt.content(choice.index, text, ev.finish_reason, usage, choice.stop_reason))  # fmt: skip
+            if not pending:
+                if self.include_usage:
+                    parts.append(fmt.usage(usage_json(self.prompt, self.completion)))
+                parts.append(DONE)
+            elif not parts:
+                return _nothing
         except Exception as exc:  # raised in the response's task, not in the publisher's
-            if not self._ended.done():
-                self._ended.set_exception(exc)
+            return partial(self._fail, exc)
+        return partial(self._write, "".join(parts).encode(), tokens, not pending, events[0].time_s)  # fmt: skip
 
     # ---- the response's side ----------------------------------------------------------
     async def run(self, writer: EagerWriter) -> None:
@@ -70,35 +104,30 @@ class StreamSink:
             self.put_nowait(events)
         await self._ended
 
-    # ---- formatting -------------------------------------------------------------------
-    def _deliver(self, events: Events) -> None:
-        if events is None:  # the client left, or the server is closing
-            self._end(None)
+    # ---- writing -----------------------------------------------------------------------
+    def _write(self, body: bytes, tokens: int, last: bool, due_s: float) -> None:
+        if self._ended.done():
             return
-        fmt, prompt, parts = self.fmt, self.prompt, []
-        for ev in events:
-            choice = self.pending.get(ev.seq_id)
-            if choice is None:
-                continue
-            if ev.error is not None:
-                body = error_body(ev.status, ev.error, TYPES.get(ev.status, "InternalServerError"))  # fmt: skip
-                parts.append(error_event(body))
-                self._end(parts)
-                return
-            text, new = self.advance(choice, ev, self.pending)
-            self.completion += new
-            usage = usage_json(prompt, self.completion) if self.continuous_usage else None
-            parts.append(fmt.content(choice.index, text, ev.finish_reason, usage, choice.stop_reason))  # fmt: skip
-        if not self.pending:
-            if self.include_usage:
-                parts.append(fmt.usage(usage_json(prompt, self.completion)))
-            self._end(parts)
-        elif parts:
-            self._writer.write("".join(parts).encode())  # type: ignore[union-attr]
+        if tokens == 1:
+            self.on_lag(self.lag_s(due_s))
+        elif tokens:
+            lag = self.lag_s(due_s)
+            for _ in range(tokens):
+                self.on_lag(lag)
+        if last:
+            self._ended.set_result(None)
+        try:
+            self._writer.write(body, more=not last)  # type: ignore[union-attr]
+        except OSError:  # the client is gone: nothing more to write
+            self._end(None)
 
-    def _end(self, parts: list[str] | None) -> None:
-        """Write the last chunk (`parts` and [DONE]; None: nothing more) and end the stream."""
-        self._ended.set_result(None)
-        body = b"" if parts is None else ("".join(parts) + DONE).encode()
+    def _fail(self, exc: Exception) -> None:
+        if not self._ended.done():
+            self._ended.set_exception(exc)
+
+    def _end(self, body: bytes | None) -> None:
+        """Write `body` as the last chunk (None: nothing more) and end the stream."""
+        if not self._ended.done():
+            self._ended.set_result(None)
         with suppress(OSError):  # the client is gone: nobody to tell
-            self._writer.write(body, more=False)  # type: ignore[union-attr]
+            self._writer.write(b"" if body is None else body, more=False)  # type: ignore[union-attr]

@@ -67,13 +67,19 @@ async def send_one(session: aiohttp.ClientSession, url: str, body: dict, rec: Re
             if resp.status != 200:
                 rec.error = f"HTTP {resp.status}: {(await resp.text())[:200]}"
                 return
-            async for line in resp.content:
-                if not line.startswith(b"data: "):
-                    continue
-                data = line[6:].strip()
-                if data == b"[DONE]":
-                    break
-                _chunk(json.loads(data), rec)
+            # What arrived, split into lines here: one await per read of the socket (an
+            # iteration's chunk), where reading line by line took two per token.
+            rest = b""
+            async for data in resp.content.iter_any():
+                lines = (rest + data).split(b"\n")
+                rest = lines.pop()
+                for line in lines:
+                    if not line.startswith(b"data: "):
+                        continue
+                    payload = line[6:].strip()
+                    if payload == b"[DONE]":
+                        return
+                    _chunk(json.loads(payload), rec)
     except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
         rec.error = f"{type(exc).__name__}: {exc}"
     finally:

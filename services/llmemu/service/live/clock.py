@@ -34,6 +34,10 @@ class RealTimeClock:
         return self._wall() - self.wall_at(emulated_s)
 
     async def sleep_until(self, emulated_s: float) -> None:
-        delay = self.wall_at(emulated_s) - self._wall()
-        if delay > 0:
+        """Return at the wall moment of `emulated_s` or after it, never before. An event
+        loop's timer can fire early (uvloop's count whole milliseconds of a truncated loop
+        clock: a quarter of 3-4 ms sleeps woke up to 1.2 ms early), so the wall clock is
+        read again on each wake and what is left is slept again."""
+        due = self.wall_at(emulated_s)
+        while (delay := due - self._wall()) > 0:
             await asyncio.sleep(delay)

@@ -1,8 +1,10 @@
 """The scheduler service: one asyncio task runs the core Engine step after step, in real time.
 
 After computing an iteration of emulated duration d that starts at emulated time t, it
-sleeps until the wall moment of t + d and only then emits the iteration's tokens, so each
-token leaves when the emulated iteration that produced it ends. An iteration starts when
+stages the iteration's tokens (the streams format their chunks), sleeps until the wall moment
+of t + d and only then releases them (the streams write), so each token leaves when the
+emulated iteration that produced it ends, and the burst of writes at that moment carries no
+formatting. An iteration starts when
 the previous one ended, or, after an idle spell, at the arrival that woke the engine; a
 host that falls behind does not move the emulated schedule, it shows up as pacing lag.
 
@@ -23,7 +25,7 @@ from llmemu.core.replica import Replica
 from llmemu.core.request import Request, Status
 from llmemu.protocol.internal import AbortSequence, SchedulerLoad, SubmitSequence, TokenEvent
 from llmemu.service.live.clock import RealTimeClock
-from llmemu.service.live.transport import SchedulerTransport
+from llmemu.service.live.transport import Release, SchedulerTransport
 
 log = logging.getLogger("llmemu.scheduler")
 
@@ -100,13 +102,18 @@ class SchedulerService:
                     await self.transport.wait()
                     continue
                 end_s = start_s + result.duration_s
-                await self.clock.sleep_until(end_s)
+                release, seen = self._stage(result, end_s)
+                try:
+                    await self.clock.sleep_until(end_s)
+                except asyncio.CancelledError:  # the tokens are computed: out before the errors
+                    release()
+                    raise
                 self.observer.on_pacing_lag(self.clock.lag_s(end_s))
                 self._last_end_s = end_s
-                seen = self._emit(result, end_s)
-                # The streams wrote their bytes during _emit, so observing now delays no token,
-                # and a client that read its last token and scrapes /metrics at once finds
-                # its request and iteration counted.
+                release()
+                # The streams have written their bytes, so observing now delays no token, and
+                # a client that read its last token and scrapes /metrics at once finds its
+                # request and iteration counted.
                 self._observe(result, start_s, end_s, seen)
                 await asyncio.sleep(0)  # what the writes readied runs before the next step
         except asyncio.CancelledError:
@@ -172,29 +179,25 @@ class SchedulerService:
                 self.engine.abort(seq.req)
                 self.observer.on_finish(seq.req, seq.msg, "abort")
 
-    def _emit(self, result: StepResult, end_s: float) -> list[tuple[Request, _Seq, float | None, str | None]]:  # fmt: skip
-        """Publish the iteration's tokens; return what the metrics still have to observe
-        (observed after the streams have written, so that metrics never delay a token).
-        The streams write as they are published, so the pass before it does nothing else."""
+    def _stage(self, result: StepResult, end_s: float) -> tuple[Release, list[tuple[Request, _Seq, float | None, str | None]]]:  # fmt: skip
+        """Stage the iteration's tokens with the transport; return its release and what the
+        metrics will observe once the tokens are out (metrics never delay a token)."""
         by_reply: dict[str, list[TokenEvent]] = {}
         finished = Status.FINISHED
-        for req in result.emitted:
-            msg = req.tag.msg
-            reason = msg.finish_reason if req.status is finished else None
-            event = TokenEvent(msg.seq_id, req.generated, end_s, reason)
-            by_reply.setdefault(msg.reply_to, []).append(event)
-        for reply_to, events in by_reply.items():
-            self.transport.publish(reply_to, events)
+        seqs = self._seqs
         seen = []
         for req in result.emitted:
             seq: _Seq = req.tag
+            msg = seq.msg
+            reason = msg.finish_reason if req.status is finished else None
+            event = TokenEvent(msg.seq_id, req.generated, end_s, reason)
+            by_reply.setdefault(msg.reply_to, []).append(event)
             gap_s = None if seq.last_token_s is None else end_s - seq.last_token_s
             seq.last_token_s = end_s
-            reason = seq.msg.finish_reason if req.status is finished else None
             if reason is not None:
-                del self._seqs[seq.msg.seq_id]
+                del seqs[msg.seq_id]
             seen.append((req, seq, gap_s, reason))
-        return seen
+        return self.transport.stage(by_reply), seen
 
     def _observe(self, result: StepResult, start_s: float, end_s: float, seen) -> None:
         observer = self.observer

@@ -13,15 +13,20 @@ from llmemu.core.fleet.prompts import token_block_hashes
 from llmemu.core.fleet.routers import Arrival, Router
 from llmemu.core.replica import Replica
 from llmemu.protocol.internal import AbortSequence, SchedulerLoad, SubmitSequence, TokenEvent
-from llmemu.service.live.transport import Command, CommandInbox, InMemoryTransport
+from llmemu.service.live.transport import Command, CommandInbox, InMemoryTransport, Release
 
 
 class ReplicaInbox(CommandInbox):
     """The scheduler side of one replica: its own commands, events out through the fleet."""
 
-    def __init__(self, publish: Callable[[str, list[TokenEvent]], None]) -> None:
+    def __init__(
+        self,
+        publish: Callable[[str, list[TokenEvent]], None],
+        stage: Callable[[dict[str, list[TokenEvent]]], Release],
+    ) -> None:
         super().__init__()
         self._publish = publish
+        self._stage = stage
         self.engine_load: Callable[[], SchedulerLoad] = lambda: SchedulerLoad(0, 0)
 
     def put(self, cmd: Command) -> None:
@@ -30,6 +35,9 @@ class ReplicaInbox(CommandInbox):
 
     def publish(self, reply_to: str, events: list[TokenEvent]) -> None:
         self._publish(reply_to, events)
+
+    def stage(self, batches: dict[str, list[TokenEvent]]) -> Release:
+        return self._stage(batches)
 
     def report_load(self, load: Callable[[], SchedulerLoad]) -> None:
         self.engine_load = load
@@ -69,7 +77,9 @@ class FleetTransport(InMemoryTransport):
 
     def __init__(self, replicas: list[tuple[str, Replica]], router: Router) -> None:
         super().__init__()
-        self.members = [LiveReplica(n, r, ReplicaInbox(self._deliver)) for n, r in replicas]
+        self.members = [
+            LiveReplica(n, r, ReplicaInbox(self._deliver, self._stage_all)) for n, r in replicas
+        ]
         self.router = router
         self.decisions: Counter[str] = Counter()
         self._where: dict[str, LiveReplica] = {}
@@ -102,10 +112,19 @@ class FleetTransport(InMemoryTransport):
         )
 
     def _deliver(self, reply_to: str, events: list[TokenEvent]) -> None:
+        self._finished(events)
+        self.publish(reply_to, events)
+
+    def _stage_all(self, batches: dict[str, list[TokenEvent]]) -> Release:
+        for events in batches.values():
+            self._finished(events)
+        return self.stage(batches)
+
+    def _finished(self, events: list[TokenEvent]) -> None:
+        """A finished sequence has nothing left to abort."""
         for ev in events:
             if ev.finish_reason is not None:
                 self._where.pop(ev.seq_id, None)
-        self.publish(reply_to, events)
 
 
 class FleetScheduler:

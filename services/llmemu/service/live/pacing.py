@@ -1,9 +1,10 @@
 """Keeping request handling from delaying token emissions.
 
-Counting a long prompt costs about a microsecond per token, and a closed-loop load sends
-its requests in bursts (a batch finishes together, its clients all send again). Handled back
-to back, 64 prompts of 512 tokens hold the event loop for ~35 ms, and every token due in
-that time goes out late. OnePerTurn lets one holder in per turn of the event loop, so the
+A request's handling on the event loop (parsing, checks, drawing its answer; its prompt is
+tokenised in a worker thread) is short, but a closed-loop load sends its requests in bursts
+(a batch finishes together, its clients all send again). Handled back to back, with their
+prompts counted on the loop, 64 prompts of 512 tokens held it for ~35 ms, and every token
+due in that time went out late. OnePerTurn lets one holder in per turn of the event loop, so the
 engine's wake-up timer runs between two requests, not after all of them (ArrivalStamp in
 middleware.py holds each request at the door until its turn).
 """

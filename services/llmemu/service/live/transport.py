@@ -3,13 +3,17 @@ transport of the embedded default. A Redis or HTTP transport (issue 7) implement
 two protocols; neither side knows which one it has.
 
 Events are published per iteration and per `reply_to` (one list per gateway request), so
-a network transport sends one message per iteration per request, never one per token.
+a network transport sends one message per iteration per request, never one per token. The
+engine loop stages an iteration's events before the iteration ends and releases them when it
+does: the in-memory transport has its subscribers format their chunks in between, so that
+the release is only the writes; a network transport sends them at the release.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from functools import partial
 from typing import Protocol
 
 from llmemu.protocol.internal import AbortSequence, SchedulerLoad, SubmitSequence, TokenEvent
@@ -17,18 +21,30 @@ from llmemu.protocol.internal import AbortSequence, SchedulerLoad, SubmitSequenc
 Command = SubmitSequence | AbortSequence
 Events = list[TokenEvent] | None
 """A list of events, or None: the subscription is over (client gone, server closing)."""
+Release = Callable[[], None]
+"""Hands out what was staged."""
 
 
 class Subscriber(Protocol):
-    """Where a subscription's events go: an asyncio.Queue, or a streaming response that
+    """Where a subscription's events go: an EventQueue, or a streaming response that
     writes them as they are published (service/api/streaming.py)."""
 
     def put_nowait(self, events: Events) -> None: ...
+    def prepare(self, events: list[TokenEvent]) -> Release:
+        """Get ready to take `events`; the call returned takes them."""
+        ...
+
+
+class EventQueue(asyncio.Queue):
+    """A subscription read by a task (a whole JSON answer): nothing to prepare."""
+
+    def prepare(self, events: list[TokenEvent]) -> Release:
+        return partial(self.put_nowait, events)
 
 
 class GatewayTransport(Protocol):
     def subscribe(self, reply_to: str, subscriber: Subscriber | None = None) -> Subscriber:
-        """Route `reply_to`'s events to `subscriber` (a new asyncio.Queue if None)."""
+        """Route `reply_to`'s events to `subscriber` (a new EventQueue if None)."""
         ...
 
     def unsubscribe(self, reply_to: str) -> None: ...
@@ -41,6 +57,10 @@ class SchedulerTransport(Protocol):
     def drain(self) -> list[Command]: ...
     async def wait(self) -> None: ...
     def publish(self, reply_to: str, events: list[TokenEvent]) -> None: ...
+    def stage(self, batches: dict[str, list[TokenEvent]]) -> Release:
+        """Get an iteration's events (per reply_to) ready; the call returned publishes them."""
+        ...
+
     def report_load(self, load: Callable[[], SchedulerLoad]) -> None: ...
 
 
@@ -60,6 +80,20 @@ class CommandInbox:
     async def wait(self) -> None:
         await self._wakeup.wait()
 
+    def stage(self, batches: dict[str, list[TokenEvent]]) -> Release:
+        """Nothing to prepare ahead: the release publishes."""
+        return partial(_publish_all, self.publish, batches)  # type: ignore[attr-defined]
+
+
+def _publish_all(publish: Callable[[str, list[TokenEvent]], None], batches: dict[str, list[TokenEvent]]) -> None:  # fmt: skip
+    for reply_to, events in batches.items():
+        publish(reply_to, events)
+
+
+def _release_all(releases: list[Release]) -> None:
+    for release in releases:
+        release()
+
 
 class InMemoryTransport(CommandInbox):
     """Both sides in one process and one event loop: a command list and one queue per
@@ -72,7 +106,7 @@ class InMemoryTransport(CommandInbox):
 
     # ---- gateway side -----------------------------------------------------------------
     def subscribe(self, reply_to: str, subscriber: Subscriber | None = None) -> Subscriber:
-        queue = asyncio.Queue() if subscriber is None else subscriber
+        queue = EventQueue() if subscriber is None else subscriber
         self._subs[reply_to] = queue
         return queue
 
@@ -102,6 +136,13 @@ class InMemoryTransport(CommandInbox):
         queue = self._subs.get(reply_to)
         if queue is not None:
             queue.put_nowait(events)
+
+    def stage(self, batches: dict[str, list[TokenEvent]]) -> Release:
+        """Each subscriber prepares its events now (a stream formats its chunks); the
+        release hands them over, in the order staged."""
+        subs = self._subs
+        releases = [sub.prepare(events) for reply_to, events in batches.items() if (sub := subs.get(reply_to)) is not None]  # fmt: skip
+        return partial(_release_all, releases)
 
     def report_load(self, load: Callable[[], SchedulerLoad]) -> None:
         self._load = load
