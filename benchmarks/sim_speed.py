@@ -10,14 +10,16 @@
     of each first prints what both simulated (requests, tokens, makespan) and fills Vidur's
     predictor cache.
 (c) 1,000,000 ShareGPT-length requests over 64 h100x1 replicas, round-robin, Poisson at
-    80 % of the fleet's capacity (benchmarks/sim_fleet_min.py: a minimal multi-engine loop,
-    not the fleet driver), with its peak RSS. `--skip-c` leaves it out (minutes).
+    80 % of the fleet's capacity (the scenario derives it): the fleet driver through
+    `llmemu simulate --json`, run once, with the process's peak RSS. `--skip-c` leaves it
+    out, `--only-c` runs it alone; `--c-requests N` runs it with N requests at the same rate.
 
 A fixed pure-Python loop is timed first: this shared host's speed drifts (by 10x under
 load), so each report carries it and runs taken at different times compare by it. CPU
 seconds (user + system of the child) are steadier than wall seconds on a busy host.
 
-Usage: python benchmarks/sim_speed.py [--repeat 5] [--skip-c] [--vidur PYTHON --vidur-dir DIR]
+Usage: python benchmarks/sim_speed.py [--repeat 5] [--skip-c | --only-c] [--c-requests N]
+                                      [--vidur PYTHON --vidur-dir DIR]
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ CASES = {
     "a: sharegpt llama-3-8b h100x1": HERE / "scenarios" / "sharegpt-llama3-8b-h100.yaml",
     CASE_B: HERE / "scenarios" / "vidur-codellama34b-a100x2.yaml",
 }
+FLEET = HERE / "scenarios" / "fleet-sharegpt-64xh100.yaml"
 
 
 def timed(cmd: list[str], cwd: Path | None = None, env=None) -> tuple[float, float, str, str]:
@@ -60,6 +63,12 @@ def simulate(scenario: Path, *extra: str) -> tuple[float, float, dict]:
     cmd = [sys.executable, "-m", "llmemu.cli.main", "simulate", str(scenario), "--json", *extra]
     wall, cpu, out, _ = timed(cmd)
     return wall, cpu, json.loads(out)
+
+
+def peak_rss_mb() -> float:
+    """The largest peak RSS of any child so far (Linux: ru_maxrss in KiB); case (c) runs
+    last and uses far more than the others, so this is its own."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
 def vidur_run(args, tmp: Path, metrics: Path | None = None) -> tuple[float, float, str]:
@@ -100,6 +109,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--skip-c", action="store_true", help="leave out the 1M-request case")
+    parser.add_argument("--only-c", action="store_true", help="run the 1M-request case alone")
+    parser.add_argument("--c-requests", type=int, help="case (c) with this many requests")
     parser.add_argument("--vidur", metavar="PYTHON", help="an interpreter with vidur installed")
     parser.add_argument("--vidur-dir", metavar="DIR", type=Path, help="a Vidur checkout")
     args = parser.parse_args()
@@ -115,7 +126,7 @@ def main() -> None:
 def run_cases(args, tmp: Path) -> None:
     print(f"host reference loop (10M additions): {statistics.median(host_speed_s() for _ in range(3)):.3f} s")  # fmt: skip
     print(f"{'case':<32}{'wall s':>8}{'cpu s':>8}{'sim s/wall s':>14}{'iterations':>12}{'steps':>8}")  # fmt: skip
-    for name, scenario in CASES.items():
+    for name, scenario in {} if args.only_c else CASES.items():
         vidur = name == CASE_B and args.vidur
         runs, theirs = [], []
         for _ in range(args.repeat):
@@ -134,12 +145,17 @@ def run_cases(args, tmp: Path) -> None:
             print(f"{'  vidur 0.0.26, same requests':<32}{v_wall:>8.2f}{v_cpu:>8.2f}{span / v_wall:>14.0f}")  # fmt: skip
             print(f"{'  llmemu faster by':<32}{v_wall / wall:>7.1f}x{v_cpu / cpu:>7.1f}x")
     if not args.skip_c:
-        wall, cpu, out, _ = timed([sys.executable, str(HERE / "sim_fleet_min.py")])
-        result = json.loads(out)
+        sets = ["--set", f"workload.requests={args.c_requests}"] if args.c_requests else []
+        wall, cpu, result = simulate(FLEET, *sets)
+        done = result["requests"]["completed"]
         print(
-            f"{'c: 1M sharegpt, 64 x h100x1':<32}{wall:>8.2f}{cpu:>8.2f}"
+            f"{'c: sharegpt, 64 x h100x1':<32}{wall:>8.2f}{cpu:>8.2f}"
             f"{result['simulated_s'] / wall:>14.0f}{result['iterations']:>12}"
-            f"   peak RSS {result['max_rss_mb']:.0f} MB"
+            f"{result['engine_steps']:>8}"
+        )
+        print(
+            f"{'  requests, CPU us per request':<32}{done:>8}{cpu / done * 1e6:>8.0f}"
+            f"   peak RSS {peak_rss_mb():.0f} MB"
         )
 
 

@@ -74,7 +74,11 @@ def fleet_workload(loaded: Loaded) -> FleetWorkload:
     return capped(w, loaded.model.max_context)
 
 
-def simulate_fleet(loaded: Loaded, progress, wall_start: float) -> dict[str, Any]:
+def simulate_fleet(
+    loaded: Loaded, progress, wall_start: float, requests_out: str | None = None
+) -> dict[str, Any]:
+    """The fleet's summary; `requests_out`: also a CSV row per finished request, the id
+    being its index in the workload."""
     import time
 
     from llmemu.reports.fleet import fleet_details
@@ -91,4 +95,6 @@ def simulate_fleet(loaded: Loaded, progress, wall_start: float) -> dict[str, Any
     run = driver.run(fleet_workload(loaded), progress)
     summary = fleet_summary(run, time.perf_counter() - wall_start)
     summary.update(fleet_details(run, merged_run(run), summary))
+    if requests_out:
+        Path(requests_out).write_text("\n".join(run.log.csv_lines()) + "\n")
     return summary

@@ -60,7 +60,7 @@ def _run_simulate(args: argparse.Namespace) -> int:
     if needs_fleet(loaded):
         from llmemu.cli.fleet import simulate_fleet
 
-        summary = simulate_fleet(loaded, Progress("simulating"), start)
+        summary = simulate_fleet(loaded, Progress("simulating"), start, args.requests_out)
         searched = None
     else:
         workload = loaded.workload()

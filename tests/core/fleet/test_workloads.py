@@ -84,8 +84,8 @@ def test_sessions_grow_the_prompt_by_each_answer_and_wait_for_it():
     t1 = block_hashes(w.segments[0], 16, 250)
     t2 = block_hashes(w.segments[1], 16, 450)
     assert len(t1) == 15 and t2[:15] == t1 and w.segments[1][:2] == w.segments[0]
-    run = run_fleet_raw(data)
-    by_index = {fr.index: fr for fr in run.requests}
-    assert len(by_index) == 6
+    log = run_fleet_raw(data).log
+    arrival, finish = log.column("arrival_s"), log.column("finish_s")  # by request index
+    assert len(log) == 6
     for i in (1, 2, 4, 5):
-        assert by_index[i].arrival_s == pytest.approx(by_index[i - 1].served.finish_s + 2.0)
+        assert arrival[i] == pytest.approx(finish[i - 1] + 2.0)

@@ -13,6 +13,28 @@ import numpy as np
 from llmemu.core.fleet.members import FleetRequest
 from llmemu.core.fleet.workload import FleetWorkload
 
+CHUNK = 4096
+"""Entries of a column turned into Python numbers at a time, for a schedule read in order."""
+
+
+class _Chunked:
+    """A numpy column read in order as Python numbers, converted CHUNK entries at a time:
+    indexing numpy for one scalar costs several times what a list does."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.values = values
+        self.lo = self.hi = 0
+        self.items: list = []
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __getitem__(self, i: int):
+        if not self.lo <= i < self.hi:
+            self.lo, self.hi = i, min(i + CHUNK, len(self.values))
+            self.items = self.values[self.lo : self.hi].tolist()
+        return self.items[i - self.lo]
+
 
 class ArrivalQueue:
     def __init__(self, workload: FleetWorkload) -> None:
@@ -29,33 +51,43 @@ class ArrivalQueue:
         else:
             self.fixed = np.flatnonzero(~np.isnan(workload.arrivals))
             self._next_closed = self.total
-        self._times = workload.arrivals[self.fixed] if len(self.fixed) else np.empty(0)
+        times = workload.arrivals[self.fixed] if len(self.fixed) else np.empty(0)
+        self._times, self._fixed = _Chunked(times), _Chunked(self.fixed)
         self._pos = 0
+        # Lengths are read in order only when nothing waits for a completion.
+        in_order = self.fixed_only
+        self._inputs = _Chunked(workload.inputs) if in_order else workload.inputs
+        self._outputs = _Chunked(workload.outputs) if in_order else workload.outputs
+
+    @property
+    def fixed_only(self) -> bool:
+        """Every arrival is on the fixed schedule: none waits for another's completion."""
+        return len(self.fixed) == self.total and self.w.parents is None
 
     def _push(self, t: float, kind: str, item: Any) -> None:
         self._seq += 1
         heapq.heappush(self.heap, (t, self._seq, kind, item))
 
     def next_time(self) -> float:
-        fixed = float(self._times[self._pos]) if self._pos < len(self._times) else math.inf
+        fixed = self._times[self._pos] if self._pos < len(self._times) else math.inf
         return min(fixed, self.heap[0][0]) if self.heap else fixed
 
     def pop(self) -> tuple[str, Any]:
         """The earliest event: ("arrive", request index) or ("hand_over", FleetRequest)."""
-        fixed = float(self._times[self._pos]) if self._pos < len(self._times) else math.inf
+        fixed = self._times[self._pos] if self._pos < len(self._times) else math.inf
         if self.heap and self.heap[0][0] < fixed:
             _, _, kind, item = heapq.heappop(self.heap)
             return kind, item
         self._pos += 1
-        return "arrive", int(self.fixed[self._pos - 1])
+        return "arrive", self._fixed[self._pos - 1]
 
     def request(self, i: int, now: float) -> FleetRequest:
         w = self.w
         return FleetRequest(
             i,
             now,
-            int(w.inputs[i]),
-            int(w.outputs[i]),
+            int(self._inputs[i]),
+            int(self._outputs[i]),
             w.segments[i] if w.segments is not None else None,
             int(w.sessions[i]) if w.sessions is not None else None,
         )

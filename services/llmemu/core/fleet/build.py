@@ -32,6 +32,20 @@ def pool_policy(base: PolicySpec, pool: PoolSpec, where: str) -> PolicySpec:
         raise ConfigError(f"{where}.policy.{field}: {err['msg']}") from None
 
 
+def share_price_caches(source: Any, target: Any) -> None:
+    """Give `target`, a PlanPricer of a replica identical to `source`'s, the same caches of
+    prices: the per-op Pricer and the decode memo are functions of the batch alone, so one
+    replica's misses warm the others, where each would otherwise price the same shapes anew.
+    What carries state of its own (expert sampling, an edge node's cold start) stays apart."""
+    while source is not None and target is not None:
+        if type(source) is not type(target):
+            return
+        target.pricer = source.pricer
+        if getattr(source, "memo", None) is not None:
+            target.memo = source.memo
+        source, target = getattr(source, "inner", None), getattr(target, "inner", None)
+
+
 def build_fleet(
     cluster: ClusterSpec,
     model: ModelSpec,
@@ -47,8 +61,13 @@ def build_fleet(
         where = f"cluster.pools[{p}]" if cluster.pools else "cluster"
         pool_system = system if pool.system is None else load_system(pool.system)
         pool_pol = pool_policy(policy, pool, where)
+        first = None
         for i in range(pool.replicas):
             replica = build_replica(model, pool_system, pool_pol, seed=seed + len(replicas))
+            if first is None:
+                first = replica
+            else:
+                share_price_caches(first.engine.pricer, replica.engine.pricer)
             name = f"{pool.name}-{i}"
             replicas.append(FleetReplica(name, pool.name, pool.role, replica))
     router = make_router(cluster.router, cluster.router_options)

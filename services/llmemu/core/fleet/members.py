@@ -3,14 +3,24 @@ through the fleet (a prefill replica, a KV transfer, a decode replica)."""
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, field
 
-from llmemu.core.busy_series import BusySeries
+from llmemu.core.engine import Engine
 from llmemu.core.fleet.link import Transfer
+from llmemu.core.fleet.load import LoadSeries
 from llmemu.core.fleet.prompts import Segments, block_hashes
 from llmemu.core.replica import Replica
 from llmemu.core.request import Request
 from llmemu.core.simulate import Recorder
+
+
+def compact_recorder() -> Recorder:
+    """A Recorder whose per-step samples are machine numbers (8 bytes each) rather than
+    Python objects in lists: a fleet takes millions of steps."""
+    return Recorder(
+        itl_first=array("d"), itl_slope=array("d"), itl_count=array("q"), itl_weight=array("q")
+    )  # type: ignore[arg-type]  # append, extend and len are all the summary uses
 
 
 @dataclass(eq=False)
@@ -20,9 +30,10 @@ class FleetReplica:
     role: str
     """mixed, prefill or decode (core/fleet/spec.py)."""
     replica: Replica
-    recorder: Recorder = field(default_factory=Recorder)
-    requests: list[Request] = field(default_factory=list)
-    load: BusySeries = field(default_factory=BusySeries)
+    recorder: Recorder = field(default_factory=lambda: compact_recorder())
+    assigned: int = 0
+    """Requests routed to it so far."""
+    load: LoadSeries = field(default_factory=LoadSeries)
     """Batch size ("batch") and KV usage ("kv") integrated over time, for the load picture."""
     free_at: float = 0.0
     """When its current step ends (or ended)."""
@@ -33,9 +44,13 @@ class FleetReplica:
     stepping: bool = False
     """In the driver's heap of replicas with a step to take."""
 
-    @property
-    def caches_prefixes(self) -> bool:
-        return hasattr(self.replica.engine.kv, "set_hashes")
+    caches_prefixes: bool = field(init=False)
+    """Its KV cache keeps prefixes (and takes their hashes when a request arrives)."""
+    engine: Engine = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.engine = self.replica.engine
+        self.caches_prefixes = hasattr(self.engine.kv, "set_hashes")
 
     @property
     def num_waiting(self) -> int:
@@ -51,7 +66,7 @@ class FleetReplica:
 
     @property
     def num_assigned(self) -> int:
-        return len(self.requests)
+        return self.assigned
 
     @property
     def block_size(self) -> int:
@@ -78,13 +93,17 @@ class FleetRequest:
     transfer: Transfer | None = None
     kv_bytes: float = 0.0
     """Bytes of prompt KV handed from its prefill to its decode replica."""
-    _hashes: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    prefill_replica: int = -1
+    """Index of the replica that computed its prompt."""
+    _hashes: dict[int, tuple[int, ...]] | None = None
 
     def hashes(self, block_size: int) -> tuple[int, ...]:
         """Chained keys of the full blocks of `block_size` tokens of the prompt, and of
         the answer where the workload knows its content (a session's next turn repeats it)."""
         if self.segments is None:
             return ()
+        if self._hashes is None:
+            self._hashes = {}
         keys = self._hashes.get(block_size)
         if keys is None:
             known = self.prompt_tokens + self.output_tokens

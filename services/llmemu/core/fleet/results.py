@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 
 from llmemu.core.fleet.driver import FleetRun
-from llmemu.core.fleet.members import FleetReplica
+from llmemu.core.fleet.log import FleetLog
+from llmemu.core.fleet.members import FleetReplica, compact_recorder
 from llmemu.core.pricing import ProcessorWork
 from llmemu.core.results import _stats, summarize
 from llmemu.core.simulate import Recorder, SimulationRun
@@ -17,7 +18,7 @@ from llmemu.core.simulate import Recorder, SimulationRun
 def merged_run(run: FleetRun) -> SimulationRun:
     """The fleet as one run: every finished request once (its last replica's record, with
     the first token from its prefill) and every replica's iterations."""
-    rec = Recorder()
+    rec = compact_recorder()
     for r in run.replicas:
         src = r.recorder
         rec.iterations += src.iterations
@@ -27,8 +28,7 @@ def merged_run(run: FleetRun) -> SimulationRun:
             getattr(rec, name).extend(getattr(src, name))
         for proc, work in src.work.items():
             rec.work.setdefault(_device_key(run, r, proc), ProcessorWork()).add(work)
-    served = [fr.served for fr in run.requests if fr.served is not None]
-    return SimulationRun(run.replicas[0].replica, served, run.rejected, run.simulated_s, rec)
+    return SimulationRun(run.replicas[0].replica, [], run.rejected, run.simulated_s, rec, run.log)
 
 
 def _device_key(run: FleetRun, r: FleetReplica, proc: str) -> str:
@@ -52,7 +52,8 @@ def fleet_summary(run: FleetRun, wall_s: float) -> dict[str, Any]:
     caps = [r.replica.engine.kv for r in run.replicas]
     summary["memory"]["kv_capacity_tokens"] = sum(kv.num_blocks * kv.block_size for kv in caps)
     summary["memory"]["kv_peak_usage"] = max(_kv_peak(r) for r in run.replicas)
-    summary["replicas"] = {r.name: _replica(r, span) for r in run.replicas}
+    per_replica = _PerReplica(run.log)
+    summary["replicas"] = {r.name: per_replica.summary(r, span) for r in run.replicas}
     summary["router"] = {"name": run.router, "decisions": dict(run.decisions)}
     cache = _prefix_cache(run.replicas)
     if cache is not None:
@@ -99,23 +100,51 @@ def _kv_peak_bytes(rs: list[FleetReplica]) -> float:
     return max(kv_bytes)
 
 
-def _replica(r: FleetReplica, span: float) -> dict[str, Any]:
-    done = [q for q in r.requests if q.finish_s is not None]
-    first = np.array([q.first_token_s - q.arrival_s for q in done])
-    multi = [q for q in done if q.generated > 1]
-    tpot = np.array([(q.finish_s - q.first_token_s) / (q.generated - 1) for q in multi])
-    stats = _cache_stats(r)
-    return {
-        "pool": r.pool,
-        "role": r.role,
-        "requests": len(done),
-        "throughput": sum(q.generated for q in done) / span,
-        "ttft_s": _stats(first),
-        "tpot_s": _stats(tpot),
-        "kv_peak_usage": _kv_peak(r),
-        "prefix_hit_ratio": stats["hit_ratio"] if stats else 0.0,
-        "load_timeline": r.load.to_dict(span),
-    }
+class _PerReplica:
+    """Each replica's requests, read off the fleet's log: a prefill replica's are those whose
+    prompt it computed (each left it with one token), any other's those it finished. The log
+    is sorted by replica once, so each replica reads a slice."""
+
+    def __init__(self, log: FleetLog) -> None:
+        ttft = log.column("first_token_s") - log.column("arrival_s")
+        generated = log.column("generated")
+        decoded = np.maximum(generated - 1, 1)
+        tpot = (log.column("finish_s") - log.column("first_token_s")) / decoded
+        self.groups = {
+            role: _Groups(log.replicas(by), ttft, generated, tpot)
+            for role, by in (("prefill", "prefilled_by"), ("other", "served_by"))
+        }
+
+    def summary(self, r: FleetReplica, span: float) -> dict[str, Any]:
+        prefill = r.role == "prefill"
+        ttft, generated, tpot = self.groups["prefill" if prefill else "other"].of(r.index)
+        if prefill:  # a prompt computed here left with its first token
+            generated = np.ones(len(ttft))
+        stats = _cache_stats(r)
+        return {
+            "pool": r.pool,
+            "role": r.role,
+            "requests": len(ttft),
+            "throughput": float(generated.sum()) / span,
+            "ttft_s": _stats(ttft),
+            "tpot_s": _stats(tpot[generated > 1]),
+            "kv_peak_usage": _kv_peak(r),
+            "prefix_hit_ratio": stats["hit_ratio"] if stats else 0.0,
+            "load_timeline": r.load.to_dict(span),
+        }
+
+
+class _Groups:
+    """Columns sorted by a replica index, and where each replica's rows start."""
+
+    def __init__(self, key: np.ndarray, *columns: np.ndarray) -> None:
+        order = np.argsort(key, kind="stable")
+        self.key = key[order]
+        self.columns = [c[order] for c in columns]
+
+    def of(self, index: int) -> list[np.ndarray]:
+        lo, hi = np.searchsorted(self.key, [index, index + 1])
+        return [c[lo:hi] for c in self.columns]
 
 
 def _cache_stats(r: FleetReplica) -> dict[str, float] | None:

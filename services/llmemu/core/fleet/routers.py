@@ -48,6 +48,9 @@ def _load(r: ReplicaView) -> tuple[int, float, int]:
 
 
 class RoundRobin:
+    reads_replicas = False
+    """Its picks depend on no replica's state (the driver may then advance replicas apart)."""
+
     def __init__(self, options: dict[str, float]) -> None:
         self._next = 0
 
@@ -125,6 +128,9 @@ class Session:
 
 
 class Router(Protocol):
+    """`reads_replicas = False` on a router whose picks read no replica state; a router
+    without the attribute reads it."""
+
     def pick(self, req: Arrival, replicas: Sequence[ReplicaView]) -> int: ...
 
 

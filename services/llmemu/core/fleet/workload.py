@@ -3,6 +3,7 @@ multi-turn sessions, or a Mooncake trace. Pure: the trace arrives as parsed rows
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,7 +33,7 @@ class FleetWorkload:
     arrivals: np.ndarray | None
     """Seconds; NaN for a later turn, released `think_s` after its previous turn finishes."""
     concurrency: int = 0
-    segments: list[Segments] | None = None
+    segments: Sequence[Segments] | None = None
     sessions: np.ndarray | None = None
     parents: np.ndarray | None = None
     """Index of the turn a request follows, -1 for none."""
@@ -51,11 +52,23 @@ def with_prefix_groups(w: Workload, spec: PrefixGroups, seed: int) -> FleetWorkl
     shared = rng.random(n) < spec.fraction
     group = rng.integers(0, spec.groups, n)
     inputs = w.inputs + np.where(shared, spec.tokens, 0)
-    segments = [
-        ((g, spec.tokens), (own(i), int(w.inputs[i]))) if s else ((own(i), int(w.inputs[i])),)
-        for i, (s, g) in enumerate(zip(shared.tolist(), group.tolist(), strict=True))
-    ]
+    segments = GroupSegments(np.where(shared, group, -1), spec.tokens, w.inputs)
     return FleetWorkload(inputs, w.outputs, w.arrivals, w.concurrency, segments)
+
+
+class GroupSegments(Sequence[Segments]):
+    """Request i's prompt: system prompt `group[i]` (none where -1), then its own text. Made
+    when asked for, so a million requests hold three arrays rather than a million tuples."""
+
+    def __init__(self, group: np.ndarray, tokens: int, own_tokens: np.ndarray) -> None:
+        self.group, self.tokens, self.own_tokens = group, tokens, own_tokens
+
+    def __len__(self) -> int:
+        return len(self.group)
+
+    def __getitem__(self, i):  # type: ignore[override]  # an index, never a slice here
+        g, mine = int(self.group[i]), (own(i), int(self.own_tokens[i]))
+        return ((g, self.tokens), mine) if g >= 0 else (mine,)
 
 
 def with_sessions(spec: WorkloadSpec, sessions: Sessions, seed: int) -> FleetWorkload:
