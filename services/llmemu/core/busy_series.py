@@ -27,8 +27,17 @@ class BusySeries:
         """Credit `busy_s[processor]` seconds of work done between start_s and end_s."""
         while end_s > self.bin_s * self.num_bins:
             self._coarsen()
-        first = min(int(start_s / self.bin_s), self.num_bins - 1)
-        last = min(int(end_s / self.bin_s), self.num_bins - 1)
+        first = int(start_s / self.bin_s)
+        last = int(end_s / self.bin_s)
+        if first == last and last < self.num_bins:  # most steps: inside one bin
+            bins = self.bins
+            for name, seconds in busy_s.items():
+                row = bins.get(name)
+                if row is None:
+                    row = bins[name] = [0.0] * self.num_bins
+                row[first] += seconds
+            return
+        first, last = min(first, self.num_bins - 1), min(last, self.num_bins - 1)
         duration = end_s - start_s
         for name, seconds in busy_s.items():
             row = self.bins.get(name)

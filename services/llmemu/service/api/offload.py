@@ -36,8 +36,7 @@ def machine_workers() -> int:
 
 
 INLINE_BODY_BYTES = 16 << 10
-"""A body this small is parsed, checked and drawn on the loop itself (its prompt is still
-tokenised in a worker, GIL released). Its work is bounded by the request limits (64 stop
+"""A body this small is parsed, checked, tokenised and drawn on the loop itself. Its work is bounded by the request limits (64 stop
 strings, a few thousand characters: well under a millisecond), while a hop to a
 worker thread waits for the GIL the busy loop holds, up to a 5 ms switch interval each
 way: on a quiet host that hop alone put live TTFT p50 at 23-38 ms where the emulated one is
