@@ -6,6 +6,7 @@ Two sources, both one GPU's share of one layer's projection under tensor paralle
 - `data/kernels/measured/<gpu>__*.csv` (this project's own runs of
   `benchmarks/gpu/measure_kernels.py`): one row per GEMM with the per-GPU `m, k, n`;
   `<gpu>_fp8__*.csv` hold its FP8 GEMMs (`--fp8`), kept apart from the FP16 rows.
+  `<gpu>_longctx__*.csv` (`--long-context`) hold attention only and are not read here.
 
 Each row becomes the *whole-replica* op that the planner builds (`planner.gemm`), priced on
 a system with `tensor_parallel` = the row's TP, so what is compared is exactly what the
@@ -32,6 +33,7 @@ MEASURED_DIR = REPO / "data" / "kernels" / "measured"
 OP_KINDS = ("qkv", "o_proj", "gate_up", "down")
 DTYPE_BYTES = 2  # both sources time FP16 GEMMs (FP8 rows: FP16 activations, FP8 weights)
 FP8_TAG = "_fp8"  # <gpu>_fp8__*.csv: FP8 GEMMs of measure_kernels.py --fp8
+LONGCTX_TAG = "_longctx"  # <gpu>_longctx__*.csv: attention only (--long-context), no GEMMs
 # Vidur column -> emulator op name
 VIDUR_COLUMNS = {
     "attn_pre_proj": "qkv",
@@ -90,9 +92,11 @@ def vidur_rows(path: Path) -> list[KernelRow]:
 
 
 def measured_paths(fp8: bool = False) -> list[Path]:
-    """The measured CSVs of FP16 GEMMs (`<gpu>__*.csv`) or, with `fp8`, of FP8 ones."""
+    """The measured CSVs of FP16 GEMMs (`<gpu>__*.csv`) or, with `fp8`, of FP8 ones; the
+    attention-only `<gpu>_longctx__*.csv` is neither (benchmarks/longctx_attention_check.py)."""
     paths = sorted(MEASURED_DIR.glob("*__*.csv"))
-    return [p for p in paths if p.stem.split("__", 1)[0].endswith(FP8_TAG) == fp8]
+    tags = [(p, p.stem.split("__", 1)[0]) for p in paths]
+    return [p for p, t in tags if not t.endswith(LONGCTX_TAG) and t.endswith(FP8_TAG) == fp8]
 
 
 def measured_rows(path: Path) -> list[KernelRow]:

@@ -28,6 +28,10 @@ Usage::
     python3 benchmarks/gpu/measure_kernels.py --out data/kernels/measured
     python3 benchmarks/gpu/measure_kernels.py --dry-run --out /tmp/x   # CPU smoke test
     python3 benchmarks/gpu/measure_kernels.py --fp8 --out data/kernels/measured  # FP8 GEMMs
+    python3 benchmarks/gpu/measure_kernels.py --long-context --out data/kernels/measured
+
+``--long-context`` times only attention at serving's long contexts (8k-128k decode,
+16k/32k prefill) into ``<gpu>_longctx__llmemu.csv``, a file the GEMM fits never read.
 """
 
 from __future__ import annotations
@@ -70,6 +74,10 @@ DECODE_BATCHES = [1, 8, 32, 64, 128, 256]
 DECODE_CONTEXTS = [128, 512, 1024, 2048, 4096]
 PREFILL_LENGTHS = [512, 1024, 2048, 4096, 8192]
 HEAD_DIM = 128
+# --long-context: attention only, at the contexts long-context serving runs
+LONG_DECODE_BATCHES = [1, 8, 32, 64]
+LONG_DECODE_CONTEXTS = [8192, 16384, 32768, 65536, 131072]
+LONG_PREFILL_LENGTHS = [16384, 32768]
 KV_LIMIT_BYTES = 20e9  # skip decode combos whose KV cache is larger
 ROTATE_BYTES = 160e6  # rotate buffers until this many bytes are in play
 MAX_BUFFERS = 1024
@@ -233,7 +241,13 @@ def main() -> int:
         action="store_true",
         help="time FP8 GEMMs (torch._scaled_mm, fp8_gemms.py) into <gpu>_fp8__llmemu.csv instead",
     )
+    ap.add_argument(
+        "--long-context",
+        action="store_true",
+        help="time only attention at 8k-128k contexts into <gpu>_longctx__llmemu.csv",
+    )
     args = ap.parse_args()
+    long_ctx = args.long_context
 
     t_start = time.time()
     dry = args.dry_run
@@ -244,6 +258,8 @@ def main() -> int:
         scale = 32  # divide every model dimension by this
         m_values = [1, 4, 64]
         batches, contexts, lengths = [1, 8], [128, 512], [128, 256]
+        if long_ctx:
+            contexts, lengths = [1024, 2048], [512]
         peak_n, copy_bytes = 512, 64 << 20
     else:
         if not torch.cuda.is_available():
@@ -259,6 +275,12 @@ def main() -> int:
             DECODE_CONTEXTS,
             PREFILL_LENGTHS,
         )
+        if long_ctx:
+            batches, contexts, lengths = (
+                LONG_DECODE_BATCHES,
+                LONG_DECODE_CONTEXTS,
+                LONG_PREFILL_LENGTHS,
+            )
         peak_n, copy_bytes = 8192, 1 << 30
     if args.fp8:
         import fp8_gemms  # beside this script, which is sys.path[0]
@@ -272,7 +294,8 @@ def main() -> int:
     bench = Bench(device, not args.no_graphs, args.min_reps, t_start + args.max_seconds)
 
     os.makedirs(args.out, exist_ok=True)
-    path = os.path.join(args.out, f"{gpu_tag(device_name)}__llmemu.csv")
+    tag = gpu_tag(device_name) + ("_longctx" if long_ctx else "")
+    path = os.path.join(args.out, f"{tag}__llmemu.csv")
     fh = open(path, "w", newline="")  # noqa: SIM115 - flushed per row, closed below
     writer = csv.DictWriter(fh, fieldnames=COLUMNS)
     writer.writeheader()
@@ -359,10 +382,11 @@ def main() -> int:
             flush=True,
         )
 
-    guarded("peak_gemm_fp16", peak_gemm, dtype, "peak_gemm_fp16")
-    if not dry:
-        guarded("peak_gemm_bf16", peak_gemm, torch.bfloat16, "peak_gemm_bf16")
-    guarded("d2d_copy", d2d_copy)
+    if not long_ctx:
+        guarded("peak_gemm_fp16", peak_gemm, dtype, "peak_gemm_fp16")
+        if not dry:
+            guarded("peak_gemm_bf16", peak_gemm, torch.bfloat16, "peak_gemm_bf16")
+        guarded("d2d_copy", d2d_copy)
 
     # ---------------------------------------------------------------- GEMMs
     gemm_cache: dict[tuple[int, int, int], float] = {}
@@ -398,7 +422,7 @@ def main() -> int:
             )
 
     t0 = time.time()
-    for model in MODELS:
+    for model in MODELS if not long_ctx else []:
         for tp in model.tps:
             for op in model.ops:
                 guarded(f"{model.name} tp{tp} {op}", gemm_rows, model, tp, op)
@@ -516,7 +540,7 @@ def main() -> int:
     decode_sweep("llama-70b", 8, 64 // 8, 8 // 8)
     prefill_sweep("llama-3-8b", 1, h8, kv8)
     print("prefill_attn done", flush=True)
-    if not args.no_extras and not dry:
+    if not args.no_extras and not dry and not long_ctx:
         for tp in (2, 4):
             decode_sweep("llama-70b", tp, 64 // tp, 8 // tp)
         prefill_sweep("llama-70b", 8, 8, 1)
@@ -537,7 +561,7 @@ def main() -> int:
             print(f"d2d_copy: {r['achieved_gbps']} GB/s ({r['median_ms']} ms)")
     ms_show = [m for m in (1, 16, 64, 512, 4096, 8192) if m in m_values]
     print("GEMM median ms at m=" + ",".join(map(str, ms_show)))
-    for model in MODELS:
+    for model in MODELS if not long_ctx else []:
         for tp in model.tps:
             for op in model.ops:
                 vals = [pick(op, model.name, tp, m) for m in ms_show]
