@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from tests.service.asgi_peer import Peer
 
 from llmemu.service.api.eager import EagerWriter
 
@@ -15,19 +16,6 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 def anyio_backend():
     return "asyncio"
-
-
-class Peer:
-    """An ASGI send that records bodies; while `paused`, a send waits until resumed."""
-
-    def __init__(self) -> None:
-        self.bodies: list[tuple[bytes, bool]] = []
-        self.paused: asyncio.Event | None = None
-
-    async def send(self, message: dict) -> None:
-        if self.paused is not None:
-            await self.paused.wait()
-        self.bodies.append((message["body"], message["more_body"]))
 
 
 async def test_a_send_that_does_not_wait_is_done_when_write_returns():

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from tests.service.asgi_peer import Peer
 
 from llmemu.protocol.internal import TokenEvent
 from llmemu.service.api.eager import EagerWriter
@@ -23,14 +24,6 @@ HEAD = 'data: {"id":"cmpl-1","object":"text_completion","created":0,"model":"m",
 @pytest.fixture
 def anyio_backend():
     return "asyncio"
-
-
-class Peer:
-    def __init__(self) -> None:
-        self.bodies: list[tuple[bytes, bool]] = []
-
-    async def send(self, message: dict) -> None:
-        self.bodies.append((message["body"], message["more_body"]))
 
 
 def gateway(lags: list[float]) -> Gateway:
