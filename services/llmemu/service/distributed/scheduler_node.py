@@ -102,13 +102,17 @@ class SchedulerNode:
 
     async def _supervise(self) -> None:
         while not self._stopping:
+            # Only a probe that began after the engine loop failed may restart it: one that
+            # began before could see every worker answer just before one fell silent, and
+            # would restart the engine (healthy again) while that worker is still silent.
+            dead_before = self.service.dead
             why = await asyncio.to_thread(self.pool.probe)
             if why != self.why_down:
                 log.warning("device workers: %s", why or "all answering again")
             self.why_down = why
             if self.service.dead is not None:
                 self.transport.refuse_queued()
-            if why is None and self.service.dead is not None:
+            if why is None and dead_before is not None and self.service.dead is not None:
                 # The failed service emptied the engine; a new one runs it from here.
                 log.warning("restarting the engine loop after: %s", self.service.dead)
                 self.service = SchedulerService(self.emu.replica, self.clock, self.transport, self.metrics)  # fmt: skip
