@@ -253,9 +253,11 @@ def test_a_request_redis_lost_fails_after_replica_lost_s_not_as_finished(redis_u
     replica.report()
 
     async def run():
+        # Marked before the gateway submits: it counts replica_lost_s from the submission
+        # (the last it heard of the request), which a mark taken after take() would follow.
+        submitted = time.monotonic()
         async with _serving(redis_url, quiet_s=0.1, replica_lost_s=1.5) as (gateway, queue):
             ((entry, _),) = replica.take()
-            submitted = time.monotonic()
             replica.redis.flushall()
             replica.redis.xgroup_create(replica.stream, wire.GROUP, id="0", mkstream=True)
             other = wire.encode_submit(_sequence(2), "another-gateway")

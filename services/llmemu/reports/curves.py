@@ -104,7 +104,7 @@ def curves_png(result: dict[str, Any], x_key: str) -> bytes:
     ax_ttft.yaxis.set_major_formatter(ScalarFormatter())
     for ax in (ax_tp, ax_ttft, ax_itl):
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper left")  # rising curves leave it empty; "best" is slow
     if ringed:
         fig.text(0.01, -0.02, f"red ring: saturation, the {CRITERIA}", fontsize=8, color="red")
     elif is_rate(x_key):
