@@ -25,6 +25,11 @@ class KVCache:
     def usage(self) -> float:
         return self.used_blocks / self.num_blocks if self.num_blocks else 0.0
 
+    def cached_prefix_blocks(self, hashes: tuple[int, ...]) -> int:
+        """Leading blocks of a prompt this cache already holds: none without prefix caching
+        (PrefixKVCache looks them up)."""
+        return 0
+
     def extra_blocks(self, req: Request, tokens: int) -> int:
         """Blocks `req` still needs to hold `tokens` tokens."""
         return max(0, blocks_for(tokens, self.block_size) - req.num_blocks)

@@ -74,8 +74,7 @@ class FleetReplica:
 
     def cached_blocks(self, hashes: tuple[int, ...]) -> int:
         """Leading blocks of a prompt this replica's KV cache holds (0 without caching)."""
-        match = getattr(self.replica.engine.kv, "cached_prefix_blocks", None)
-        return match(hashes) if match is not None else 0
+        return self.replica.engine.kv.cached_prefix_blocks(hashes)
 
 
 @dataclass(slots=True, eq=False)

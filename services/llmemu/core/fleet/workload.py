@@ -25,14 +25,11 @@ def own(k: int) -> int:
 
 
 @dataclass(frozen=True)
-class FleetWorkload:
-    """Materialised requests; `segments[i]` is request i's prompt content (None: unknown)."""
+class FleetWorkload(Workload):
+    """A materialised workload with prompt content: `segments[i]` is request i's (None:
+    unknown). Arrivals are NaN for a later turn of a session, released `think_s` after its
+    previous turn finishes."""
 
-    inputs: np.ndarray
-    outputs: np.ndarray
-    arrivals: np.ndarray | None
-    """Seconds; NaN for a later turn, released `think_s` after its previous turn finishes."""
-    concurrency: int = 0
     segments: Sequence[Segments] | None = None
     sessions: np.ndarray | None = None
     parents: np.ndarray | None = None

@@ -67,8 +67,7 @@ class LiveReplica:
         return self.replica.engine.kv.usage
 
     def cached_blocks(self, hashes: tuple[int, ...]) -> int:
-        match = getattr(self.replica.engine.kv, "cached_prefix_blocks", None)
-        return match(hashes) if match is not None else 0
+        return self.replica.engine.kv.cached_prefix_blocks(hashes)
 
 
 class FleetTransport(InMemoryTransport):
