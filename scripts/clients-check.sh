@@ -6,7 +6,7 @@
 #   scripts/clients-check.sh run       # serve, run the three clients, summarise
 #   scripts/clients-check.sh all       # both
 #
-# Command lines follow ../shared/tools/clients.sh, where each was verified against a
+# Command lines follow each client's own documentation, each verified against a
 # stand-in server; the venvs live outside the repository (SCRATCH). docs/clients-check.md
 # records a run.
 set -euo pipefail

@@ -1,5 +1,5 @@
 """Bad input and limits: every error in the `{"error": {...}}` envelope with vLLM's codes and
-messages (../shared/reference/ecosystem.md section 1.7)."""
+messages (vllm/entrypoints/openai/protocol.py's ErrorResponse and its serving handlers)."""
 
 from __future__ import annotations
 

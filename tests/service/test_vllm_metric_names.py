@@ -1,5 +1,5 @@
 """The vLLM series carry vLLM 0.33's names, types, labels and buckets, as listed in
-../shared/reference/ecosystem.md section 2.2 (copied here by hand, not from our code)."""
+vllm/v1/metrics/loggers.py (copied here by hand, not from our code)."""
 
 from __future__ import annotations
 

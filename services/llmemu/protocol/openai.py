@@ -2,7 +2,7 @@
 
 Requests accept and ignore unknown fields (vLLM's `extra="allow"`); range checks that vLLM
 answers with `BadRequestError` live in the gateway so that their messages match vLLM's.
-Field names and shapes follow ../shared/reference/ecosystem.md sections 1.2-1.6.
+Field names and shapes follow vLLM's vllm/entrypoints/openai/protocol.py.
 """
 
 from __future__ import annotations

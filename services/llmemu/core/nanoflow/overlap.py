@@ -39,7 +39,7 @@ class Resource(StrEnum):
     NETWORK = "network"
 
 
-# (R, P) points of NanoFlow Table 3 (../shared/reference/papers.md §2.5).
+# (R, P) points of NanoFlow Table 3 (Zhu et al., "NanoFlow", OSDI 2025).
 P_OF_R: dict[Resource, tuple[tuple[float, float], ...]] = {
     Resource.COMPUTE: ((0.0, 0.0), (1.0, 1.0)),
     Resource.MEMORY: (

@@ -1,5 +1,5 @@
 """Errors in the OpenAI envelope `{"error": {message, type, param, code}}`, with vLLM's
-statuses and types (../shared/reference/ecosystem.md section 1.7). Domain errors map
+statuses and types (vllm/entrypoints/openai/protocol.py's ErrorResponse). Domain errors map
 explicitly; one handler catches the unexpected, logs it with the request id and answers a
 generic 500 that leaks nothing."""
 

@@ -1,5 +1,5 @@
 """vLLM's engine metrics (vllm/v1/metrics/loggers.py, 0.33): same names, types, labels and
-buckets, observed at the same moments (../shared/reference/ecosystem.md section 2.2).
+buckets, observed at the same moments.
 
 Latencies are emulated seconds: they are what the emulated hardware would show. Gauges are
 read from the scheduler at scrape time (ServingState in metrics_state.py).
