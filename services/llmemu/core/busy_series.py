@@ -30,25 +30,25 @@ class BusySeries:
         first = int(start_s / self.bin_s)
         last = int(end_s / self.bin_s)
         if first == last and last < self.num_bins:  # most steps: inside one bin
-            bins = self.bins
             for name, seconds in busy_s.items():
-                row = bins.get(name)
-                if row is None:
-                    row = bins[name] = [0.0] * self.num_bins
-                row[first] += seconds
+                self._row(name)[first] += seconds
             return
         first, last = min(first, self.num_bins - 1), min(last, self.num_bins - 1)
         duration = end_s - start_s
         for name, seconds in busy_s.items():
-            row = self.bins.get(name)
-            if row is None:
-                row = self.bins[name] = [0.0] * self.num_bins
+            row = self._row(name)
             if first == last or duration <= 0:
                 row[first] += seconds
                 continue
             for k in range(first, last + 1):
                 overlap = min(end_s, (k + 1) * self.bin_s) - max(start_s, k * self.bin_s)
                 row[k] += seconds * max(0.0, overlap) / duration
+
+    def _row(self, name: str) -> list[float]:
+        row = self.bins.get(name)
+        if row is None:
+            row = self.bins[name] = [0.0] * self.num_bins
+        return row
 
     def _coarsen(self) -> None:
         self.bin_s *= 2
