@@ -12,20 +12,20 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import aiohttp
 import numpy as np
 
+from llmemu.service.bench.records import Record
+from llmemu.service.bench.sse_client import SsePool
 
-@dataclass(slots=True)
-class Record:
-    sent_s: float
-    chunk_s: list[float] = field(default_factory=list)
-    """Arrival (wall, perf_counter) of each chunk that carried content."""
-    end_s: float = 0.0
-    usage: dict | None = None
-    error: str | None = None
+__all__ = ["Plan", "Record", "prompt_text", "request_body", "run_plan"]
+Post = Callable[[bytes, Record], Awaitable[None]]
+"""Sends one request body and fills its record."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +61,9 @@ def request_body(model: str, chat: bool, text: str, output: int) -> dict:
     return body
 
 
-async def send_one(session: aiohttp.ClientSession, url: str, body: dict, rec: Record) -> None:
+async def send_one(session: aiohttp.ClientSession, url: str, body: bytes, rec: Record) -> None:
     try:
-        async with session.post(url, json=body) as resp:
+        async with session.post(url, data=body, headers=JSON) as resp:
             if resp.status != 200:
                 rec.error = f"HTTP {resp.status}: {(await resp.text())[:200]}"
                 return
@@ -99,24 +99,44 @@ def _chunk(chunk: dict, rec: Record) -> None:
         rec.usage = chunk["usage"]
 
 
+JSON = {"content-type": "application/json"}
+
+
+@asynccontextmanager
+async def poster(endpoint: str):
+    """What sends the requests: the lean client (sse_client.py) for an http:// server,
+    aiohttp for https://."""
+    parts = urlsplit(endpoint)
+    if parts.scheme == "http":
+        pool = SsePool(parts.hostname or "127.0.0.1", parts.port or 80)
+        path = parts.path or "/"
+        try:
+            yield lambda body, rec: pool.post(path, body, rec)
+        finally:
+            pool.close()
+        return
+    timeout = aiohttp.ClientTimeout(total=None, sock_read=600)
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+        yield lambda body, rec: send_one(session, endpoint, body, rec)
+
+
 async def run_plan(url: str, model: str, chat: bool, plan: Plan, words: list[str]) -> tuple[list[Record], float]:  # fmt: skip
     """Send every request of the plan; returns the records and the wall span of the run."""
     endpoint = url.rstrip("/") + ("/v1/chat/completions" if chat else "/v1/completions")
     bodies = [
-        request_body(model, chat, prompt_text(words, int(n_in), i), int(n_out))
+        json.dumps(request_body(model, chat, prompt_text(words, int(n_in), i), int(n_out))).encode()
         for i, (n_in, n_out) in enumerate(zip(plan.inputs, plan.outputs, strict=True))
     ]
     records: list[Record] = []
-    timeout = aiohttp.ClientTimeout(total=None, sock_read=600)
-    connector = aiohttp.TCPConnector(limit=0)
     start = time.perf_counter()
     deadline = start + plan.duration_s if plan.duration_s else float("inf")
-    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+    async with poster(endpoint) as post:
 
         async def fire(i: int) -> None:
             rec = Record(time.perf_counter())
             records.append(rec)
-            await send_one(session, endpoint, bodies[i], rec)
+            await post(bodies[i], rec)
 
         if plan.send_at_s is None:
             counter = iter(range(len(bodies)))
