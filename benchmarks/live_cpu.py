@@ -57,12 +57,13 @@ COMPONENTS = (
         ),
     ),  # fmt: skip
     ("engine loop + transport", ("/service/live/",)),
+    # Before intake's "/service/api/": a stream's chunks are written to the socket there.
+    ("HTTP server + socket writes", ("/uvicorn/", "/httptools/", "/service/api/direct.py")),
     (
         "request intake (parse, count, admit)",
         ("/service/api/", "/service/text/", "/pydantic", "/fastapi/", "/json/"),
     ),  # fmt: skip
     ("ASGI layers (starlette)", ("/starlette/",)),
-    ("HTTP server + socket writes", ("/uvicorn/", "/httptools/")),
     ("event loop (asyncio, uvloop)", ("/asyncio/", "/uvloop/")),
 )
 

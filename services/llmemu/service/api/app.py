@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_fastapi_instrumentator import Instrumentator
 
+from llmemu.service.api.direct import ServingApp
 from llmemu.service.api.errors import ApiError, install_error_handlers
 from llmemu.service.api.gateway import Gateway
 from llmemu.service.api.middleware import ArrivalStamp, GuardMiddleware
@@ -96,7 +97,7 @@ def create_app(
         transport.close_all()
         offload.close()
 
-    app = FastAPI(title="llmemu", version=_version(), lifespan=lifespan)
+    app = ServingApp(title="llmemu", version=_version(), lifespan=lifespan)
     app.state.scheduler, app.state.gateway, app.state.emulation = scheduler, gateway, emu
     app.state.tokenizer, app.state.registry, app.state.clock = tok, registry, clock
     app.state.serving = (settings, sampler, offload, gate)

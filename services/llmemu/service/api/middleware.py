@@ -11,8 +11,8 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 
+from llmemu.service.api.direct import BODY_SEND
 from llmemu.service.api.errors import TYPES, error_body
-from llmemu.service.api.sse import BODY_SEND
 from llmemu.service.live.pacing import OnePerTurn
 
 Scope = MutableMapping[str, Any]
@@ -108,7 +108,7 @@ class ArrivalStamp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             scope.setdefault("state", {})["arrival_s"] = self.now()
-            scope[BODY_SEND] = send
+            scope.setdefault(BODY_SEND, send)  # the app sets the server's own first
             await asyncio.sleep(0)
             # Only bodies are work to space out: /health, /metrics and the other GETs answer
             # from state, and queued behind a burst's requests /health took one loop turn per

@@ -18,14 +18,10 @@ from typing import Any
 
 from starlette.responses import Response
 
+from llmemu.service.api.direct import BODY_SEND, body_writer
 from llmemu.service.api.eager import EagerWriter
 
 DONE = "data: [DONE]\n\n"
-BODY_SEND = "llmemu.body_send"
-"""Scope key of the HTTP server's own `send` (set by the outermost middleware). A stream's
-body chunks go straight to it: the layers between (error and exception handlers, the HTTP
-metrics) look only at the response's start, which goes through them, and each would add a
-coroutine per chunk, once per token per stream."""
 
 
 def usage_json(prompt: int, completion: int) -> str:
@@ -117,7 +113,7 @@ class EventStream(Response):
         listener = asyncio.get_running_loop().create_task(self._listen(receive))
         try:
             await send({"type": "http.response.start", "status": 200, "headers": headers})
-            writer = EagerWriter(scope.get(BODY_SEND, send))
+            writer = body_writer(scope.get(BODY_SEND, send))
             await self.body(writer)
             await writer.drain()
         except OSError:

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from prometheus_fastapi_instrumentator import Instrumentator
 
 from llmemu.service.api.app import _admin_routes, _version
+from llmemu.service.api.direct import ServingApp
 from llmemu.service.api.errors import install_error_handlers
 from llmemu.service.api.gateway import Gateway
 from llmemu.service.api.middleware import ArrivalStamp, GuardMiddleware
@@ -70,7 +71,7 @@ def create_gateway_app(
     transport.clock, transport.model = clock, emu.served_model_name
     offload = OffLoop()
     gateway = Gateway.serving(emu, transport, tok, clock, metrics, serve, transport.check, offload)  # fmt: skip
-    app = FastAPI(title="llmemu gateway", version=_version())
+    app = ServingApp(title="llmemu gateway", version=_version())
     app.state.gateway, app.state.emulation, app.state.transport = gateway, emu, transport
     install_error_handlers(app)
     app.add_middleware(GuardMiddleware, api_keys=serve.api_keys, max_body_bytes=serve.max_body_bytes, max_body_items=serve.max_body_items)  # fmt: skip

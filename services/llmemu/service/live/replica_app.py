@@ -42,6 +42,7 @@ def replica_apps(fleet_app: FastAPI) -> list[tuple[str, FastAPI]]:
     """One app per replica of the fleet `fleet_app` serves (none if it serves one replica).
     They have no lifespan: the fleet app's starts and stops every engine loop."""
     from llmemu.service.api.app import _admin_routes, _version
+    from llmemu.service.api.direct import ServingApp
     from llmemu.service.api.errors import install_error_handlers
     from llmemu.service.api.gateway import Gateway
     from llmemu.service.api.middleware import ArrivalStamp, GuardMiddleware
@@ -59,7 +60,7 @@ def replica_apps(fleet_app: FastAPI) -> list[tuple[str, FastAPI]]:
     for member, (name, metrics) in zip(transport.members, scheduler.replica_metrics, strict=True):  # fmt: skip
         pinned = PinnedTransport(transport, member)
         gateway = Gateway.serving(emu, pinned, tok, clock, metrics, settings, ensure_started, offload)  # fmt: skip
-        app = FastAPI(title=f"llmemu {name}", version=_version())
+        app = ServingApp(title=f"llmemu {name}", version=_version())
         app.state.gateway, app.state.metrics = gateway, metrics
         install_error_handlers(app)
         app.add_middleware(GuardMiddleware, api_keys=settings.api_keys, max_body_bytes=settings.max_body_bytes, max_body_items=settings.max_body_items)  # fmt: skip
