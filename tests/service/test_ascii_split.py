@@ -52,3 +52,9 @@ ASCII_TEXT = st.text(
 def test_any_plain_ascii_text_counts_as_the_package_does(text):
     assert TOK._ascii.encode(text) == package_ids(text)
     assert TOK.encode_all([text, [7, 8]]) == [package_ids(text), [7, 8]]
+
+
+def test_counts_are_the_lengths_of_the_ids_on_either_path():
+    prompts = [PARAGRAPHS[0], "caf\u00e9 au lait", [1, 2, 3]]
+    assert TOK.count_all(prompts) == [len(package_ids(PARAGRAPHS[0])), len(package_ids("caf\u00e9 au lait")), 3]  # fmt: skip
+    assert TOK.count_all([" the cat"]) == [2]  # " the" 279, " cat" 8415

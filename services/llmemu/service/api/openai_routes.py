@@ -52,13 +52,19 @@ def openai_routes(app: FastAPI, settings, emu, gateway: Gateway, tok, sampler, c
         check_sampling(body)
         return body, [chat_prompt(body, max_len)]
 
-    def job_of(body: CompletionRequest | ChatCompletionRequest, ids: list[list[int]]) -> Job:
+    def tokens_of(prompts: list[str | list[int]]) -> list[list[int]] | list[int]:
+        """The prompts' ids if a prefix cache keys on them, else only their counts."""
+        return tok.encode_all(prompts) if keep_ids else tok.count_all(prompts)
+
+    def job_of(body: CompletionRequest | ChatCompletionRequest, tokens: list[list[int]] | list[int]) -> Job:  # fmt: skip
         if isinstance(body, ChatCompletionRequest):
             chat, requested = True, body.max_completion_tokens if body.max_completion_tokens is not None else body.max_tokens  # fmt: skip
         else:
             chat, requested = False, body.max_tokens if body.max_tokens is not None else COMPLETIONS_DEFAULT_MAX_TOKENS  # fmt: skip
-        kept = [tuple(i) for i in ids] if keep_ids else None
-        return build_job(gateway.new_job(chat), body, [len(i) for i in ids], requested, ids=kept, **limits)  # fmt: skip
+        if keep_ids:
+            ids = [tuple(i) for i in tokens]  # type: ignore[arg-type]
+            return build_job(gateway.new_job(chat), body, [len(i) for i in ids], requested, ids=ids, **limits)  # fmt: skip
+        return build_job(gateway.new_job(chat), body, tokens, requested, **limits)  # type: ignore[arg-type]
 
     def tokenized(raw: bytes) -> JSONResponse:
         body = parse_body(raw, TokenizeRequest)
@@ -91,8 +97,8 @@ def openai_routes(app: FastAPI, settings, emu, gateway: Gateway, tok, sampler, c
         # TTFT p50 at 29-47 ms against 12.8 ms emulated on a quiet host
         # (tests/service/test_live_vs_offline.py). A large one goes to a worker, where the
         # tokenizer releases the GIL.
-        ids = await offload.run_for(len(raw), tok.encode_all, prompts)
-        job = await offload.run_for(len(raw), job_of, body, ids)
+        tokens = await offload.run_for(len(raw), tokens_of, prompts)
+        job = await offload.run_for(len(raw), job_of, body, tokens)
         return await gateway.serve(job, body, request, arrival_s)
 
     @app.post("/v1/completions")

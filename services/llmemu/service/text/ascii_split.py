@@ -43,12 +43,21 @@ class AsciiEncoder:
         self._added = added
         self._to_alphabet = dict(enumerate(byte_alphabet()))
         self._ids: dict[str, list[int]] = {}
+        self._counts: dict[str, int] = {}
+        """Tokens per piece: a count is a sum, without building the list of ids."""
+
+    def count(self, text: str) -> int | None:
+        pieces = self._pieces(text)
+        if pieces is None:
+            return None
+        try:
+            return sum(map(self._counts.__getitem__, pieces))
+        except KeyError:  # a piece not seen yet
+            return sum(len(self._ids.get(p) or self._learn(p)) for p in pieces)
 
     def encode(self, text: str) -> list[int] | None:
-        if PLAIN.fullmatch(text) is None or any(a in text for a in self._added):
-            return None
-        pieces = ASCII_SPLIT.findall(text)
-        if sum(map(len, pieces)) != len(text):  # a gap between matches: not this pattern's text
+        pieces = self._pieces(text)
+        if pieces is None:
             return None
         try:
             return list(chain.from_iterable(map(self._ids.__getitem__, pieces)))
@@ -57,8 +66,18 @@ class AsciiEncoder:
                 self._learn(piece)
             return list(chain.from_iterable(self._ids.get(p) or self._learn(p) for p in pieces))
 
+    def _pieces(self, text: str) -> list[str] | None:
+        if PLAIN.fullmatch(text) is None or any(a in text for a in self._added):
+            return None
+        pieces = ASCII_SPLIT.findall(text)
+        if sum(map(len, pieces)) != len(text):  # a gap between matches: not this pattern's text
+            return None
+        return pieces
+
     def _learn(self, piece: str) -> list[int]:
         if len(self._ids) >= MAX_CACHED:
             self._ids.clear()
+            self._counts.clear()
         ids = self._ids[piece] = self._tokenize(piece.translate(self._to_alphabet))
+        self._counts[piece] = len(ids)
         return ids

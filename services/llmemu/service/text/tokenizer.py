@@ -145,6 +145,16 @@ class ServedTokenizer:
     def count(self, text: str) -> int:
         return len(self.encode(text))
 
+    def count_all(self, prompts: list[str | list[int]]) -> list[int]:
+        """Each prompt's token count (what a request needs unless a prefix cache keys on
+        the ids); on the ASCII path without building the lists of ids."""
+        fast = self._ascii
+        if fast is not None and sum(len(p) for p in prompts if isinstance(p, str)) <= ASCII_PATH_CHARS:  # fmt: skip
+            counts = [fast.count(p) if isinstance(p, str) else len(p) for p in prompts]
+            if None not in counts:
+                return counts  # type: ignore[return-value]
+        return [len(i) for i in self.encode_all(prompts)]
+
     def decode(self, ids: list[int]) -> str:
         return self._tok.decode(ids, skip_special_tokens=False)
 
