@@ -95,3 +95,15 @@ def test_transformers_loads_the_export_offline(tmp_path, monkeypatch):
     messages = [{"role": "user", "content": [{"type": "text", "text": "hi there"}]}]
     rendered = auto.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     assert rendered == render_chat(messages) == "user: hi there\nassistant:"
+
+
+def test_the_bench_words_are_kept_in_the_cache_folder_and_read_back_alike(tmp_path, monkeypatch):
+    from llmemu.service.text.tokenizer import vocabulary_words
+
+    monkeypatch.setenv("LLMEMU_CACHE_DIR", str(tmp_path))
+    vocabulary_words.cache_clear()
+    derived = vocabulary_words()
+    assert [p.name.split("-")[0] for p in tmp_path.iterdir()] == ["words"]
+    vocabulary_words.cache_clear()
+    assert vocabulary_words() == derived == TOK.words()
+    vocabulary_words.cache_clear()
