@@ -147,6 +147,10 @@ def one_run(concurrency: int, args: argparse.Namespace) -> dict:
                "--requests", str(concurrency * args.requests_per_user),
                "--input-tokens", str(args.input_tokens), "--output-tokens", str(args.output_tokens),
                "--json"]  # fmt: skip
+        # The client's start-up (imports, prompts) apart: a run of one one-token request.
+        client0 = children_cpu_s()
+        subprocess.run([*cmd[:4], "--concurrency", "1", "--requests", "1", "--input-tokens", str(args.input_tokens), "--output-tokens", "1"], capture_output=True, check=False)  # fmt: skip
+        startup_s = children_cpu_s() - client0
         clock = time.pthread_getcpuclockid(thread.ident)
         cpu0, wall0 = time.clock_gettime(clock), time.perf_counter()
         workers0, client0 = workers_cpu(), children_cpu_s()
@@ -170,6 +174,8 @@ def one_run(concurrency: int, args: argparse.Namespace) -> dict:
         "components_us": {k: v / tokens * 1e6 for k, v in sampler.cpu_s.items()},
         "workers_us_per_token": workers_s / tokens * 1e6,
         "client_us_per_token": client_s / tokens * 1e6,
+        "client_startup_s": startup_s,
+        "client_streaming_us_per_token": (client_s - startup_s) / tokens * 1e6,
         "event_loop": ",".join(sorted(loops)),
         # uvicorn imports the HTTP implementation it picked (httptools, if installed).
         "http": ",".join(
@@ -195,6 +201,8 @@ def show(rows: list[dict]) -> None:
     print(f"{'total (thread CPU clock)':42s}" + "".join(f"{r['cpu_us_per_token']:9.1f}" for r in rows))  # fmt: skip
     print(f"{'request workers (tokenising), own clocks':42s}" + "".join(f"{r['workers_us_per_token']:9.1f}" for r in rows))  # fmt: skip
     print(f"{'client process (llmemu bench), getrusage':42s}" + "".join(f"{r['client_us_per_token']:9.1f}" for r in rows))  # fmt: skip
+    print(f"{'client start-up (one 1-token request), s':42s}" + "".join(f"{r['client_startup_s']:9.2f}" for r in rows))  # fmt: skip
+    print(f"{'client process less its start-up':42s}" + "".join(f"{r['client_streaming_us_per_token']:9.1f}" for r in rows))  # fmt: skip
     print(f"{'server thread busy (CPU s / wall s)':42s}" + "".join(f"{r['server_cpu_share']:9.0%}" for r in rows))  # fmt: skip
     print(f"{'pacing lag p99, ms':42s}" + "".join(f"{r['lag_p99_ms']:9.2f}" for r in rows))
     print(f"{'client errors':42s}" + "".join(f"{r['errors']:9d}" for r in rows))
@@ -206,8 +214,12 @@ def main() -> int:
     p.add_argument("--input-tokens", type=int, default=512)
     p.add_argument("--output-tokens", type=int, default=128)
     p.add_argument("--requests-per-user", type=int, default=2)
+    p.add_argument("--out", help="write the rows as JSON here")
     args = p.parse_args()
-    show([one_run(int(c), args) for c in args.concurrency.split(",")])
+    rows = [one_run(int(c), args) for c in args.concurrency.split(",")]
+    show(rows)
+    if args.out:
+        Path(args.out).write_text(json.dumps(rows, indent=1) + "\n")
     return 0
 
 
