@@ -24,12 +24,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import asyncio
     import json
 
-    from llmemu.service.bench.run import bench
+    from llmemu.service.bench.run import run_bench
 
-    report = asyncio.run(bench(args))
+    report = run_bench(args)
     if args.json:
         print(json.dumps(report, indent=2))
     else:

@@ -115,29 +115,50 @@ class SseConnection(asyncio.Protocol):
             if self._left == 0:
                 self._end_of_response()
             return b""
+        parts = []  # the read's chunks, handled together (an iteration's events per read)
+        rest = b""
         while buf:
             eol = buf.find(b"\r\n")
             if eol < 0:
-                return buf
+                rest = buf
+                break
             size = int(buf[:eol].split(b";", 1)[0], 16)
             if size == 0:  # the last chunk (no trailers are sent by servers we talk to)
                 if len(buf) < eol + 4:
-                    return buf
+                    rest = buf
+                    break
+                self._payload(b"".join(parts), now)
                 self._end_of_response()
                 return b""
             start = eol + 2
             if len(buf) < start + size + 2:
-                return buf
-            self._payload(buf[start : start + size], now)
+                rest = buf
+                break
+            parts.append(buf[start : start + size])
             buf = buf[start + size + 2 :]
-        return b""
+        if parts:
+            self._payload(parts[0] if len(parts) == 1 else b"".join(parts), now)
+        return rest
 
     def _payload(self, data: bytes, now: float) -> None:
         if self._status != 200:
             self._error_body += data
             return
-        events = (self._sse + data).split(b"\n\n")
-        self._sse = events.pop()
+        text = self._sse + data if self._sse else data
+        end = text.rfind(b"\n\n")
+        if end < 0:
+            self._sse = text
+            return
+        block, self._sse = text[:end], text[end + 2 :]
+        if b"[DONE]" in block or b'{"error"' in block or b'"usage":{' in block:
+            self._events(block.split(b"\n\n"), now)
+            return
+        tokens = len(_TOKEN.findall(block))  # one per event that carries text
+        if tokens:
+            self._rec.chunk_s.extend([now] * tokens)  # type: ignore[union-attr]
+
+    def _events(self, events: list[bytes], now: float) -> None:
+        """Events one by one: the end, errors and usage among them."""
         rec = self._rec
         for event in events:
             if not event.startswith(b"data: "):  # a comment or another field: not ours
