@@ -69,10 +69,9 @@ class AsciiEncoder:
     def _pieces(self, text: str) -> list[str] | None:
         if PLAIN.fullmatch(text) is None or any(a in text for a in self._added):
             return None
-        pieces = ASCII_SPLIT.findall(text)
-        if sum(map(len, pieces)) != len(text):  # a gap between matches: not this pattern's text
-            return None
-        return pieces
+        # No character of PLAIN text is skipped: a letter, a digit, a space and any other
+        # printable character each begin a match of some alternative, none of which is empty.
+        return ASCII_SPLIT.findall(text)
 
     def _learn(self, piece: str) -> list[int]:
         if len(self._ids) >= MAX_CACHED:
