@@ -179,10 +179,11 @@ class _Arrivals:
             heapq.heappush(self.heap, at)
 
 
-def rejection(kv_tokens: float) -> str:
-    """Why a request longer than the KV cache holds is refused at arrival."""
-    if kv_tokens >= 1:
-        return f"prompt + output longer than the KV cache holds ({int(kv_tokens)} tokens)"
+def rejection(capacity_tokens: int) -> str:
+    """Why a request longer than the KV cache holds (KVCache.capacity_tokens) is refused at
+    arrival."""
+    if capacity_tokens >= 1:
+        return f"prompt + output longer than the KV cache holds ({capacity_tokens} tokens)"
     return "no room for a KV cache (the weights fill the memory: OOM)"
 
 
@@ -205,7 +206,7 @@ def run(
             return fastcore.run(replica, workload, progress)
     engine = replica.engine
     engine.track_requests = False  # only first tokens and finishes are read here
-    max_tokens = replica.memory.kv_tokens
+    max_tokens = engine.kv.capacity_tokens
     arrivals = _Arrivals(workload)
     requests: list[Request] = []
     log = RequestLog()
