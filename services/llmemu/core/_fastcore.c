@@ -39,6 +39,12 @@ typedef struct { int64_t done_at, order, entry; int32_t slot; } FinishEntry;
 typedef struct { double *v; Py_ssize_t n, cap; } DArr;
 typedef struct { int64_t *v; Py_ssize_t n, cap; } IArr;
 
+/* BusySeries: rows of bins over virtual time, coarsened by pairs as the run grows. */
+typedef struct { int64_t nbins; int nrows; double bin_s; double *rows; } Series;
+
+/* LoadSeries: a replica's batch size and KV usage, summed while steps stay in one bin. */
+typedef struct { Series series; double lo, hi, batch_s, kv_s; } Load;
+
 typedef struct {
     /* model and rates (PricedByParts, Pricer._time for attention) */
     double q_size, kv_size, kv_width, dtype_bytes, layers;
@@ -76,7 +82,8 @@ typedef struct {
     int64_t steps, iterations, preemptions;
     DArr itl_first, itl_slope; IArr itl_count, itl_weight;
     double attn_busy[2], attn_flops[2], attn_bytes[2], attn_write[2], attn_count[2];
-    int64_t nbins; double bin_s; double *bins;
+    Series busy;
+    int track_load; Load load;
     /* log */
     IArr log_id, log_prompt, log_generated, log_preempt;
     DArr log_arrival, log_sched, log_first, log_finish;
@@ -523,24 +530,63 @@ static double record_price(Sim *s, const Price *p, double weight, double busy) {
     return busy;
 }
 
-/* BusySeries.add for the one processor. */
-static void busy_add(Sim *s, double start, double end, double seconds) {
-    while (end > s->bin_s * (double)s->nbins) {
-        s->bin_s *= 2;
-        for (int64_t i = 0; i < s->nbins / 2; i++) s->bins[i] = s->bins[2 * i] + s->bins[2 * i + 1];
-        for (int64_t i = s->nbins / 2; i < s->nbins; i++) s->bins[i] = 0.0;
+/* BusySeries.add: values[r] seconds of row r done between start and end. */
+static void series_add(Series *se, double start, double end, const double *values) {
+    int64_t nb = se->nbins;
+    while (end > se->bin_s * (double)nb) {
+        se->bin_s *= 2;
+        for (int r = 0; r < se->nrows; r++) {
+            double *row = se->rows + r * nb;
+            for (int64_t i = 0; i < nb / 2; i++) row[i] = row[2 * i] + row[2 * i + 1];
+            for (int64_t i = nb / 2; i < nb; i++) row[i] = 0.0;
+        }
     }
-    int64_t first = (int64_t)(start / s->bin_s), last = (int64_t)(end / s->bin_s);
-    if (first == last && last < s->nbins) { s->bins[first] += seconds; return; }
-    if (first > s->nbins - 1) first = s->nbins - 1;
-    if (last > s->nbins - 1) last = s->nbins - 1;
+    int64_t first = (int64_t)(start / se->bin_s), last = (int64_t)(end / se->bin_s);
+    if (first == last && last < nb) {
+        for (int r = 0; r < se->nrows; r++) se->rows[r * nb + first] += values[r];
+        return;
+    }
+    if (first > nb - 1) first = nb - 1;
+    if (last > nb - 1) last = nb - 1;
     double duration = end - start;
-    if (first == last || duration <= 0) { s->bins[first] += seconds; return; }
-    for (int64_t k = first; k <= last; k++) {
-        double hi = end < (double)(k + 1) * s->bin_s ? end : (double)(k + 1) * s->bin_s;
-        double lo = start > (double)k * s->bin_s ? start : (double)k * s->bin_s;
-        double overlap = hi - lo;
-        s->bins[k] += seconds * (overlap > 0.0 ? overlap : 0.0) / duration;
+    for (int r = 0; r < se->nrows; r++) {
+        double *row = se->rows + r * nb;
+        if (first == last || duration <= 0) { row[first] += values[r]; continue; }
+        for (int64_t k = first; k <= last; k++) {
+            double hi = end < (double)(k + 1) * se->bin_s ? end : (double)(k + 1) * se->bin_s;
+            double lo = start > (double)k * se->bin_s ? start : (double)k * se->bin_s;
+            double overlap = hi - lo;
+            row[k] += values[r] * (overlap > 0.0 ? overlap : 0.0) / duration;
+        }
+    }
+}
+
+static void load_flush(Load *l) {
+    if (l->hi > l->lo) {
+        double mid = (l->lo + l->hi) / 2, v[2] = {l->batch_s, l->kv_s};
+        series_add(&l->series, mid, mid, v);
+        l->lo = l->hi = 0.0;
+    }
+}
+
+/* LoadSeries.add */
+static void load_add(Load *l, double start, double end, int64_t batch, double kv_usage) {
+    double d = end - start;
+    if (l->lo <= start && end <= l->hi) {
+        l->batch_s += (double)batch * d;
+        l->kv_s += kv_usage * d;
+        return;
+    }
+    load_flush(l);
+    Series *se = &l->series;
+    int64_t k = (int64_t)(start / se->bin_s);
+    double lo = (double)k * se->bin_s, hi = (double)(k + 1) * se->bin_s;
+    if (lo <= start && end <= hi && k < se->nbins - 1 && d > 0) {
+        l->lo = lo; l->hi = hi;
+        l->batch_s = (double)batch * d; l->kv_s = kv_usage * d;
+    } else {
+        double v[2] = {(double)batch * d, kv_usage * d};
+        series_add(se, start, end, v);
     }
 }
 
@@ -708,7 +754,11 @@ static int step(Sim *s, double now, double horizon, StepOut *out) {
         if (darr_push(&s->itl_first, first.duration) || darr_push(&s->itl_slope, slope)
             || iarr_push(&s->itl_count, k) || iarr_push(&s->itl_weight, itl)) return -1;
     }
-    busy_add(s, now, end, busy);
+    series_add(&s->busy, now, end, &busy);
+    if (s->track_load) {
+        double usage = s->c.num_blocks ? (double)(s->c.num_blocks - s->free_blocks) / (double)s->c.num_blocks : 0.0;
+        load_add(&s->load, now, end, num_decode + nsched, usage);
+    }
     return 0;
 }
 
@@ -813,7 +863,8 @@ static int simulate(Sim *s, Arrivals *a, IArr *rejected, PyObject *progress, dou
 /* ---- the module ------------------------------------------------------------------- */
 static void sim_free(Sim *s) {
     free(s->reqs); free(s->free_slots); free(s->wq); free(s->by_residue); free(s->heap);
-    free(s->tok_dur); free(s->head_dur); free(s->tok_w); free(s->head_w); free(s->bins);
+    free(s->tok_dur); free(s->head_dur); free(s->tok_w); free(s->head_w);
+    free(s->busy.rows); free(s->load.series.rows);
     free(s->itl_first.v); free(s->itl_slope.v); free(s->itl_count.v); free(s->itl_weight.v);
     free(s->log_id.v); free(s->log_prompt.v); free(s->log_generated.v); free(s->log_preempt.v);
     free(s->log_arrival.v); free(s->log_sched.v); free(s->log_first.v); free(s->log_finish.v);
@@ -850,13 +901,36 @@ static PyObject *attention_of(Sim *s) {
     return d;
 }
 
+static PyObject *rows_of(const Series *se) {
+    PyObject *rows = PyList_New(se->nrows);
+    if (!rows) return NULL;
+    for (int r = 0; r < se->nrows; r++) {
+        PyObject *row = PyList_New(se->nbins);
+        if (!row) { Py_DECREF(rows); return NULL; }
+        for (int64_t i = 0; i < se->nbins; i++)
+            PyList_SET_ITEM(row, i, PyFloat_FromDouble(se->rows[r * se->nbins + i]));
+        PyList_SET_ITEM(rows, r, row);
+    }
+    return rows;
+}
+
+static PyObject *load_of(Sim *s) {
+    if (!s->track_load) Py_RETURN_NONE;
+    Load *l = &s->load;
+    return Py_BuildValue("{s:N,s:d,s:d,s:d,s:d,s:d}", "rows", rows_of(&l->series),
+                         "bin_s", l->series.bin_s, "lo", l->lo, "hi", l->hi,
+                         "batch_s", l->batch_s, "kv_s", l->kv_s);
+}
+
 static PyObject *result_of(Sim *s, IArr *rejected, double now) {
-    PyObject *bins = PyList_New(s->nbins);
-    if (!bins) return NULL;
-    for (int64_t i = 0; i < s->nbins; i++) PyList_SET_ITEM(bins, i, PyFloat_FromDouble(s->bins[i]));
+    PyObject *rows = rows_of(&s->busy);
+    if (!rows) return NULL;
+    PyObject *bins = PyList_GetItem(rows, 0);
+    Py_INCREF(bins);
+    Py_DECREF(rows);
     return Py_BuildValue(
         "{s:d,s:L,s:L,s:L,s:L,s:L,s:N,s:N,s:N,s:N,s:N,s:d,s:N,s:N,s:N,s:N,"
-        "s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N}",
+        "s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N}",
         "simulated_s", now, "steps", (long long)s->steps, "iterations", (long long)s->iterations,
         "preemptions", (long long)s->preemptions, "peak_used_blocks", (long long)s->peak_used,
         "accepted", (long long)s->next_id,
@@ -864,7 +938,7 @@ static PyObject *result_of(Sim *s, IArr *rejected, double now) {
         "itl_slope", bytes_of(s->itl_slope.v, s->itl_slope.n, 8),
         "itl_count", bytes_of(s->itl_count.v, s->itl_count.n, 8),
         "itl_weight", bytes_of(s->itl_weight.v, s->itl_weight.n, 8),
-        "bins", bins, "bin_s", s->bin_s,
+        "bins", bins, "bin_s", s->busy.bin_s, "load", load_of(s),
         "token_weights", weights_of(s->tok_w, s->memo_n),
         "head_weights", weights_of(s->head_w, s->memo_n),
         "attention", attention_of(s),
@@ -895,14 +969,15 @@ static PyObject *fastcore_simulate(PyObject *self, PyObject *args) {
     Config *c = &s.c;
     PyObject *inputs, *outputs, *times, *progress;
     long long concurrency, nbins;
-    if (!PyArg_ParseTuple(args, "(ddddddddddiddddLLLLLd)OOOLOOOLd",
+    double bin_s;
+    if (!PyArg_ParseTuple(args, "(ddddddddddiddddLLLLLd)OOOLOOOLdp",
             &c->q_size, &c->kv_size, &c->kv_width, &c->dtype_bytes, &c->layers,
             &c->attention_flops, &c->bytes_per_s, &c->tp, &c->request_tokens, &c->overhead_s,
             &c->has_host, &c->iteration_s, &c->sequence_s, &c->token_s, &c->sampler_s,
             &c->block_size, &c->num_blocks, &c->max_num_seqs, &c->max_batched, &c->max_fused,
             &c->max_tokens,
             &inputs, &outputs, &times, &concurrency, &s.token_price, &s.head_price, &progress,
-            &nbins, &s.bin_s))
+            &nbins, &bin_s, &s.track_load))
         return NULL;
     if (c->block_size < 1 || c->max_batched < 1 || nbins < 2 || nbins % 2) {
         PyErr_SetString(PyExc_ValueError, "fastcore: block_size, max_num_batched_tokens and bins out of range");
@@ -921,20 +996,20 @@ static PyObject *fastcore_simulate(PyObject *self, PyObject *args) {
     IArr rejected = {0};
     PyObject *result = NULL;
     double now = 0.0;
-    s.nbins = nbins;
+    s.busy = (Series){nbins, 1, bin_s, calloc(nbins, sizeof(double))};
+    s.load.series = (Series){nbins, 2, bin_s, s.track_load ? calloc(2 * nbins, sizeof(double)) : NULL};
     s.memo_n = c->max_batched + 1;
     s.run_head = s.run_tail = s.pre_head = s.pre_tail = NIL;
     s.free_blocks = c->num_blocks;
     s.by_residue = calloc(c->block_size, sizeof(int64_t));
     s.tok_dur = malloc(s.memo_n * sizeof(double)); s.head_dur = malloc(s.memo_n * sizeof(double));
     s.tok_w = calloc(s.memo_n, sizeof(double)); s.head_w = calloc(s.memo_n, sizeof(double));
-    s.bins = calloc(nbins, sizeof(double));
     if (!have_times) {
         a.heap = malloc((total ? total : 1) * sizeof(double));
         int64_t start = concurrency < total ? concurrency : total;
         if (a.heap) for (int64_t i = 0; i < start; i++) fheap_push(a.heap, &a.nheap, 0.0);
     }
-    if (!s.by_residue || !s.tok_dur || !s.head_dur || !s.tok_w || !s.head_w || !s.bins
+    if (!s.by_residue || !s.tok_dur || !s.head_dur || !s.tok_w || !s.head_w || !s.busy.rows || (s.track_load && !s.load.series.rows)
         || (!have_times && !a.heap)) {
         PyErr_NoMemory();
         goto done;
@@ -956,7 +1031,7 @@ done:
 static PyMethodDef methods[] = {
     {"simulate", fastcore_simulate, METH_VARARGS,
      "simulate(config, inputs, outputs, arrivals, concurrency, token_price, head_price, "
-     "progress, num_bins, bin_s) -> dict: one replica's run (see fastcore.py)"},
+     "progress, num_bins, bin_s, track_load) -> dict: one replica's run (see fastcore.py)"},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fastcore",

@@ -73,6 +73,20 @@ def run(replica: Replica, workload, progress: Callable[[int, int], None] | None 
     """`simulate.run(replica, workload, keep_requests=False)` in C (`why_not` must be None)."""
     from llmemu.core.simulate import Recorder, SimulationRun, rejection
 
+    out = simulate(replica, workload, progress)
+    rec = fill_recorder(Recorder(), out, replica.engine.pricer)
+    reason = rejection(replica.engine.kv.capacity_tokens)
+    rejected = [(i, reason) for i in array("q", out["rejected"])]
+    log = RequestLog.from_columns(out)
+    if progress is not None:
+        progress(len(log), len(workload.inputs))
+    return SimulationRun(replica, [], rejected, out["simulated_s"], rec, log)
+
+
+def simulate(replica: Replica, workload, progress=None, *, load: bool = False) -> dict:
+    """The C loop's raw numbers for `replica` fed `workload` (a Workload's four fields);
+    `load`: with the replica's load series (a fleet's). The replica's KV peak and request
+    counter are updated as the Python engine would leave them."""
     engine = replica.engine
     memo, config = _config(replica)
     arrivals = workload.arrivals
@@ -86,16 +100,11 @@ def run(replica: Replica, workload, progress: Callable[[int, int], None] | None 
         lambda logits: memo.head_part(logits).duration_s,
         progress,
         *_bins(BusySeries()),
+        load,
     )
     engine.kv.peak_used_blocks = out["peak_used_blocks"]
     engine._next_id = out["accepted"]
-    rec = _recorder(Recorder(), out, memo)
-    reason = rejection(replica.memory.kv_tokens)
-    rejected = [(i, reason) for i in array("q", out["rejected"])]
-    log = RequestLog.from_columns(out)
-    if progress is not None:
-        progress(len(log), len(workload.inputs))
-    return SimulationRun(replica, [], rejected, out["simulated_s"], rec, log)
+    return out
 
 
 def _config(replica: Replica) -> tuple[PricedByParts, tuple]:
@@ -118,7 +127,7 @@ def _config(replica: Replica) -> tuple[PricedByParts, tuple]:
         profile.token_s if profile else 0.0, host.sampler_s_per_sequence if host else 0.0,
         sched.kv.block_size, sched.kv.num_blocks, sched.max_num_seqs,
         sched.max_num_batched_tokens, engine.max_fused_iterations,
-        float(replica.memory.kv_tokens),
+        float(sched.kv.capacity_tokens),
     )  # fmt: skip
     return memo, config
 
@@ -127,14 +136,15 @@ def _bins(series: BusySeries) -> tuple[int, float]:
     return series.num_bins, series.bin_s
 
 
-def _recorder(rec, out: dict, memo: PricedByParts):
-    """The Recorder the Python loop would have filled."""
+def fill_recorder(rec, out: dict, plan_pricer: PlanPricer):
+    """Fill `rec` (empty) as the Python loop would have from the same run; its per-step
+    samples keep their kind (lists, or a fleet's arrays)."""
+    memo = _memo(plan_pricer)
     rec.steps, rec.iterations = out["steps"], out["iterations"]
     rec.preemptions = out["preemptions"]
-    rec.itl_first = array("d", out["itl_first"]).tolist()
-    rec.itl_slope = array("d", out["itl_slope"]).tolist()
-    rec.itl_count = array("q", out["itl_count"]).tolist()
-    rec.itl_weight = array("q", out["itl_weight"]).tolist()
+    for name, code in _SAMPLES:
+        values = array(code, out[name])
+        setattr(rec, name, values if isinstance(getattr(rec, name), array) else values.tolist())
     processor = memo.processor
     rec.busy.bin_s = out["bin_s"]
     if out["steps"]:
@@ -151,3 +161,21 @@ def _recorder(rec, out: dict, memo: PricedByParts):
         part = memo.head_part(logits)
         pending[id(part)] = [part, weight]
     return rec
+
+
+_SAMPLES = (("itl_first", "d"), ("itl_slope", "d"), ("itl_count", "q"), ("itl_weight", "q"))
+
+
+def fill_load(load, out: dict) -> None:
+    """A fleet replica's LoadSeries (empty) as its steps would have left it."""
+    state = out["load"]
+    series = load.series
+    series.bin_s = state["bin_s"]
+    if out["steps"]:
+        series.bins = dict(zip(("batch", "kv"), state["rows"], strict=True))
+    load._lo, load._hi = state["lo"], state["hi"]
+    load._batch_s, load._kv_s = state["batch_s"], state["kv_s"]
+
+
+def _memo(plan_pricer: PlanPricer) -> PricedByParts:
+    return (plan_pricer.inner if type(plan_pricer) is HostPlanPricer else plan_pricer).memo
