@@ -39,6 +39,10 @@ except ImportError:  # not built: the Python engine runs everything
     _fastcore = None
 
 
+MAX_BATCHED_TOKENS = 1 << 22
+"""The C loop memoises prices in arrays indexed by token count (32 bytes per possible count)."""
+
+
 def available() -> bool:
     return _fastcore is not None and os.environ.get("LLMEMU_ENGINE", "") != "python"
 
@@ -54,6 +58,7 @@ def why_not(replica: Replica) -> str | None:
     checks = (
         (type(sched) is Scheduler and sched.admission == "greedy", "admission is not greedy"),
         (type(sched.kv) is KVCache, "the KV cache caches prefixes"),
+        (sched.max_num_batched_tokens <= MAX_BATCHED_TOKENS, "max_num_batched_tokens is huge"),
         (not sched.running and not sched.waiting and engine._next_id == 0, "not a fresh engine"),
         (type(plan_pricer) is PlanPricer, "the batching policy is not continuous"),
         (type(plan_pricer.memo) is PricedByParts, "not priced by parts on one processor"),
