@@ -5,7 +5,8 @@ Python engine would: continuous batching on one processor (`PricedByParts`), opt
 wrapped by an engine profile's host time, greedy admission, the plain paged KV cache, no
 sampled expert routing, and a fresh engine. Anything else runs in Python. The Python engine
 stays the reference: tests/core/test_fastcore.py runs scenarios through both and compares
-every number of the run, and `LLMEMU_ENGINE=python` (or `run(..., compiled=False)`) chooses it.
+every number of the run. `run(..., compiled=False)` chooses it, as the CLI does under
+LLMEMU_ENGINE=python.
 
 The C loop asks this module's pricer for the parts that recur (every op of m tokens but
 attention, priced once per m; the LM head once per count of sampling requests) and prices
@@ -19,7 +20,6 @@ Python headers are needed, and its absence only makes runs slower).
 
 from __future__ import annotations
 
-import os
 from array import array
 from collections.abc import Callable
 
@@ -44,7 +44,7 @@ MAX_BATCHED_TOKENS = 1 << 22
 
 
 def available() -> bool:
-    return _fastcore is not None and os.environ.get("LLMEMU_ENGINE", "") != "python"
+    return _fastcore is not None
 
 
 def why_not(replica: Replica) -> str | None:
