@@ -90,3 +90,8 @@ async def test_a_connection_close_response_is_not_reused():
     head = HEAD.replace(b"\r\n\r\n", b"\r\nconnection: close\r\n\r\n")
     rec, reusable = await exchange(head + chunked(TOKEN + DONE), 1000)
     assert rec.error is None and not reusable
+
+
+async def test_a_response_that_is_not_http_fails_the_request():
+    rec, reusable = await exchange(b"SSH-2.0-OpenSSH_9.6\r\n\r\n", 100)
+    assert rec.error.startswith("BadResponse") and not reusable
