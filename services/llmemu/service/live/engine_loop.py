@@ -25,6 +25,7 @@ from llmemu.core.replica import Replica
 from llmemu.core.request import Request, Status
 from llmemu.protocol.internal import AbortSequence, SchedulerLoad, SubmitSequence, TokenEvent
 from llmemu.service.live.clock import RealTimeClock
+from llmemu.service.live.heap import collect_due
 from llmemu.service.live.transport import Release, SchedulerTransport
 
 log = logging.getLogger("llmemu.scheduler")
@@ -115,6 +116,10 @@ class SchedulerService:
                 # a client that read its last token and scrapes /metrics at once finds its
                 # request and iteration counted.
                 self._observe(result, start_s, end_s, seen)
+                # The iteration's events and chunks are garbage now, not survivors the
+                # collector would carry into an older generation and walk again.
+                del release, seen, result
+                collect_due()  # the collector's pause here delays no token (heap.py)
                 await asyncio.sleep(0)  # what the writes readied runs before the next step
         except asyncio.CancelledError:
             raise

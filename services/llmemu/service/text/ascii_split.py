@@ -30,20 +30,31 @@ ASCII_SPLIT = re.compile(
 PLAIN = re.compile(r"[\t\n\r\x20-\x7e]*")
 """Text the ASCII pattern splits as the Unicode one does (no \\v, \\f or \\x1c-\\x1f, which
 Python's \\s and Unicode's White_Space do not agree on)."""
-MAX_CACHED = 200_000
-"""Pieces remembered at most (a few tens of MB); the memory is emptied when full."""
+MAX_LEARNED = 200_000
+"""Pieces learned at most (a few tens of MB) beyond the vocabulary's own; then forgotten."""
 
 
 class AsciiEncoder:
     """Encodes a plain ASCII text as the tokenizers package does, or answers None."""
 
-    def __init__(self, tokenize: Callable[[str], list[int]], added: list[str]) -> None:
+    def __init__(self, tokenize: Callable[[str], list[int]], added: list[str], vocab: dict[str, int]) -> None:  # fmt: skip
         self._tokenize = tokenize
         """The BPE model on one piece written in the byte-level alphabet."""
         self._added = added
         self._to_alphabet = dict(enumerate(byte_alphabet()))
-        self._ids: dict[str, list[int]] = {}
-        self._counts: dict[str, int] = {}
+        # A piece that is a whole vocabulary entry is that one token (the model's
+        # ignore_merges), so every plain ASCII entry is known from the start: a prompt's
+        # words are not learned one by one on the event loop by its first requests.
+        # Bytes as the code points of the same number: ASCII text is then itself, and any
+        # other byte (or a character outside the alphabet: U+0100 and up) is not ASCII.
+        from_alphabet = str.maketrans({c: b for b, c in enumerate(byte_alphabet()) if c != chr(b)})  # fmt: skip
+        self._vocab_ids: dict[str, list[int]] = {}
+        for token, token_id in vocab.items():
+            text = token.translate(from_alphabet)
+            if text.isascii() and PLAIN.fullmatch(text):
+                self._vocab_ids[text] = [token_id]
+        self._ids: dict[str, list[int]] = dict(self._vocab_ids)
+        self._counts: dict[str, int] = dict.fromkeys(self._vocab_ids, 1)
         """Tokens per piece: a count is a sum, without building the list of ids."""
 
     def count(self, text: str) -> int | None:
@@ -74,9 +85,9 @@ class AsciiEncoder:
         return ASCII_SPLIT.findall(text)
 
     def _learn(self, piece: str) -> list[int]:
-        if len(self._ids) >= MAX_CACHED:
-            self._ids.clear()
-            self._counts.clear()
+        if len(self._ids) >= len(self._vocab_ids) + MAX_LEARNED:
+            self._ids = dict(self._vocab_ids)
+            self._counts = dict.fromkeys(self._vocab_ids, 1)
         ids = self._ids[piece] = self._tokenize(piece.translate(self._to_alphabet))
         self._counts[piece] = len(ids)
         return ids

@@ -122,7 +122,7 @@ class ServedTokenizer:
 
     def use_ascii_path(self) -> None:
         model, added = self._tok.model, self._tok.get_added_tokens_decoder().values()
-        self._ascii = AsciiEncoder(lambda s: [t.id for t in model.tokenize(s)], [t.content for t in added])  # fmt: skip
+        self._ascii = AsciiEncoder(lambda s: [t.id for t in model.tokenize(s)], [t.content for t in added], self._tok.get_vocab(with_added_tokens=False))  # fmt: skip
 
     def encode(self, text: str) -> list[int]:
         return self.encode_all([text])[0]
