@@ -14,3 +14,20 @@ def test_the_start_up_heap_is_frozen_while_serving_and_released_after():
         # The whole start-up heap (the vocabulary alone is thousands of objects).
         assert gc.get_freeze_count() > 10_000
     assert gc.get_freeze_count() == 0
+
+
+def test_while_serving_the_collector_waits_for_the_engine_loop_to_run_its_passes():
+    from llmemu.service.live.heap import YOUNG_EVERY, collect_due, frozen_heap
+
+    before = gc.get_threshold()
+    with frozen_heap():
+        assert gc.get_threshold() == (before[0] * 10, *before[1:])  # a safety net only
+        gc.collect()
+        keep = [[] for _ in range(YOUNG_EVERY // 2)]  # tracked allocations, fewer than due
+        collect_due()
+        assert gc.get_count()[0] >= YOUNG_EVERY // 2  # not due: nothing collected
+        keep += [[] for _ in range(YOUNG_EVERY)]
+        collect_due()
+        assert gc.get_count()[0] < YOUNG_EVERY // 2  # due: generation 0 collected
+    assert gc.get_threshold() == before
+    del keep
