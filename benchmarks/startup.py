@@ -8,11 +8,12 @@ Cases, each a fresh interpreter, as the `llmemu` console script runs:
   summed (every module it loads, lazily or not).
 `--scenario FILE` adds `simulate FILE --json` (e.g. benchmarks/scenarios/sharegpt-llama3-8b-h100.yaml).
 
-The ref's `services/` is exported by `git archive` into a temporary folder; runs alternate
-between the two trees so that the host's drift falls on both alike. CPU seconds (user +
-system of the child) are steadier than wall seconds on a busy host; the load average is
-printed before and after. Each simulate case checks that both trees print the same JSON
-(but for wall_s).
+The ref's `services/` is exported by `git archive` into a temporary folder. Both trees'
+bytecode is compiled first, as `pip install` does: with PYTHONDONTWRITEBYTECODE set (as on
+some hosts) every run would compile every module again, about 0.1 s. Runs alternate between
+the two trees so that the host's drift falls on both alike. CPU seconds (user + system of
+the child) are steadier than wall seconds on a busy host; the load average is printed before
+and after. Each simulate case checks that both trees print the same JSON (but for wall_s).
 
 Usage: python benchmarks/startup.py [--before main] [--runs 7] [--scenario FILE]
 """
@@ -20,6 +21,7 @@ Usage: python benchmarks/startup.py [--before main] [--runs 7] [--scenario FILE]
 from __future__ import annotations
 
 import argparse
+import compileall
 import io
 import json
 import os
@@ -129,6 +131,8 @@ def main() -> None:
         tiny = Path(tmp) / "tiny.yaml"
         tiny.write_text(TINY.format(csv=REPO / "data" / "sharegpt_lengths.csv"))
         trees = {"before": export(args.before, Path(tmp)), "after": REPO / "services"}
+        for services in trees.values():
+            compileall.compile_dir(services / "llmemu", quiet=1)
         cases = {
             "--version": ["--version"],
             "simulate tiny": ["simulate", str(tiny), "--json"],
