@@ -8,7 +8,8 @@ schema building shows there), else to the top-level package of the first non-llm
 above it in the import stack: what pydantic imports for itself (importlib.metadata for its
 plugin scan, annotated_types...) is pydantic's. The floor is a process that imports numpy,
 numpy.random, PyYAML and pydantic and validates one two-field model: no llmemu start-up can
-go below it while those packages stay on the simulate path.
+go below it while those packages stay on the simulate path; the same without pydantic shows
+what pydantic's share is.
 
 Usage: python benchmarks/import_breakdown.py [--runs 5] [--top 12]
 """
@@ -35,6 +36,7 @@ class Spec(BaseModel):
     name: str = ""
 Spec(rate=1.0)
 """
+FLOOR_WITHOUT_PYDANTIC = "import numpy, numpy.random, yaml"
 TINY = """model: llama-3-8b
 system: h100x1
 workload:
@@ -83,17 +85,20 @@ def main() -> None:
         tiny = Path(tmp) / "tiny.yaml"
         tiny.write_text(TINY.format(csv=REPO / "data" / "sharegpt_lengths.csv"))
         argv = ["simulate", str(tiny), "--json"]
-        runs = [(by_package(importtime(SIMULATE, argv)), by_package(importtime(FLOOR, [])))
-                for _ in range(args.runs)]  # fmt: skip
+        runs = [
+            [by_package(importtime(code, a)) for code, a in
+             ((SIMULATE, argv), (FLOOR, []), (FLOOR_WITHOUT_PYDANTIC, []))]
+            for _ in range(args.runs)
+        ]  # fmt: skip
     print(f"load average: {os.getloadavg()}; medians of {args.runs} runs, seconds of self time")
-    packages = {p for sim, _ in runs for p in sim}
-    median = {p: statistics.median(sim.get(p, 0.0) for sim, _ in runs) for p in packages}
-    total = statistics.median(sum(sim.values()) for sim, _ in runs)
-    floor = statistics.median(sum(fl.values()) for _, fl in runs)
+    packages = {p for sim, _, _ in runs for p in sim}
+    median = {p: statistics.median(sim.get(p, 0.0) for sim, _, _ in runs) for p in packages}
+    total, floor, bare = (statistics.median(sum(r[i].values()) for r in runs) for i in range(3))
     for package, seconds in sorted(median.items(), key=lambda kv: -kv[1])[: args.top]:
         print(f"  {package:<20}{seconds:8.3f}")
     print(f"  {'all':<20}{total:8.3f}")
     print(f"floor (numpy, PyYAML, pydantic and one model): {floor:.3f}")
+    print(f"floor without pydantic (numpy, PyYAML): {bare:.3f}")
 
 
 if __name__ == "__main__":
