@@ -18,14 +18,18 @@ A fixed pure-Python loop is timed first: this shared host's speed drifts (by 10x
 load), so each report carries it and runs taken at different times compare by it. CPU
 seconds (user + system of the child) are steadier than wall seconds on a busy host.
 
+`--python` also times (a) and (b) with LLMEMU_ENGINE=python (the Python engine the compiled
+loop transcribes, core/fastcore.py), alternating, and prints the ratio.
+
 Usage: python benchmarks/sim_speed.py [--repeat 5] [--skip-c | --only-c] [--c-requests N]
-                                      [--vidur PYTHON --vidur-dir DIR]
+                                      [--python] [--vidur PYTHON --vidur-dir DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -59,10 +63,14 @@ def timed(cmd: list[str], cwd: Path | None = None, env=None) -> tuple[float, flo
     return wall, cpu, out.stdout, out.stderr
 
 
-def simulate(scenario: Path, *extra: str) -> tuple[float, float, dict]:
+def simulate(scenario: Path, *extra: str, env=None) -> tuple[float, float, dict]:
     cmd = [sys.executable, "-m", "llmemu.cli.main", "simulate", str(scenario), "--json", *extra]
-    wall, cpu, out, _ = timed(cmd)
+    wall, cpu, out, _ = timed(cmd, env=env)
     return wall, cpu, json.loads(out)
+
+
+PYTHON_ENGINE = {**os.environ, "LLMEMU_ENGINE": "python"}
+"""The environment that makes `llmemu simulate` run the Python engine (core/fastcore.py)."""
 
 
 def peak_rss_mb() -> float:
@@ -111,6 +119,9 @@ def main() -> None:
     parser.add_argument("--skip-c", action="store_true", help="leave out the 1M-request case")
     parser.add_argument("--only-c", action="store_true", help="run the 1M-request case alone")
     parser.add_argument("--c-requests", type=int, help="case (c) with this many requests")
+    parser.add_argument(
+        "--python", action="store_true", help="also time (a) and (b) on the Python engine"
+    )
     parser.add_argument("--vidur", metavar="PYTHON", help="an interpreter with vidur installed")
     parser.add_argument("--vidur-dir", metavar="DIR", type=Path, help="a Vidur checkout")
     args = parser.parse_args()
@@ -128,17 +139,23 @@ def run_cases(args, tmp: Path) -> None:
     print(f"{'case':<32}{'wall s':>8}{'cpu s':>8}{'sim s/wall s':>14}{'iterations':>12}{'steps':>8}")  # fmt: skip
     for name, scenario in {} if args.only_c else CASES.items():
         vidur = name == CASE_B and args.vidur
-        runs, theirs = [], []
+        runs, theirs, python = [], [], []
         for _ in range(args.repeat):
             runs.append(simulate(scenario))
             if vidur:  # alternate, so that both see the same host
                 theirs.append(vidur_run(args, tmp))
+            if args.python:
+                python.append(simulate(scenario, env=PYTHON_ENGINE))
         wall, cpu = medians(runs)
         result = runs[0][2]
         print(
             f"{name:<32}{wall:>8.2f}{cpu:>8.2f}{result['simulated_s'] / wall:>14.0f}"
             f"{result['iterations']:>12}{result['engine_steps']:>8}"
         )
+        if python:
+            p_wall, p_cpu = medians(python)
+            print(f"{'  python engine (the reference)':<32}{p_wall:>8.2f}{p_cpu:>8.2f}")
+            print(f"{'  compiled loop faster by':<32}{p_wall / wall:>7.1f}x{p_cpu / cpu:>7.1f}x")
         if vidur:
             v_wall, v_cpu = medians(theirs)
             span = vidur_side.makespan_s(theirs[0][2])

@@ -197,14 +197,14 @@ def test_presets_lists_required_names(cli):
 def test_rejected_requests_say_why(cli_json, cli, tmp_path):
     # Llama-3-70B on two H100s: 144e9 B (2 x 80 GB x 0.9) - 141.10e9 of weights - 1.92e9 of
     # activations (2 x 8192 tokens x 57344 x 2 B + 4 x 256 x 128256) leaves 0.885e9 B, at
-    # 327680 B per token (80 layers x 8 KV heads x 128 x 2 x 2 B) 2700 tokens: 7000 + 1000
-    # do not fit.
+    # 327680 B per token (80 layers x 8 KV heads x 128 x 2 x 2 B) 2700.8 tokens, so 168 whole
+    # blocks of 16 = 2688 tokens: 7000 + 1000 do not fit.
     (tmp_path / "r.yaml").write_text(
         "model: llama-3-70b\nsystem: h100x2\nworkload: {requests: 5, arrival: {kind: burst}, "
         "input_tokens: {kind: constant, value: 7000}, output_tokens: {kind: constant, value: 1000}}\n"
     )
     out = cli_json("simulate", str(tmp_path / "r.yaml"))
-    reason = "prompt + output longer than the KV cache holds (2700 tokens)"
+    reason = "prompt + output longer than the KV cache holds (2688 tokens)"
     assert out["requests"]["rejected_because"] == {reason: 5}
     code, text, _ = cli("simulate", str(tmp_path / "r.yaml"))
     assert code == 0 and f"rejected   5 x {reason}" in text

@@ -18,6 +18,12 @@ class KVCache:
         self.peak_used_blocks = 0
 
     @property
+    def capacity_tokens(self) -> int:
+        """Tokens the cache holds when full: a request whose prompt and output together are
+        longer can never finish here (its last iterations need more blocks than exist)."""
+        return self.num_blocks * self.block_size
+
+    @property
     def used_blocks(self) -> int:
         return self.num_blocks - self.free_blocks
 

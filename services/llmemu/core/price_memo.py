@@ -37,15 +37,8 @@ class PricedByParts:
             return exact(batch)
         chunks = batch.prefill_chunks
         m = batch.num_decode + sum(c for c, _ in chunks) if chunks else batch.num_decode
-        tokens = self._tokens.get(m)
-        if tokens is None:
-            ops = token_ops(self.model, m, self.pricer.tp)
-            tokens = self._tokens[m] = self._part(ops)
-        logits = batch.num_logits
-        head = self._logits.get(logits)
-        if head is None:
-            ops = ((lm_head(self.model, logits), 1),) if logits else ()
-            head = self._logits[logits] = self._part(ops)
+        tokens = self._tokens.get(m) or self.tokens_part(m)
+        head = self._logits.get(batch.num_logits) or self.head_part(batch.num_logits)
         duration = tokens.duration_s + head.duration_s
         terms = [(tokens, 1.0), (head, 1.0)]
         layers, processor, time = self.layers, self.processor, self.pricer.time
@@ -58,6 +51,21 @@ class PricedByParts:
             terms.append((IterationCost(busy, {processor: work}), 1.0))
             duration += busy
         return IterationCost(duration, None, None, terms)
+
+    def tokens_part(self, m: int) -> IterationCost:
+        """The ops of m tokens but attention and the LM head (memoised)."""
+        part = self._tokens.get(m)
+        if part is None:
+            part = self._tokens[m] = self._part(token_ops(self.model, m, self.pricer.tp))
+        return part
+
+    def head_part(self, logits: int) -> IterationCost:
+        """The LM head of `logits` sampling requests (memoised)."""
+        part = self._logits.get(logits)
+        if part is None:
+            ops = ((lm_head(self.model, logits), 1),) if logits else ()
+            part = self._logits[logits] = self._part(ops)
+        return part
 
     def _part(self, ops: tuple[tuple[Op, int], ...]) -> IterationCost:
         """The ops, each run in its layers, on the one processor."""

@@ -47,6 +47,16 @@ class RequestLog:
         return values if self.in_arrival_order else values[self._order()]
 
     @classmethod
+    def from_columns(cls, columns: dict[str, bytes]) -> RequestLog:
+        """A log from each field's machine bytes (float64 and int64), in any order."""
+        log = cls()
+        for name in FIELDS:
+            log._floats[name].frombytes(columns[name])
+        for name in COUNTS:
+            log._ints[name].frombytes(columns[name])
+        return log
+
+    @classmethod
     def of(cls, requests) -> RequestLog:
         """The finished ones of `requests`, in their order."""
         log = cls(in_arrival_order=True)

@@ -179,19 +179,34 @@ class _Arrivals:
             heapq.heappush(self.heap, at)
 
 
+def rejection(capacity_tokens: int) -> str:
+    """Why a request longer than the KV cache holds (KVCache.capacity_tokens) is refused at
+    arrival."""
+    if capacity_tokens >= 1:
+        return f"prompt + output longer than the KV cache holds ({capacity_tokens} tokens)"
+    return "no room for a KV cache (the weights fill the memory: OOM)"
+
+
 def run(
     replica: Replica,
     workload: Workload,
     progress: Callable[[int, int], None] | None = None,
     *,
     keep_requests: bool = True,
+    compiled: bool = True,
 ) -> SimulationRun:
     """Feed `workload` to `replica` until every request finished. `keep_requests=False`
     drops each request once it finished (memory follows the requests in flight; the
-    summary reads `log`)."""
+    summary reads `log`); the run is then the compiled loop's where it can run the replica
+    (fastcore.py), unless `compiled=False`."""
+    if not keep_requests and compiled:
+        from llmemu.core import fastcore
+
+        if fastcore.available() and fastcore.why_not(replica) is None:
+            return fastcore.run(replica, workload, progress)
     engine = replica.engine
     engine.track_requests = False  # only first tokens and finishes are read here
-    max_tokens = replica.memory.kv_tokens
+    max_tokens = engine.kv.capacity_tokens
     arrivals = _Arrivals(workload)
     requests: list[Request] = []
     log = RequestLog()
@@ -202,14 +217,7 @@ def run(
         while arrivals.next_time() <= now:
             t, n_in, n_out = arrivals.pop()
             if n_in + n_out > max_tokens:
-                rejected.append(
-                    (
-                        arrivals.issued - 1,
-                        f"prompt + output longer than the KV cache holds ({int(max_tokens)} tokens)"
-                        if max_tokens >= 1
-                        else "no room for a KV cache (the weights fill the memory: OOM)",
-                    )
-                )
+                rejected.append((arrivals.issued - 1, rejection(max_tokens)))
                 arrivals.completed(t)
                 continue
             req = engine.new_request(t, n_in, n_out)

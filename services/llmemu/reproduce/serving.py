@@ -51,8 +51,9 @@ def emulate(row: Row, requests: int | None = None) -> float:
     """Output tokens per second of the emulated run of one row."""
     model, system, policy, workload = row_scenario(row, requests)
     replica = build_replica(model, system, policy)
-    result = run(replica, materialise(workload, 0, max_context=model.max_context))
-    return sum(r.generated for r in result.requests) / result.simulated_s
+    drawn = materialise(workload, 0, max_context=model.max_context)
+    result = run(replica, drawn, keep_requests=False)
+    return int(result.log.column("generated").sum()) / result.simulated_s
 
 
 def _emulate(args: tuple[Row, int | None]) -> float:

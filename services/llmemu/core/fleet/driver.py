@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from llmemu.core.fleet import compiled
 from llmemu.core.fleet.arrivals import ArrivalQueue
 from llmemu.core.fleet.link import SharedLink
 from llmemu.core.fleet.log import FleetLog
@@ -31,7 +32,7 @@ from llmemu.core.fleet.members import FleetReplica, FleetRequest
 from llmemu.core.fleet.routers import Arrival, Router
 from llmemu.core.fleet.workload import FleetWorkload
 from llmemu.core.request import Request
-from llmemu.core.simulate import _record
+from llmemu.core.simulate import _record, rejection
 
 PROGRESS_EVERY = 4096
 """Arrivals between two progress reports when replicas advance independently."""
@@ -85,8 +86,11 @@ class FleetDriver:
         independent = (
             not self.decode and arrivals.fixed_only and not getattr(self.router, "reads_replicas", True)
         )  # fmt: skip
-        run = self._run_independent if independent else self._run_events
-        now = run(arrivals, progress)
+        if independent and compiled.usable(self, workload):
+            now = compiled.run(self, workload, progress)
+        else:
+            run = self._run_independent if independent else self._run_events
+            now = run(arrivals, progress)
         if self.owner or len(self.log) + len(self.rejected) != arrivals.total:
             raise RuntimeError("fleet ended with unfinished requests: a driver invariant broke")
         end = max((r.free_at for r in self.replicas), default=now)
@@ -166,17 +170,9 @@ class FleetDriver:
         self, target: FleetReplica, fr: FleetRequest, now: float, arrivals: ArrivalQueue
     ) -> bool:
         """Hand an arriving request to its replica; False if it can never fit there."""
-        memory = target.replica.memory
-        if fr.prompt_tokens + fr.output_tokens > memory.kv_tokens:
-            self.rejected.append(
-                (
-                    fr.index,
-                    f"prompt + output longer than the KV cache holds ({int(memory.kv_tokens)} "
-                    "tokens)"
-                    if memory.kv_tokens >= 1
-                    else "no room for a KV cache (the weights fill the memory: OOM)",
-                )
-            )
+        capacity = target.engine.kv.capacity_tokens
+        if fr.prompt_tokens + fr.output_tokens > capacity:
+            self.rejected.append((fr.index, rejection(capacity)))
             arrivals.done(fr.index, now)
             return False
         out = 1 if target.role == "prefill" else fr.output_tokens

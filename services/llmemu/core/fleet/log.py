@@ -26,6 +26,19 @@ class FleetLog(RequestLog):
         self._prefilled_by.append(prefilled_by)
         self._served_by.append(served_by)
 
+    def extend_served(self, columns: dict[str, bytes], index: np.ndarray, served_by: int) -> None:
+        """One replica's finished requests as the compiled loop logs them (fastcore.py):
+        `columns["id"]` numbers them in the order the replica took them, `index[k]` is the
+        workload index of the k-th it took."""
+        for name in ("arrival_s", "first_scheduled_s", "first_token_s", "finish_s"):
+            self._floats[name].frombytes(columns[name])
+        for name in ("prompt_tokens", "generated", "num_preemptions"):
+            self._ints[name].frombytes(columns[name])
+        taken = np.frombuffer(columns["id"], np.int64)
+        self._ints["id"].frombytes(index[taken].astype(np.int64).tobytes())
+        self._prefilled_by.extend([served_by] * len(taken))
+        self._served_by.extend([served_by] * len(taken))
+
     def replicas(self, which: str) -> np.ndarray:
         """`prefilled_by` or `served_by` of every logged request, in `column`'s order."""
         values = np.frombuffer(

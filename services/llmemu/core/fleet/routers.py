@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
+
 from llmemu.core.errors import ConfigError
 from llmemu.core.registry import lookup
 
@@ -58,6 +60,12 @@ class RoundRobin:
         i = self._next % len(replicas)
         self._next += 1
         return i
+
+    def picks(self, count: int, replicas: int) -> np.ndarray:
+        """The picks of the next `count` arrivals over `replicas` replicas, at once."""
+        out = (self._next + np.arange(count)) % replicas
+        self._next += count
+        return out
 
 
 class LeastLoaded:

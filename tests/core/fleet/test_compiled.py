@@ -1,0 +1,81 @@
+"""A round-robin fleet run replica by replica in the compiled loop (core/fleet/compiled.py)
+against the driver's own Python path (LLMEMU_ENGINE=python): the whole fleet summary (every
+replica's numbers, its utilisation and load timelines, the fleet's percentiles), the log of
+every request and the rejections must agree, floats to 1e-12 relative."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from llmemu.cli.files import load_scenario_data
+from llmemu.cli.fleet import fleet_workload
+from llmemu.core import fastcore
+from llmemu.core.catalog import load_system
+from llmemu.core.fleet import compiled
+from llmemu.core.fleet.build import build_fleet
+from llmemu.core.fleet.results import fleet_summary
+from llmemu.core.request_log import COUNTS, FIELDS
+
+SCENARIO = {
+    "model": "llama-3-8b",
+    "system": "h100x1",
+    "cluster": {"replicas": 3, "router": "round-robin"},
+    "workload": {
+        "requests": 500,
+        "arrival": {"kind": "poisson", "rate": 90.0},
+        "input_tokens": {"kind": "normal", "mean": 900, "std": 700},
+        "output_tokens": {"kind": "uniform", "low": 1, "high": 400},
+    },
+}
+
+
+def _run(monkeypatch, compiled_loop: bool, memory: float | None = None):
+    monkeypatch.setenv("LLMEMU_ENGINE", "" if compiled_loop else "python")
+    data = dict(SCENARIO)
+    if memory is not None:  # a small KV cache: preemption, and prompts refused at arrival
+        data["system"] = load_system("h100x1").model_copy(update={"memory_utilization": memory})
+        data["system"] = data["system"].model_dump(mode="json")
+        lengths = {"input_tokens": {"kind": "uniform", "low": 1, "high": 8000}}
+        data["workload"] = {**data["workload"], **lengths}
+    loaded = load_scenario_data(data, Path("."), [], "test")
+    driver = build_fleet(
+        loaded.spec.cluster, loaded.model, loaded.system, loaded.spec.policy, load_system
+    )
+    workload = fleet_workload(loaded)
+    assert compiled.usable(driver, workload) is compiled_loop
+    run = driver.run(workload)
+    return run, fleet_summary(run, 0.0)
+
+
+def _same(got, want, path=""):
+    if isinstance(want, dict):
+        assert got.keys() == want.keys(), path
+        for k in want:
+            _same(got[k], want[k], f"{path}.{k}")
+    elif isinstance(want, list):
+        assert len(got) == len(want), path
+        for i, (g, w) in enumerate(zip(got, want, strict=True)):
+            _same(g, w, f"{path}[{i}]")
+    elif isinstance(want, float):
+        assert got == pytest.approx(want, rel=1e-12, abs=1e-300), path
+    elif path not in (".engine_steps",):
+        assert got == want, path
+
+
+@pytest.mark.parametrize("memory", [None, 0.225])
+def test_a_compiled_fleet_gives_the_drivers_numbers(monkeypatch, memory):
+    assert fastcore._fastcore is not None, "llmemu.core._fastcore is not built"
+    want, want_summary = _run(monkeypatch, False, memory)
+    got, got_summary = _run(monkeypatch, True, memory)
+    _same(got_summary, want_summary)
+    for name in (*FIELDS, *COUNTS):
+        assert np.array_equal(got.log.column(name), want.log.column(name)), name
+    for which in ("prefilled_by", "served_by"):
+        assert np.array_equal(got.log.replicas(which), want.log.replicas(which)), which
+    assert got.rejected == want.rejected
+    assert got.simulated_s == want.simulated_s
+    if memory is not None:
+        assert got_summary["requests"]["preempted"] > 0 and got.rejected
