@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from llmemu.core import fastcore
 from llmemu.core.catalog import load_system
@@ -138,3 +140,35 @@ def test_replicas_the_loop_does_not_transcribe_run_in_python():
         assert fastcore.why_not(build_replica(model, system, policy)) == reason
     moe = build_replica(load_model("mixtral-8x7b"), load_system("h100x4"), PolicySpec())
     assert fastcore.why_not(moe) == "expert routing is sampled"
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**31),
+    seqs=st.sampled_from([1, 3, 16, 256]),
+    budget=st.sampled_from([64, 300, 2048, 8192]),
+    block=st.sampled_from([1, 16, 32]),
+    memory=st.sampled_from([None, 0.23, 0.3]),
+    closed=st.booleans(),
+)
+def test_random_replicas_and_workloads_agree(seed, seqs, budget, block, memory, closed):
+    """Drawn policies and workloads (arrival bursts, long prompts against small budgets and
+    caches): the compiled loop's log and step counts are the reference's, exactly."""
+    rng = np.random.default_rng(seed)
+    n = 40
+    inputs, outputs = rng.integers(1, 4000, n), rng.integers(1, 300, n)
+    if closed:
+        workload = Workload(inputs, outputs, None, int(rng.integers(1, 20)))
+    else:
+        workload = Workload(inputs, outputs, np.sort(rng.exponential(2.0, n) * rng.random(n)))
+    options = {"max_num_seqs": seqs, "max_num_batched_tokens": budget, "block_size": block}
+    case = ("llama-3-8b", "h100x1", options, memory, workload)
+    want, got = _run(*case, compiled=False), _run(*case, compiled=True)
+    for name in (*FIELDS, *COUNTS):
+        assert np.array_equal(got.log.column(name), want.log.column(name)), name
+    assert (got.recorder.steps, got.recorder.iterations, got.recorder.preemptions) == (
+        want.recorder.steps,
+        want.recorder.iterations,
+        want.recorder.preemptions,
+    )
+    assert got.rejected == want.rejected and got.simulated_s == want.simulated_s

@@ -78,19 +78,8 @@ def read_yaml(path: Path) -> Any:
 
 
 def read_trace(path: Path, what: str = "trace") -> np.ndarray:
-    rows = []
-    for i, line in enumerate(read_text(path, what, DATA_BYTES).splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-            rows.append(
-                (float(rec["arrival_s"]), int(rec["input_tokens"]), int(rec["output_tokens"]))
-            )
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ConfigError(
-                f"{path}:{i}: each line needs arrival_s, input_tokens, output_tokens ({exc})"
-            ) from None
+    lines = read_text(path, what, DATA_BYTES).splitlines()
+    rows = _trace_rows(lines) or _trace_rows_by_line(path, lines)
     if not rows:
         raise ConfigError(f"{path}: the trace is empty")
     trace = np.array(rows, dtype=np.float64)
@@ -103,6 +92,38 @@ def read_trace(path: Path, what: str = "trace") -> np.ndarray:
             f"counts in [0, {MAX_TOKENS}]"
         )
     return trace[np.argsort(trace[:, 0], kind="stable")]  # a trace need not be sorted
+
+
+def _trace_rows(lines: list[str]) -> list[tuple[float, int, int]] | None:
+    """Every row at once (one JSON document of the lines); None when a line is not one
+    JSON record with the three fields, for `_trace_rows_by_line` to say which."""
+    records = [line for line in lines if line.strip()]
+    try:
+        parsed = json.loads("[" + ",".join(records) + "]")
+        if len(parsed) != len(records):  # a line holding two values
+            return None
+        return [
+            (float(r["arrival_s"]), int(r["input_tokens"]), int(r["output_tokens"])) for r in parsed
+        ]
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _trace_rows_by_line(path: Path, lines: list[str]) -> list[tuple[float, int, int]]:
+    rows = []
+    for i, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+            rows.append(
+                (float(rec["arrival_s"]), int(rec["input_tokens"]), int(rec["output_tokens"]))
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(
+                f"{path}:{i}: each line needs arrival_s, input_tokens, output_tokens ({exc})"
+            ) from None
+    return rows
 
 
 def model_folder_config(ref: str, base_dir: Path) -> Path | None:

@@ -75,10 +75,15 @@ def fleet_workload(loaded: Loaded) -> FleetWorkload:
 
 
 def simulate_fleet(
-    loaded: Loaded, progress, wall_start: float, requests_out: str | None = None
+    loaded: Loaded,
+    progress,
+    wall_start: float,
+    requests_out: str | None = None,
+    *,
+    compiled: bool = True,
 ) -> dict[str, Any]:
     """The fleet's summary; `requests_out`: also a CSV row per finished request, the id
-    being its index in the workload."""
+    being its index in the workload; `compiled=False`: the Python engine throughout."""
     import time
 
     from llmemu.reports.fleet import fleet_details
@@ -92,7 +97,7 @@ def simulate_fleet(
         load_system,
         seed=loaded.spec.seed,
     )
-    run = driver.run(fleet_workload(loaded), progress)
+    run = driver.run(fleet_workload(loaded), progress, compiled_loop=compiled)
     summary = fleet_summary(run, time.perf_counter() - wall_start)
     summary.update(fleet_details(run, merged_run(run), summary))
     if requests_out:

@@ -43,6 +43,12 @@ def _add_simulate(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _compiled() -> bool:
+    """LLMEMU_ENGINE=python runs the Python engine where the compiled loop would run
+    (core/fastcore.py): the reference, for comparing and timing."""
+    return os.environ.get("LLMEMU_ENGINE", "") != "python"
+
+
 def _run_simulate(args: argparse.Namespace) -> int:
     # pydantic reads every installed distribution's entry points for plugins when it builds
     # its first validator (about 15 ms; llmemu's specs use none). Set it empty to keep them.
@@ -63,7 +69,9 @@ def _run_simulate(args: argparse.Namespace) -> int:
     if needs_fleet(loaded):
         from llmemu.cli.fleet import simulate_fleet
 
-        summary = simulate_fleet(loaded, Progress("simulating"), start, args.requests_out)
+        summary = simulate_fleet(
+            loaded, Progress("simulating"), start, args.requests_out, compiled=_compiled()
+        )
         searched = None
     else:
         workload = loaded.workload()
@@ -72,7 +80,8 @@ def _run_simulate(args: argparse.Namespace) -> int:
         replica = build_replica(
             loaded.model, loaded.system, loaded.spec.policy, seed=loaded.spec.seed
         )
-        result = run(replica, workload, Progress("simulating"), keep_requests=False)
+        progress = Progress("simulating")
+        result = run(replica, workload, progress, keep_requests=False, compiled=_compiled())
         itl = itl_distribution(result.recorder)  # the summary's and the report's
         summary = summarize(result, time.perf_counter() - start, itl)
         if args.requests_out:

@@ -5,7 +5,8 @@ Python engine would: continuous batching on one processor (`PricedByParts`), opt
 wrapped by an engine profile's host time, greedy admission, the plain paged KV cache, no
 sampled expert routing, and a fresh engine. Anything else runs in Python. The Python engine
 stays the reference: tests/core/test_fastcore.py runs scenarios through both and compares
-every number of the run, and `LLMEMU_ENGINE=python` (or `run(..., compiled=False)`) chooses it.
+every number of the run. `run(..., compiled=False)` chooses it, as the CLI does under
+LLMEMU_ENGINE=python.
 
 The C loop asks this module's pricer for the parts that recur (every op of m tokens but
 attention, priced once per m; the LM head once per count of sampling requests) and prices
@@ -19,7 +20,6 @@ Python headers are needed, and its absence only makes runs slower).
 
 from __future__ import annotations
 
-import os
 from array import array
 from collections.abc import Callable
 
@@ -39,8 +39,12 @@ except ImportError:  # not built: the Python engine runs everything
     _fastcore = None
 
 
+MAX_BATCHED_TOKENS = 1 << 22
+"""The C loop memoises prices in arrays indexed by token count (32 bytes per possible count)."""
+
+
 def available() -> bool:
-    return _fastcore is not None and os.environ.get("LLMEMU_ENGINE", "") != "python"
+    return _fastcore is not None
 
 
 def why_not(replica: Replica) -> str | None:
@@ -54,6 +58,7 @@ def why_not(replica: Replica) -> str | None:
     checks = (
         (type(sched) is Scheduler and sched.admission == "greedy", "admission is not greedy"),
         (type(sched.kv) is KVCache, "the KV cache caches prefixes"),
+        (sched.max_num_batched_tokens <= MAX_BATCHED_TOKENS, "max_num_batched_tokens is huge"),
         (not sched.running and not sched.waiting and engine._next_id == 0, "not a fresh engine"),
         (type(plan_pricer) is PlanPricer, "the batching policy is not continuous"),
         (type(plan_pricer.memo) is PricedByParts, "not priced by parts on one processor"),

@@ -119,49 +119,49 @@ def _alone(op: Op) -> tuple[Op]:
     return (op,)
 
 
-def _attention_stages(model: ModelSpec, batch: BatchShape, m: int, tp: int):
-    dt, w = model.dtype_bytes, model.weight_width
-    stages = [
-        _alone(gemm("qkv", m, model.hidden_size, model.qkv_out, dt, w)),
-        attention_ops(model, batch),
-        _alone(gemm("o_proj", m, model.q_size, model.hidden_size, dt, w)),
-    ]
-    if tp > 1:
-        stages.append(_alone(allreduce(model, m, tp)))
-    return stages
-
-
-def _ffn_stages(model: ModelSpec, batch: BatchShape, m: int, tp: int, moe: bool):
+def _layer_stages(model: ModelSpec, m: int, tp: int, moe: bool, attention, expert_tokens):
+    """One layer's stages; `attention` is its attention stage (None: left out, for the ops
+    that depend on the token count alone)."""
     dt, w, h, f = model.dtype_bytes, model.weight_width, model.hidden_size, model.ffn_size
+    stages = [_alone(gemm("qkv", m, h, model.qkv_out, dt, w))]
+    if attention is not None:
+        stages.append(attention)
+    stages.append(_alone(gemm("o_proj", m, model.q_size, h, dt, w)))
+    if tp > 1:
+        stages.append(_alone(allreduce(model, m, tp)))
     if moe:
-        routed = batch.expert_tokens or even_expert_tokens(model, m)
-        stages = [
-            # The router stays 16-bit: FP8 checkpoints leave the gate unquantised.
-            _alone(gemm("router", m, h, model.num_experts, dt)),
-            (experts(model, routed),),
-        ]
+        routed = expert_tokens or even_expert_tokens(model, m)
+        # The router stays 16-bit: FP8 checkpoints leave the gate unquantised.
+        stages.append(_alone(gemm("router", m, h, model.num_experts, dt)))
+        stages.append((experts(model, routed),))
     else:
-        stages = [
-            _alone(gemm("gate_up", m, h, (model.ffn_matrices - 1) * f, dt, w)),
-            _alone(gemm("down", m, f, h, dt, w)),
-        ]
+        stages.append(_alone(gemm("gate_up", m, h, (model.ffn_matrices - 1) * f, dt, w)))
+        stages.append(_alone(gemm("down", m, f, h, dt, w)))
     if tp > 1:
         stages.append(_alone(allreduce(model, m, tp)))
     return stages
+
+
+def _blocks(model: ModelSpec) -> tuple[tuple[int, bool], ...]:
+    """(layers, MoE?) of each block of identical layers."""
+    return tuple(
+        (layers, moe)
+        for layers, moe in ((model.num_dense_layers, False), (model.num_moe_layers, True))
+        if layers
+    )
 
 
 def plan_iteration(model: ModelSpec, batch: BatchShape, tensor_parallel: int = 1) -> Plan:
     """The operations of one iteration, grouped into blocks of identical layers."""
     m = batch.num_tokens
-    tp = tensor_parallel
-    attention = _attention_stages(model, batch, m, tp)
-    blocks = []
-    if model.num_dense_layers:
-        ffn = _ffn_stages(model, batch, m, tp, moe=False)
-        blocks.append(Block(tuple(attention + ffn), model.num_dense_layers))
-    if model.num_moe_layers:
-        ffn = _ffn_stages(model, batch, m, tp, moe=True)
-        blocks.append(Block(tuple(attention + ffn), model.num_moe_layers))
+    attention = attention_ops(model, batch)
+    blocks = [
+        Block(
+            tuple(_layer_stages(model, m, tensor_parallel, moe, attention, batch.expert_tokens)),
+            layers,
+        )  # fmt: skip
+        for layers, moe in _blocks(model)
+    ]
     if batch.num_logits:
         blocks.append(Block((_alone(lm_head(model, batch.num_logits)),), 1))
     return Plan(tuple(blocks), tokens=m)
@@ -174,11 +174,12 @@ def lm_head(model: ModelSpec, num_logits: int) -> Op:
 def token_ops(model: ModelSpec, m: int, tensor_parallel: int = 1) -> tuple[tuple[Op, int], ...]:
     """The ops of an iteration of m tokens that depend on nothing else (every op but
     attention and the LM head, with experts spread evenly), each with its layer count."""
-    batch = BatchShape(num_decode=m)
-    out = []
-    for block in plan_iteration(model, batch, tensor_parallel).blocks:
-        out += [(op, block.repeat) for op in block.ops() if op.kind is not OpKind.ATTENTION]
-    return tuple(out)
+    return tuple(
+        (op, layers)
+        for layers, moe in _blocks(model)
+        for stage in _layer_stages(model, m, tensor_parallel, moe, None, None)
+        for op in stage
+    )
 
 
 def attention_ops(model: ModelSpec, batch: BatchShape) -> tuple[Op, ...]:

@@ -33,7 +33,7 @@ def run_point(data: dict[str, Any], base_dir: str, source: str, sets: list[str])
         replica = build_replica(
             loaded.model, loaded.system, loaded.spec.policy, seed=loaded.spec.seed
         )
-        result = run(replica, loaded.workload())
+        result = run(replica, loaded.workload(), keep_requests=False)
     except LlmemuError as exc:  # a point the hardware cannot hold is a result, not a crash
         return {"error": str(exc)}
     summary = summarize(result, time.perf_counter() - start)

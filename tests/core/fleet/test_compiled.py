@@ -1,5 +1,5 @@
 """A round-robin fleet run replica by replica in the compiled loop (core/fleet/compiled.py)
-against the driver's own Python path (LLMEMU_ENGINE=python): the whole fleet summary (every
+against the driver's own Python path (`compiled_loop=False`): the whole fleet summary (every
 replica's numbers, its utilisation and load timelines, the fleet's percentiles), the log of
 every request and the rejections must agree, floats to 1e-12 relative."""
 
@@ -32,8 +32,7 @@ SCENARIO = {
 }
 
 
-def _run(monkeypatch, compiled_loop: bool, memory: float | None = None):
-    monkeypatch.setenv("LLMEMU_ENGINE", "" if compiled_loop else "python")
+def _run(compiled_loop: bool, memory: float | None = None):
     data = dict(SCENARIO)
     if memory is not None:  # a small KV cache: preemption, and prompts refused at arrival
         data["system"] = load_system("h100x1").model_copy(update={"memory_utilization": memory})
@@ -45,8 +44,8 @@ def _run(monkeypatch, compiled_loop: bool, memory: float | None = None):
         loaded.spec.cluster, loaded.model, loaded.system, loaded.spec.policy, load_system
     )
     workload = fleet_workload(loaded)
-    assert compiled.usable(driver, workload) is compiled_loop
-    run = driver.run(workload)
+    assert compiled.usable(driver, workload)
+    run = driver.run(workload, compiled_loop=compiled_loop)
     return run, fleet_summary(run, 0.0)
 
 
@@ -66,10 +65,10 @@ def _same(got, want, path=""):
 
 
 @pytest.mark.parametrize("memory", [None, 0.225])
-def test_a_compiled_fleet_gives_the_drivers_numbers(monkeypatch, memory):
+def test_a_compiled_fleet_gives_the_drivers_numbers(memory):
     assert fastcore._fastcore is not None, "llmemu.core._fastcore is not built"
-    want, want_summary = _run(monkeypatch, False, memory)
-    got, got_summary = _run(monkeypatch, True, memory)
+    want, want_summary = _run(False, memory)
+    got, got_summary = _run(True, memory)
     _same(got_summary, want_summary)
     for name in (*FIELDS, *COUNTS):
         assert np.array_equal(got.log.column(name), want.log.column(name)), name

@@ -80,13 +80,19 @@ class FleetDriver:
         self.log = FleetLog()
 
     def run(
-        self, workload: FleetWorkload, progress: Callable[[int, int], None] | None = None
+        self,
+        workload: FleetWorkload,
+        progress: Callable[[int, int], None] | None = None,
+        *,
+        compiled_loop: bool = True,
     ) -> FleetRun:
+        """Every request of `workload` through the fleet; `compiled_loop=False` keeps every
+        replica on the Python engine (compiled.py says when the C loop may run them)."""
         arrivals = ArrivalQueue(workload)
         independent = (
             not self.decode and arrivals.fixed_only and not getattr(self.router, "reads_replicas", True)
         )  # fmt: skip
-        if independent and compiled.usable(self, workload):
+        if independent and compiled_loop and compiled.usable(self, workload):
             now = compiled.run(self, workload, progress)
         else:
             run = self._run_independent if independent else self._run_events
