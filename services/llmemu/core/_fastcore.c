@@ -863,7 +863,7 @@ static int simulate(Sim *s, Arrivals *a, IArr *rejected, PyObject *progress, dou
 /* ---- the module ------------------------------------------------------------------- */
 static void sim_free(Sim *s) {
     free(s->reqs); free(s->free_slots); free(s->wq); free(s->by_residue); free(s->heap);
-    free(s->tok_dur); free(s->head_dur); free(s->tok_w); free(s->head_w);
+    free(s->tok_w); free(s->head_w);
     free(s->busy.rows); free(s->load.series.rows);
     free(s->itl_first.v); free(s->itl_slope.v); free(s->itl_count.v); free(s->itl_weight.v);
     free(s->log_id.v); free(s->log_prompt.v); free(s->log_generated.v); free(s->log_preempt.v);
@@ -963,20 +963,34 @@ static int get_buffer(PyObject *o, Py_buffer *b, Py_ssize_t n, const char *what)
     return 0;
 }
 
+/* A price memo the caller keeps between runs (replicas that share a pricer share it):
+ * memo_n float64 slots, -1 where not priced yet. */
+static int get_memo(PyObject *o, Py_buffer *b, int64_t n) {
+    if (PyObject_GetBuffer(o, b, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE | PyBUF_FORMAT)) return -1;
+    if (b->itemsize != 8 || b->len != n * 8) {
+        PyErr_Format(PyExc_ValueError, "fastcore: a price memo must hold %lld float64 slots", (long long)n);
+        PyBuffer_Release(b);
+        b->obj = NULL;
+        return -1;
+    }
+    return 0;
+}
+
 static PyObject *fastcore_simulate(PyObject *self, PyObject *args) {
     (void)self;
     Sim s; memset(&s, 0, sizeof s);
     Config *c = &s.c;
-    PyObject *inputs, *outputs, *times, *progress;
+    PyObject *inputs, *outputs, *times, *progress, *tok_memo, *head_memo;
     long long concurrency, nbins;
     double bin_s;
-    if (!PyArg_ParseTuple(args, "(ddddddddddiddddLLLLLd)OOOLOOOLdp",
+    if (!PyArg_ParseTuple(args, "(ddddddddddiddddLLLLLd)OOOLOOOOOLdp",
             &c->q_size, &c->kv_size, &c->kv_width, &c->dtype_bytes, &c->layers,
             &c->attention_flops, &c->bytes_per_s, &c->tp, &c->request_tokens, &c->overhead_s,
             &c->has_host, &c->iteration_s, &c->sequence_s, &c->token_s, &c->sampler_s,
             &c->block_size, &c->num_blocks, &c->max_num_seqs, &c->max_batched, &c->max_fused,
             &c->max_tokens,
-            &inputs, &outputs, &times, &concurrency, &s.token_price, &s.head_price, &progress,
+            &inputs, &outputs, &times, &concurrency, &s.token_price, &s.head_price, &tok_memo,
+            &head_memo, &progress,
             &nbins, &bin_s, &s.track_load))
         return NULL;
     if (c->block_size < 1 || c->max_batched < 1 || nbins < 2 || nbins % 2) {
@@ -985,36 +999,42 @@ static PyObject *fastcore_simulate(PyObject *self, PyObject *args) {
     }
     Py_ssize_t total = PyObject_Length(inputs);
     if (total < 0) return NULL;
-    Py_buffer bin = {0}, bout = {0}, btimes = {0};
+    Py_buffer bin = {0}, bout = {0}, btimes = {0}, btok = {0}, bhead = {0};
     int have_times = times != Py_None;
     if (get_buffer(inputs, &bin, total, "inputs")) return NULL;
     if (get_buffer(outputs, &bout, total, "outputs")) { PyBuffer_Release(&bin); return NULL; }
     if (have_times && get_buffer(times, &btimes, total, "arrivals")) {
         PyBuffer_Release(&bin); PyBuffer_Release(&bout); return NULL;
     }
+    s.memo_n = c->max_batched + 1;
+    if (get_memo(tok_memo, &btok, s.memo_n) || get_memo(head_memo, &bhead, s.memo_n)) {
+        PyBuffer_Release(&bin); PyBuffer_Release(&bout);
+        if (have_times) PyBuffer_Release(&btimes);
+        if (btok.obj) PyBuffer_Release(&btok);
+        return NULL;
+    }
+    s.tok_dur = btok.buf;
+    s.head_dur = bhead.buf;
     Arrivals a = {bin.buf, bout.buf, have_times ? btimes.buf : NULL, total, 0, NULL, 0};
     IArr rejected = {0};
     PyObject *result = NULL;
     double now = 0.0;
     s.busy = (Series){nbins, 1, bin_s, calloc(nbins, sizeof(double))};
     s.load.series = (Series){nbins, 2, bin_s, s.track_load ? calloc(2 * nbins, sizeof(double)) : NULL};
-    s.memo_n = c->max_batched + 1;
     s.run_head = s.run_tail = s.pre_head = s.pre_tail = NIL;
     s.free_blocks = c->num_blocks;
     s.by_residue = calloc(c->block_size, sizeof(int64_t));
-    s.tok_dur = malloc(s.memo_n * sizeof(double)); s.head_dur = malloc(s.memo_n * sizeof(double));
     s.tok_w = calloc(s.memo_n, sizeof(double)); s.head_w = calloc(s.memo_n, sizeof(double));
     if (!have_times) {
         a.heap = malloc((total ? total : 1) * sizeof(double));
         int64_t start = concurrency < total ? concurrency : total;
         if (a.heap) for (int64_t i = 0; i < start; i++) fheap_push(a.heap, &a.nheap, 0.0);
     }
-    if (!s.by_residue || !s.tok_dur || !s.head_dur || !s.tok_w || !s.head_w || !s.busy.rows || (s.track_load && !s.load.series.rows)
+    if (!s.by_residue || !s.tok_w || !s.head_w || !s.busy.rows || (s.track_load && !s.load.series.rows)
         || (!have_times && !a.heap)) {
         PyErr_NoMemory();
         goto done;
     }
-    for (int64_t i = 0; i < s.memo_n; i++) s.tok_dur[i] = s.head_dur[i] = -1.0;
     if (simulate(&s, &a, &rejected, progress, &now)) {
         if (!PyErr_Occurred()) PyErr_NoMemory();
         goto done;
@@ -1023,6 +1043,7 @@ static PyObject *fastcore_simulate(PyObject *self, PyObject *args) {
 done:
     PyBuffer_Release(&bin); PyBuffer_Release(&bout);
     if (have_times) PyBuffer_Release(&btimes);
+    PyBuffer_Release(&btok); PyBuffer_Release(&bhead);
     free(a.heap); free(rejected.v);
     sim_free(&s);
     return result;
@@ -1031,6 +1052,7 @@ done:
 static PyMethodDef methods[] = {
     {"simulate", fastcore_simulate, METH_VARARGS,
      "simulate(config, inputs, outputs, arrivals, concurrency, token_price, head_price, "
+     "token_memo, head_memo, "
      "progress, num_bins, bin_s, track_load) -> dict: one replica's run (see fastcore.py)"},
     {NULL, NULL, 0, NULL}};
 

@@ -20,6 +20,7 @@ Python headers are needed, and its absence only makes runs slower).
 
 from __future__ import annotations
 
+import weakref
 from array import array
 from collections.abc import Callable
 
@@ -103,6 +104,7 @@ def simulate(replica: Replica, workload, progress=None, *, load: bool = False) -
         workload.concurrency,
         lambda m: memo.tokens_part(m).duration_s,
         lambda logits: memo.head_part(logits).duration_s,
+        *_price_arrays(memo, engine.scheduler.max_num_batched_tokens + 1),
         progress,
         *_bins(BusySeries()),
         load,
@@ -110,6 +112,18 @@ def simulate(replica: Replica, workload, progress=None, *, load: bool = False) -
     engine.kv.peak_used_blocks = out["peak_used_blocks"]
     engine._next_id = out["accepted"]
     return out
+
+
+_PRICES: weakref.WeakKeyDictionary[PricedByParts, tuple[array, array]] = weakref.WeakKeyDictionary()
+"""Per pricer, the durations of the token-count and LM-head parts the C loop has asked for
+(-1: not yet), so that replicas sharing a pricer (a fleet's pool) ask for each count once."""
+
+
+def _price_arrays(memo: PricedByParts, size: int) -> tuple[array, array]:
+    arrays = _PRICES.get(memo)
+    if arrays is None or len(arrays[0]) != size:
+        arrays = _PRICES[memo] = (array("d", [-1.0]) * size, array("d", [-1.0]) * size)
+    return arrays
 
 
 def _config(replica: Replica) -> tuple[PricedByParts, tuple]:
