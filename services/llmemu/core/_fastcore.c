@@ -1060,4 +1060,12 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fastcore",
     "The offline engine's loop in C for one replica (fastcore.py).", -1, methods,
     NULL, NULL, NULL, NULL};
 
-PyMODINIT_FUNC PyInit__fastcore(void) { return PyModule_Create(&module); }
+/* Bumped whenever simulate's arguments or results change: fastcore.py refuses a module built
+ * from an older source (an in-place build left behind by `pip install -e .`). */
+#define FASTCORE_ABI 2
+
+PyMODINIT_FUNC PyInit__fastcore(void) {
+    PyObject *m = PyModule_Create(&module);
+    if (m && PyModule_AddIntConstant(m, "ABI", FASTCORE_ABI)) { Py_DECREF(m); return NULL; }
+    return m;
+}

@@ -34,9 +34,16 @@ from llmemu.core.replica import Replica
 from llmemu.core.request_log import RequestLog
 from llmemu.core.scheduler import Scheduler
 
+ABI = 2
+"""The C module's FASTCORE_ABI this module calls (its arguments and results)."""
+
 try:
     from llmemu.core import _fastcore
 except ImportError:  # not built: the Python engine runs everything
+    _fastcore = None
+STALE = _fastcore is not None and getattr(_fastcore, "ABI", None) != ABI
+"""Built from an older _fastcore.c (an in-place build outlives a source change): not used."""
+if STALE:
     _fastcore = None
 
 
@@ -50,6 +57,8 @@ def available() -> bool:
 
 def why_not(replica: Replica) -> str | None:
     """Why the C loop cannot run this replica (None: it can)."""
+    if STALE:
+        return "llmemu.core._fastcore was built from an older source: run pip install -e . again"
     if _fastcore is None:
         return "llmemu.core._fastcore is not built"
     engine = replica.engine
