@@ -385,8 +385,8 @@ static int preempt(Sim *s, int32_t slot) {
     return wq_appendleft(s, slot);
 }
 
-/* Scheduler.schedule then _classified: chunks hold every entry; *num_decode and
- * *context the decoders among them (chunk_n of a decoder is set to 0 to mark it). */
+/* Scheduler.schedule: chunks hold every entry in running order; step() then classifies
+ * them (_classified), marking a decoder's chunk_n -1 (a prompt chunk may have 0 tokens). */
 static int schedule_ref(Sim *s) {
     int64_t bs = s->c.block_size, budget = s->c.max_batched;
     for (int32_t i = s->run_head; i != NIL; i = s->reqs[i].next) dleave(s, &s->reqs[i]);
@@ -430,6 +430,7 @@ static int schedule_ref(Sim *s) {
 
 /* ---- pricing ---------------------------------------------------------------------- */
 static double memo_price(Sim *s, double *memo, PyObject *fn, int64_t key) {
+    if (s->error) return 0.0; /* an exception is pending: call nothing more */
     if (key < 0 || key >= s->memo_n) {
         PyErr_Format(PyExc_RuntimeError, "fastcore: token count %lld outside the memo", (long long)key);
         s->error = 1;
@@ -467,14 +468,15 @@ typedef struct {
 static void price(Sim *s, int64_t num_decode, int64_t context, int64_t logits, int with_chunks, Price *p) {
     const Config *c = &s->c;
     int64_t m = num_decode, seqs = num_decode;
-    double pairs = 0.0; int64_t kv_tokens = 0, new_tokens = 0;
+    double pairs = 0.0; int64_t kv_tokens = 0, new_tokens = 0, prefills = 0;
     if (with_chunks) {
         for (int64_t j = 0; j < s->nchunks; j++) {
-            if (!s->chunk_n[j]) continue; /* a decoder of a reference step */
+            if (s->chunk_n[j] < 0) continue; /* a decoder of a reference step */
             int64_t n = s->chunk_n[j], pre = s->chunk_computed[j];
             pairs += (double)(n * pre) + (double)(n * (n + 1)) / 2;
             kv_tokens += n + pre;
             new_tokens += n;
+            prefills++;
             seqs++;
         }
         m += new_tokens;
@@ -484,7 +486,7 @@ static void price(Sim *s, int64_t num_decode, int64_t context, int64_t logits, i
     p->head_busy = memo_price(s, s->head_dur, s->head_price, logits);
     double duration = p->tok_busy + p->head_busy;
     p->nattn = 0;
-    if (new_tokens) {
+    if (prefills) { /* attention_ops: a prompt chunk, even of no tokens, is a prefill */
         double flops = 4.0 * c->q_size * pairs;
         double moved = 2.0 * c->kv_size * c->kv_width * (double)kv_tokens + 2.0 * c->q_size * c->dtype_bytes * (double)new_tokens;
         double written = (double)((int64_t)c->q_size * (int64_t)c->dtype_bytes * new_tokens);
@@ -659,15 +661,13 @@ static int step(Sim *s, double now, double horizon, StepOut *out) {
     for (int64_t j = 0; j < s->nchunks; j++) {
         Req *r = &s->reqs[s->chunk_slot[j]];
         s->chunk_computed[j] = r->computed;
-        if (s->chunk_n[j] > 0) {
+        if (s->chunk_n[j] >= 0) {
             nsched++;
             if (r->computed + s->chunk_n[j] == r->prompt + r->generated) logits++;
         }
     }
     if (!nsched && !num_decode) { out->empty = 1; return 0; }
     out->empty = 0;
-    /* chunk_n < 0 marks a reference step's decoder: price skips it */
-    for (int64_t j = 0; j < s->nchunks; j++) if (s->chunk_n[j] < 0) s->chunk_n[j] = 0;
     Price first, last;
     price(s, num_decode, context, logits, 1, &first);
     if (s->error) return -1;
@@ -699,7 +699,7 @@ static int step(Sim *s, double now, double horizon, StepOut *out) {
     int64_t itl = 0;
     if (reference) {
         for (int64_t j = 0; j < s->nchunks; j++) {
-            int64_t n = s->chunk_n[j] ? s->chunk_n[j] : 1;
+            int64_t n = s->chunk_n[j] < 0 ? 1 : s->chunk_n[j]; /* a decoder computes one */
             if (compute(s, s->chunk_slot[j], n, now, end, &itl) < 0) return -1;
         }
         note_usage(s);
@@ -810,8 +810,9 @@ static int release_finished(Sim *s, Arrivals *a, double now) {
 /* simulate.run's loop. */
 static int simulate(Sim *s, Arrivals *a, IArr *rejected, PyObject *progress, double *now_out) {
     double now = 0.0;
-    int64_t done = 0, reported = 0;
+    int64_t done = 0, reported = 0, turns = 0;
     for (;;) {
+        if ((++turns & 4095) == 0 && PyErr_CheckSignals()) return -1; /* Ctrl-C */
         while (next_time(a) <= now) {
             int64_t i = a->issued++;
             double t = a->times ? a->times[i] : fheap_pop(a->heap, &a->nheap);
@@ -907,8 +908,11 @@ static PyObject *rows_of(const Series *se) {
     for (int r = 0; r < se->nrows; r++) {
         PyObject *row = PyList_New(se->nbins);
         if (!row) { Py_DECREF(rows); return NULL; }
-        for (int64_t i = 0; i < se->nbins; i++)
-            PyList_SET_ITEM(row, i, PyFloat_FromDouble(se->rows[r * se->nbins + i]));
+        for (int64_t i = 0; i < se->nbins; i++) {
+            PyObject *v = PyFloat_FromDouble(se->rows[r * se->nbins + i]);
+            if (!v) { Py_DECREF(row); Py_DECREF(rows); return NULL; }
+            PyList_SET_ITEM(row, i, v);
+        }
         PyList_SET_ITEM(rows, r, row);
     }
     return rows;
@@ -929,11 +933,13 @@ static PyObject *result_of(Sim *s, IArr *rejected, double now) {
     Py_INCREF(bins);
     Py_DECREF(rows);
     return Py_BuildValue(
-        "{s:d,s:L,s:L,s:L,s:L,s:L,s:N,s:N,s:N,s:N,s:N,s:d,s:N,s:N,s:N,s:N,"
+        "{s:d,s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:d,s:L,s:N,s:N,s:N,s:N,s:N,s:d,s:N,s:N,s:N,s:N,"
         "s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N}",
         "simulated_s", now, "steps", (long long)s->steps, "iterations", (long long)s->iterations,
         "preemptions", (long long)s->preemptions, "peak_used_blocks", (long long)s->peak_used,
-        "accepted", (long long)s->next_id,
+        "accepted", (long long)s->next_id, "admitted", (long long)s->admitted,
+        "iteration", (long long)s->iteration, "last_end_s", s->last_end_s,
+        "entries", (long long)s->entries,
         "itl_first", bytes_of(s->itl_first.v, s->itl_first.n, 8),
         "itl_slope", bytes_of(s->itl_slope.v, s->itl_slope.n, 8),
         "itl_count", bytes_of(s->itl_count.v, s->itl_count.n, 8),
@@ -1062,7 +1068,7 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fastcore",
 
 /* Bumped whenever simulate's arguments or results change: fastcore.py refuses a module built
  * from an older source (an in-place build left behind by `pip install -e .`). */
-#define FASTCORE_ABI 2
+#define FASTCORE_ABI 3
 
 PyMODINIT_FUNC PyInit__fastcore(void) {
     PyObject *m = PyModule_Create(&module);

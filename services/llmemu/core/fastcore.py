@@ -24,8 +24,11 @@ import weakref
 from array import array
 from collections.abc import Callable
 
+import numpy as np
+
 from llmemu.core.busy_series import BusySeries
 from llmemu.core.cost import Pricer
+from llmemu.core.engine import Engine
 from llmemu.core.host import HostPlanPricer
 from llmemu.core.kvcache import KVCache
 from llmemu.core.price_memo import PricedByParts
@@ -34,7 +37,7 @@ from llmemu.core.replica import Replica
 from llmemu.core.request_log import RequestLog
 from llmemu.core.scheduler import Scheduler
 
-ABI = 2
+ABI = 3
 """The C module's FASTCORE_ABI this module calls (its arguments and results)."""
 
 try:
@@ -66,6 +69,7 @@ def why_not(replica: Replica) -> str | None:
     if type(plan_pricer) is HostPlanPricer:
         plan_pricer = plan_pricer.inner
     checks = (
+        (type(engine) is Engine, "a custom engine"),
         (type(sched) is Scheduler and sched.admission == "greedy", "admission is not greedy"),
         (type(sched.kv) is KVCache, "the KV cache caches prefixes"),
         (sched.max_num_batched_tokens <= MAX_BATCHED_TOKENS, "max_num_batched_tokens is huge"),
@@ -85,7 +89,9 @@ def _even_experts(plan_pricer: PlanPricer) -> bool:
 
 
 def run(replica: Replica, workload, progress: Callable[[int, int], None] | None = None):
-    """`simulate.run(replica, workload, keep_requests=False)` in C (`why_not` must be None)."""
+    """`simulate.run(replica, workload, keep_requests=False)` in C (`why_not` must be None).
+    `progress(done, total)` is called every 4,096 finished requests and once at the end
+    (the Python loop calls it after every step that finishes one)."""
     from llmemu.core.simulate import Recorder, SimulationRun, rejection
 
     out = simulate(replica, workload, progress)
@@ -107,9 +113,9 @@ def simulate(replica: Replica, workload, progress=None, *, load: bool = False) -
     arrivals = workload.arrivals
     out = _fastcore.simulate(
         config,
-        workload.inputs.astype("int64", copy=False),
-        workload.outputs.astype("int64", copy=False),
-        None if arrivals is None else arrivals.astype("float64", copy=False),
+        np.ascontiguousarray(workload.inputs, np.int64),
+        np.ascontiguousarray(workload.outputs, np.int64),
+        None if arrivals is None else np.ascontiguousarray(arrivals, np.float64),
         workload.concurrency,
         lambda m: memo.tokens_part(m).duration_s,
         lambda logits: memo.head_part(logits).duration_s,
@@ -118,9 +124,19 @@ def simulate(replica: Replica, workload, progress=None, *, load: bool = False) -
         *_bins(BusySeries()),
         load,
     )
+    _leave_engine_as_python_would(engine, out)
+    return out
+
+
+def _leave_engine_as_python_would(engine: Engine, out: dict) -> None:
+    """The counters a Python run leaves in the engine it ran (its queues are empty)."""
+    engine.track_requests = False
     engine.kv.peak_used_blocks = out["peak_used_blocks"]
     engine._next_id = out["accepted"]
-    return out
+    sched = engine.scheduler
+    sched._admitted = out["admitted"]
+    sched.decode.iteration, sched.decode.last_end_s = out["iteration"], out["last_end_s"]
+    sched.decode._entries = out["entries"]
 
 
 _PRICES: weakref.WeakKeyDictionary[PricedByParts, tuple[array, array]] = weakref.WeakKeyDictionary()
@@ -142,7 +158,7 @@ def _config(replica: Replica) -> tuple[PricedByParts, tuple]:
     if host is not None:
         plan_pricer = host.inner
     memo: PricedByParts = plan_pricer.memo
-    model, pricer = plan_pricer.model, plan_pricer.pricer
+    model, pricer = memo.model, memo.pricer  # what PricedByParts prices with
     rates = pricer.rates[memo.processor]
     profile = host.profile if host else None
     config = (
@@ -168,6 +184,8 @@ def fill_recorder(rec, out: dict, plan_pricer: PlanPricer):
     """Fill `rec` (empty) as the Python loop would have from the same run; its per-step
     samples keep their kind (lists, or a fleet's arrays)."""
     memo = _memo(plan_pricer)
+    if rec.busy.num_bins != len(out["bins"]):
+        raise ValueError("fill_recorder: the recorder's BusySeries needs its default bins")
     rec.steps, rec.iterations = out["steps"], out["iterations"]
     rec.preemptions = out["preemptions"]
     for name, code in _SAMPLES:
