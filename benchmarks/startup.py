@@ -8,11 +8,13 @@ Cases, each a fresh interpreter, as the `llmemu` console script runs:
   summed (every module it loads, lazily or not).
 `--scenario FILE` adds `simulate FILE --json` (e.g. benchmarks/scenarios/sharegpt-llama3-8b-h100.yaml).
 
-The ref's `services/` is exported by `git archive` into a temporary folder; runs alternate
-between the two trees so that the host's drift falls on both alike. CPU seconds (user +
-system of the child) are steadier than wall seconds on a busy host; the load average is
-printed before and after. Each simulate case checks that both trees print the same JSON
-(but for wall_s).
+The ref's `services/` (and setup.py) is exported by `git archive` into a temporary folder.
+Both trees are made as an install makes them: bytecode compiled (with PYTHONDONTWRITEBYTECODE
+set, as on some hosts, every run would compile every module again, about 0.1 s) and the
+engine's C loop built in place where the tree has one. Runs alternate between the two trees
+so that the host's drift falls on both alike. CPU seconds (user + system of the child) are
+steadier than wall seconds on a busy host; the load average is printed before and after.
+Each simulate case checks that both trees print the same JSON (but for wall_s).
 
 Usage: python benchmarks/startup.py [--before main] [--runs 7] [--scenario FILE]
 """
@@ -20,6 +22,7 @@ Usage: python benchmarks/startup.py [--before main] [--runs 7] [--scenario FILE]
 from __future__ import annotations
 
 import argparse
+import compileall
 import io
 import json
 import os
@@ -45,13 +48,27 @@ seed: 0
 
 
 def export(ref: str, into: Path) -> Path:
-    """`ref`'s services/ folder, extracted under `into`."""
+    """`ref`'s services/ folder (and what builds its extension, if any), extracted under `into`."""
+    paths = ["services"]
+    has_setup = ["git", "-C", str(REPO), "cat-file", "-e", f"{ref}:setup.py"]
+    if subprocess.run(has_setup, capture_output=True).returncode == 0:
+        paths += ["setup.py", "pyproject.toml"]  # the package folder is in pyproject.toml
     archive = subprocess.run(
-        ["git", "-C", str(REPO), "archive", ref, "services"], capture_output=True, check=True
+        ["git", "-C", str(REPO), "archive", ref, *paths], capture_output=True, check=True
     ).stdout
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(into, filter="data")
     return into / "services"
+
+
+def install_like(services: Path) -> None:
+    """Compile the tree's bytecode and build its C extension in place, where it has one, as
+    an install does: a tree without its compiled engine loop would run the Python engine."""
+    compileall.compile_dir(services / "llmemu", quiet=1)
+    root = services.parent
+    if (root / "setup.py").is_file():
+        build = [sys.executable, "setup.py", "-q", "build_ext", "--inplace"]
+        subprocess.run(build, cwd=root, capture_output=True, check=True)
 
 
 def run(services: Path, argv: list[str], importtime: bool = False) -> tuple[float, float, str]:
@@ -129,6 +146,8 @@ def main() -> None:
         tiny = Path(tmp) / "tiny.yaml"
         tiny.write_text(TINY.format(csv=REPO / "data" / "sharegpt_lengths.csv"))
         trees = {"before": export(args.before, Path(tmp)), "after": REPO / "services"}
+        for services in trees.values():
+            install_like(services)
         cases = {
             "--version": ["--version"],
             "simulate tiny": ["simulate", str(tiny), "--json"],

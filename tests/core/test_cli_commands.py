@@ -1,7 +1,8 @@
 """The command table: `llmemu --help` lists every plugin with its own help without importing
 it, and `llmemu simulate` of a single replica imports no other command's module, no fleet
 driver, no batching policy it does not use, no service module and no numpy.ma
-(np.percentile's, 65-190 ms)."""
+(np.percentile's, 65-190 ms), and pydantic does not scan the installed distributions for
+plugins."""
 
 from __future__ import annotations
 
@@ -34,17 +35,20 @@ def test_single_replica_simulate_imports_only_its_path(tmp_path):
         "from llmemu.cli.main import main\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         f"    code = main(['simulate', {str(scenario)!r}, '--json'])\n"
-        "print(json.dumps([code, sorted(sys.modules)]))\n"
+        "from pydantic.plugin import _loader\n"
+        "print(json.dumps([code, sorted(sys.modules), _loader._plugins is not None]))\n"
     )
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
     out = subprocess.run(
         [sys.executable, "-c", probe],
         capture_output=True,
         text=True,
         check=True,
-        env={**os.environ, "PYTHONPATH": str(REPO / "services")},
+        env={**env, "PYTHONPATH": str(REPO / "services")},
     ).stdout
-    code, modules = json.loads(out)
+    code, modules, scanned_plugins = json.loads(out)
     assert code == 0
+    assert not scanned_plugins  # pydantic's entry-point scan (cli/main.py, _run_simulate)
     plugins = {module for module, _ in commands.PLUGINS.values()}
     families = {"llmemu.core.edge.pricer", "llmemu.core.nanoflow.pricer", "llmemu.core.interleave"}
     unwanted = plugins | families | {"llmemu.cli.fleet", "llmemu.core.fleet.driver", "numpy.ma"}

@@ -65,6 +65,17 @@ CASES = {
         "mixtral-8x7b", "h100x4", {"expert_routing": "balanced"}, None, _open(100, 9, 20)
     ),
     "per-request attention": ("llama-3-8b", "npu-only", {}, None, _open(60, 10, 5)),
+    # Prompts of no tokens (materialise leaves them at max_context 1) are chunks all the same.
+    "empty prompts": (
+        "llama-3-8b", "h100x1", {"max_num_seqs": 2}, None,
+        Workload(np.array([100, 0, 5, 0, 0]), np.array([50, 5, 1, 3, 40]),
+                 np.array([0.0, 0.05, 0.06, 0.07, 0.07])),
+    ),
+    # Columns of wider arrays (a lengths table's), not contiguous in memory.
+    "strided columns": ("llama-3-8b", "h100x1", {}, None, Workload(
+        np.tile([300, 20], (40, 1))[:, 0], np.tile([300, 20], (40, 1))[:, 1],
+        np.stack([np.arange(40) * 0.01, np.zeros(40)], axis=1)[:, 0],
+    )),
 }  # fmt: skip
 
 
@@ -156,7 +167,7 @@ def test_random_replicas_and_workloads_agree(seed, seqs, budget, block, memory, 
     caches): the compiled loop's log and step counts are the reference's, exactly."""
     rng = np.random.default_rng(seed)
     n = 40
-    inputs, outputs = rng.integers(1, 4000, n), rng.integers(1, 300, n)
+    inputs, outputs = rng.integers(0, 4000, n), rng.integers(1, 300, n)
     if closed:
         workload = Workload(inputs, outputs, None, int(rng.integers(1, 20)))
     else:

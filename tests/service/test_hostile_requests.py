@@ -160,6 +160,7 @@ class _Server:
         self.call(self.client.aclose())
         self.call(self.app.state.scheduler.stop())
         self.loop.call_soon_threadsafe(self.loop.stop)
+        gc.unfreeze()  # the tests after this one collect what they leave
 
 
 other_endpoints = st.tuples(

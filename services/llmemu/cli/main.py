@@ -50,6 +50,9 @@ def _compiled() -> bool:
 
 
 def _run_simulate(args: argparse.Namespace) -> int:
+    # pydantic reads every installed distribution's entry points for plugins when it builds
+    # its first validator (about 15 ms; llmemu's specs use none). Set it empty to keep them.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     from llmemu.cli.files import load_scenario
     from llmemu.cli.fleet_needed import needs_fleet
     from llmemu.cli.nanoflow_auto import with_searched_pipeline

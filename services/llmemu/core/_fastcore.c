@@ -385,8 +385,8 @@ static int preempt(Sim *s, int32_t slot) {
     return wq_appendleft(s, slot);
 }
 
-/* Scheduler.schedule then _classified: chunks hold every entry; *num_decode and
- * *context the decoders among them (chunk_n of a decoder is set to 0 to mark it). */
+/* Scheduler.schedule: chunks hold every entry in running order; step() then classifies
+ * them (_classified), marking a decoder's chunk_n -1 (a prompt chunk may have 0 tokens). */
 static int schedule_ref(Sim *s) {
     int64_t bs = s->c.block_size, budget = s->c.max_batched;
     for (int32_t i = s->run_head; i != NIL; i = s->reqs[i].next) dleave(s, &s->reqs[i]);
@@ -430,6 +430,7 @@ static int schedule_ref(Sim *s) {
 
 /* ---- pricing ---------------------------------------------------------------------- */
 static double memo_price(Sim *s, double *memo, PyObject *fn, int64_t key) {
+    if (s->error) return 0.0; /* an exception is pending: call nothing more */
     if (key < 0 || key >= s->memo_n) {
         PyErr_Format(PyExc_RuntimeError, "fastcore: token count %lld outside the memo", (long long)key);
         s->error = 1;
@@ -467,14 +468,15 @@ typedef struct {
 static void price(Sim *s, int64_t num_decode, int64_t context, int64_t logits, int with_chunks, Price *p) {
     const Config *c = &s->c;
     int64_t m = num_decode, seqs = num_decode;
-    double pairs = 0.0; int64_t kv_tokens = 0, new_tokens = 0;
+    double pairs = 0.0; int64_t kv_tokens = 0, new_tokens = 0, prefills = 0;
     if (with_chunks) {
         for (int64_t j = 0; j < s->nchunks; j++) {
-            if (!s->chunk_n[j]) continue; /* a decoder of a reference step */
+            if (s->chunk_n[j] < 0) continue; /* a decoder of a reference step */
             int64_t n = s->chunk_n[j], pre = s->chunk_computed[j];
             pairs += (double)(n * pre) + (double)(n * (n + 1)) / 2;
             kv_tokens += n + pre;
             new_tokens += n;
+            prefills++;
             seqs++;
         }
         m += new_tokens;
@@ -484,7 +486,7 @@ static void price(Sim *s, int64_t num_decode, int64_t context, int64_t logits, i
     p->head_busy = memo_price(s, s->head_dur, s->head_price, logits);
     double duration = p->tok_busy + p->head_busy;
     p->nattn = 0;
-    if (new_tokens) {
+    if (prefills) { /* attention_ops: a prompt chunk, even of no tokens, is a prefill */
         double flops = 4.0 * c->q_size * pairs;
         double moved = 2.0 * c->kv_size * c->kv_width * (double)kv_tokens + 2.0 * c->q_size * c->dtype_bytes * (double)new_tokens;
         double written = (double)((int64_t)c->q_size * (int64_t)c->dtype_bytes * new_tokens);
@@ -659,15 +661,13 @@ static int step(Sim *s, double now, double horizon, StepOut *out) {
     for (int64_t j = 0; j < s->nchunks; j++) {
         Req *r = &s->reqs[s->chunk_slot[j]];
         s->chunk_computed[j] = r->computed;
-        if (s->chunk_n[j] > 0) {
+        if (s->chunk_n[j] >= 0) {
             nsched++;
             if (r->computed + s->chunk_n[j] == r->prompt + r->generated) logits++;
         }
     }
     if (!nsched && !num_decode) { out->empty = 1; return 0; }
     out->empty = 0;
-    /* chunk_n < 0 marks a reference step's decoder: price skips it */
-    for (int64_t j = 0; j < s->nchunks; j++) if (s->chunk_n[j] < 0) s->chunk_n[j] = 0;
     Price first, last;
     price(s, num_decode, context, logits, 1, &first);
     if (s->error) return -1;
@@ -699,7 +699,7 @@ static int step(Sim *s, double now, double horizon, StepOut *out) {
     int64_t itl = 0;
     if (reference) {
         for (int64_t j = 0; j < s->nchunks; j++) {
-            int64_t n = s->chunk_n[j] ? s->chunk_n[j] : 1;
+            int64_t n = s->chunk_n[j] < 0 ? 1 : s->chunk_n[j]; /* a decoder computes one */
             if (compute(s, s->chunk_slot[j], n, now, end, &itl) < 0) return -1;
         }
         note_usage(s);
@@ -810,8 +810,9 @@ static int release_finished(Sim *s, Arrivals *a, double now) {
 /* simulate.run's loop. */
 static int simulate(Sim *s, Arrivals *a, IArr *rejected, PyObject *progress, double *now_out) {
     double now = 0.0;
-    int64_t done = 0, reported = 0;
+    int64_t done = 0, reported = 0, turns = 0;
     for (;;) {
+        if ((++turns & 4095) == 0 && PyErr_CheckSignals()) return -1; /* Ctrl-C */
         while (next_time(a) <= now) {
             int64_t i = a->issued++;
             double t = a->times ? a->times[i] : fheap_pop(a->heap, &a->nheap);
@@ -863,7 +864,7 @@ static int simulate(Sim *s, Arrivals *a, IArr *rejected, PyObject *progress, dou
 /* ---- the module ------------------------------------------------------------------- */
 static void sim_free(Sim *s) {
     free(s->reqs); free(s->free_slots); free(s->wq); free(s->by_residue); free(s->heap);
-    free(s->tok_dur); free(s->head_dur); free(s->tok_w); free(s->head_w);
+    free(s->tok_w); free(s->head_w);
     free(s->busy.rows); free(s->load.series.rows);
     free(s->itl_first.v); free(s->itl_slope.v); free(s->itl_count.v); free(s->itl_weight.v);
     free(s->log_id.v); free(s->log_prompt.v); free(s->log_generated.v); free(s->log_preempt.v);
@@ -907,8 +908,11 @@ static PyObject *rows_of(const Series *se) {
     for (int r = 0; r < se->nrows; r++) {
         PyObject *row = PyList_New(se->nbins);
         if (!row) { Py_DECREF(rows); return NULL; }
-        for (int64_t i = 0; i < se->nbins; i++)
-            PyList_SET_ITEM(row, i, PyFloat_FromDouble(se->rows[r * se->nbins + i]));
+        for (int64_t i = 0; i < se->nbins; i++) {
+            PyObject *v = PyFloat_FromDouble(se->rows[r * se->nbins + i]);
+            if (!v) { Py_DECREF(row); Py_DECREF(rows); return NULL; }
+            PyList_SET_ITEM(row, i, v);
+        }
         PyList_SET_ITEM(rows, r, row);
     }
     return rows;
@@ -929,11 +933,13 @@ static PyObject *result_of(Sim *s, IArr *rejected, double now) {
     Py_INCREF(bins);
     Py_DECREF(rows);
     return Py_BuildValue(
-        "{s:d,s:L,s:L,s:L,s:L,s:L,s:N,s:N,s:N,s:N,s:N,s:d,s:N,s:N,s:N,s:N,"
+        "{s:d,s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:d,s:L,s:N,s:N,s:N,s:N,s:N,s:d,s:N,s:N,s:N,s:N,"
         "s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N}",
         "simulated_s", now, "steps", (long long)s->steps, "iterations", (long long)s->iterations,
         "preemptions", (long long)s->preemptions, "peak_used_blocks", (long long)s->peak_used,
-        "accepted", (long long)s->next_id,
+        "accepted", (long long)s->next_id, "admitted", (long long)s->admitted,
+        "iteration", (long long)s->iteration, "last_end_s", s->last_end_s,
+        "entries", (long long)s->entries,
         "itl_first", bytes_of(s->itl_first.v, s->itl_first.n, 8),
         "itl_slope", bytes_of(s->itl_slope.v, s->itl_slope.n, 8),
         "itl_count", bytes_of(s->itl_count.v, s->itl_count.n, 8),
@@ -963,20 +969,34 @@ static int get_buffer(PyObject *o, Py_buffer *b, Py_ssize_t n, const char *what)
     return 0;
 }
 
+/* A price memo the caller keeps between runs (replicas that share a pricer share it):
+ * memo_n float64 slots, -1 where not priced yet. */
+static int get_memo(PyObject *o, Py_buffer *b, int64_t n) {
+    if (PyObject_GetBuffer(o, b, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE | PyBUF_FORMAT)) return -1;
+    if (b->itemsize != 8 || b->len != n * 8) {
+        PyErr_Format(PyExc_ValueError, "fastcore: a price memo must hold %lld float64 slots", (long long)n);
+        PyBuffer_Release(b);
+        b->obj = NULL;
+        return -1;
+    }
+    return 0;
+}
+
 static PyObject *fastcore_simulate(PyObject *self, PyObject *args) {
     (void)self;
     Sim s; memset(&s, 0, sizeof s);
     Config *c = &s.c;
-    PyObject *inputs, *outputs, *times, *progress;
+    PyObject *inputs, *outputs, *times, *progress, *tok_memo, *head_memo;
     long long concurrency, nbins;
     double bin_s;
-    if (!PyArg_ParseTuple(args, "(ddddddddddiddddLLLLLd)OOOLOOOLdp",
+    if (!PyArg_ParseTuple(args, "(ddddddddddiddddLLLLLd)OOOLOOOOOLdp",
             &c->q_size, &c->kv_size, &c->kv_width, &c->dtype_bytes, &c->layers,
             &c->attention_flops, &c->bytes_per_s, &c->tp, &c->request_tokens, &c->overhead_s,
             &c->has_host, &c->iteration_s, &c->sequence_s, &c->token_s, &c->sampler_s,
             &c->block_size, &c->num_blocks, &c->max_num_seqs, &c->max_batched, &c->max_fused,
             &c->max_tokens,
-            &inputs, &outputs, &times, &concurrency, &s.token_price, &s.head_price, &progress,
+            &inputs, &outputs, &times, &concurrency, &s.token_price, &s.head_price, &tok_memo,
+            &head_memo, &progress,
             &nbins, &bin_s, &s.track_load))
         return NULL;
     if (c->block_size < 1 || c->max_batched < 1 || nbins < 2 || nbins % 2) {
@@ -985,36 +1005,42 @@ static PyObject *fastcore_simulate(PyObject *self, PyObject *args) {
     }
     Py_ssize_t total = PyObject_Length(inputs);
     if (total < 0) return NULL;
-    Py_buffer bin = {0}, bout = {0}, btimes = {0};
+    Py_buffer bin = {0}, bout = {0}, btimes = {0}, btok = {0}, bhead = {0};
     int have_times = times != Py_None;
     if (get_buffer(inputs, &bin, total, "inputs")) return NULL;
     if (get_buffer(outputs, &bout, total, "outputs")) { PyBuffer_Release(&bin); return NULL; }
     if (have_times && get_buffer(times, &btimes, total, "arrivals")) {
         PyBuffer_Release(&bin); PyBuffer_Release(&bout); return NULL;
     }
+    s.memo_n = c->max_batched + 1;
+    if (get_memo(tok_memo, &btok, s.memo_n) || get_memo(head_memo, &bhead, s.memo_n)) {
+        PyBuffer_Release(&bin); PyBuffer_Release(&bout);
+        if (have_times) PyBuffer_Release(&btimes);
+        if (btok.obj) PyBuffer_Release(&btok);
+        return NULL;
+    }
+    s.tok_dur = btok.buf;
+    s.head_dur = bhead.buf;
     Arrivals a = {bin.buf, bout.buf, have_times ? btimes.buf : NULL, total, 0, NULL, 0};
     IArr rejected = {0};
     PyObject *result = NULL;
     double now = 0.0;
     s.busy = (Series){nbins, 1, bin_s, calloc(nbins, sizeof(double))};
     s.load.series = (Series){nbins, 2, bin_s, s.track_load ? calloc(2 * nbins, sizeof(double)) : NULL};
-    s.memo_n = c->max_batched + 1;
     s.run_head = s.run_tail = s.pre_head = s.pre_tail = NIL;
     s.free_blocks = c->num_blocks;
     s.by_residue = calloc(c->block_size, sizeof(int64_t));
-    s.tok_dur = malloc(s.memo_n * sizeof(double)); s.head_dur = malloc(s.memo_n * sizeof(double));
     s.tok_w = calloc(s.memo_n, sizeof(double)); s.head_w = calloc(s.memo_n, sizeof(double));
     if (!have_times) {
         a.heap = malloc((total ? total : 1) * sizeof(double));
         int64_t start = concurrency < total ? concurrency : total;
         if (a.heap) for (int64_t i = 0; i < start; i++) fheap_push(a.heap, &a.nheap, 0.0);
     }
-    if (!s.by_residue || !s.tok_dur || !s.head_dur || !s.tok_w || !s.head_w || !s.busy.rows || (s.track_load && !s.load.series.rows)
+    if (!s.by_residue || !s.tok_w || !s.head_w || !s.busy.rows || (s.track_load && !s.load.series.rows)
         || (!have_times && !a.heap)) {
         PyErr_NoMemory();
         goto done;
     }
-    for (int64_t i = 0; i < s.memo_n; i++) s.tok_dur[i] = s.head_dur[i] = -1.0;
     if (simulate(&s, &a, &rejected, progress, &now)) {
         if (!PyErr_Occurred()) PyErr_NoMemory();
         goto done;
@@ -1023,6 +1049,7 @@ static PyObject *fastcore_simulate(PyObject *self, PyObject *args) {
 done:
     PyBuffer_Release(&bin); PyBuffer_Release(&bout);
     if (have_times) PyBuffer_Release(&btimes);
+    PyBuffer_Release(&btok); PyBuffer_Release(&bhead);
     free(a.heap); free(rejected.v);
     sim_free(&s);
     return result;
@@ -1031,6 +1058,7 @@ done:
 static PyMethodDef methods[] = {
     {"simulate", fastcore_simulate, METH_VARARGS,
      "simulate(config, inputs, outputs, arrivals, concurrency, token_price, head_price, "
+     "token_memo, head_memo, "
      "progress, num_bins, bin_s, track_load) -> dict: one replica's run (see fastcore.py)"},
     {NULL, NULL, 0, NULL}};
 
@@ -1038,4 +1066,12 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fastcore",
     "The offline engine's loop in C for one replica (fastcore.py).", -1, methods,
     NULL, NULL, NULL, NULL};
 
-PyMODINIT_FUNC PyInit__fastcore(void) { return PyModule_Create(&module); }
+/* Bumped whenever simulate's arguments or results change: fastcore.py refuses a module built
+ * from an older source (an in-place build left behind by `pip install -e .`). */
+#define FASTCORE_ABI 3
+
+PyMODINIT_FUNC PyInit__fastcore(void) {
+    PyObject *m = PyModule_Create(&module);
+    if (m && PyModule_AddIntConstant(m, "ABI", FASTCORE_ABI)) { Py_DECREF(m); return NULL; }
+    return m;
+}

@@ -20,11 +20,15 @@ Python headers are needed, and its absence only makes runs slower).
 
 from __future__ import annotations
 
+import weakref
 from array import array
 from collections.abc import Callable
 
+import numpy as np
+
 from llmemu.core.busy_series import BusySeries
 from llmemu.core.cost import Pricer
+from llmemu.core.engine import Engine
 from llmemu.core.host import HostPlanPricer
 from llmemu.core.kvcache import KVCache
 from llmemu.core.price_memo import PricedByParts
@@ -33,9 +37,16 @@ from llmemu.core.replica import Replica
 from llmemu.core.request_log import RequestLog
 from llmemu.core.scheduler import Scheduler
 
+ABI = 3
+"""The C module's FASTCORE_ABI this module calls (its arguments and results)."""
+
 try:
     from llmemu.core import _fastcore
 except ImportError:  # not built: the Python engine runs everything
+    _fastcore = None
+STALE = _fastcore is not None and getattr(_fastcore, "ABI", None) != ABI
+"""Built from an older _fastcore.c (an in-place build outlives a source change): not used."""
+if STALE:
     _fastcore = None
 
 
@@ -49,6 +60,8 @@ def available() -> bool:
 
 def why_not(replica: Replica) -> str | None:
     """Why the C loop cannot run this replica (None: it can)."""
+    if STALE:
+        return "llmemu.core._fastcore was built from an older source: run pip install -e . again"
     if _fastcore is None:
         return "llmemu.core._fastcore is not built"
     engine = replica.engine
@@ -56,6 +69,7 @@ def why_not(replica: Replica) -> str | None:
     if type(plan_pricer) is HostPlanPricer:
         plan_pricer = plan_pricer.inner
     checks = (
+        (type(engine) is Engine, "a custom engine"),
         (type(sched) is Scheduler and sched.admission == "greedy", "admission is not greedy"),
         (type(sched.kv) is KVCache, "the KV cache caches prefixes"),
         (sched.max_num_batched_tokens <= MAX_BATCHED_TOKENS, "max_num_batched_tokens is huge"),
@@ -75,7 +89,9 @@ def _even_experts(plan_pricer: PlanPricer) -> bool:
 
 
 def run(replica: Replica, workload, progress: Callable[[int, int], None] | None = None):
-    """`simulate.run(replica, workload, keep_requests=False)` in C (`why_not` must be None)."""
+    """`simulate.run(replica, workload, keep_requests=False)` in C (`why_not` must be None).
+    `progress(done, total)` is called every 4,096 finished requests and once at the end
+    (the Python loop calls it after every step that finishes one)."""
     from llmemu.core.simulate import Recorder, SimulationRun, rejection
 
     out = simulate(replica, workload, progress)
@@ -97,19 +113,42 @@ def simulate(replica: Replica, workload, progress=None, *, load: bool = False) -
     arrivals = workload.arrivals
     out = _fastcore.simulate(
         config,
-        workload.inputs.astype("int64", copy=False),
-        workload.outputs.astype("int64", copy=False),
-        None if arrivals is None else arrivals.astype("float64", copy=False),
+        np.ascontiguousarray(workload.inputs, np.int64),
+        np.ascontiguousarray(workload.outputs, np.int64),
+        None if arrivals is None else np.ascontiguousarray(arrivals, np.float64),
         workload.concurrency,
         lambda m: memo.tokens_part(m).duration_s,
         lambda logits: memo.head_part(logits).duration_s,
+        *_price_arrays(memo, engine.scheduler.max_num_batched_tokens + 1),
         progress,
         *_bins(BusySeries()),
         load,
     )
+    _leave_engine_as_python_would(engine, out)
+    return out
+
+
+def _leave_engine_as_python_would(engine: Engine, out: dict) -> None:
+    """The counters a Python run leaves in the engine it ran (its queues are empty)."""
+    engine.track_requests = False
     engine.kv.peak_used_blocks = out["peak_used_blocks"]
     engine._next_id = out["accepted"]
-    return out
+    sched = engine.scheduler
+    sched._admitted = out["admitted"]
+    sched.decode.iteration, sched.decode.last_end_s = out["iteration"], out["last_end_s"]
+    sched.decode._entries = out["entries"]
+
+
+_PRICES: weakref.WeakKeyDictionary[PricedByParts, tuple[array, array]] = weakref.WeakKeyDictionary()
+"""Per pricer, the durations of the token-count and LM-head parts the C loop has asked for
+(-1: not yet), so that replicas sharing a pricer (a fleet's pool) ask for each count once."""
+
+
+def _price_arrays(memo: PricedByParts, size: int) -> tuple[array, array]:
+    arrays = _PRICES.get(memo)
+    if arrays is None or len(arrays[0]) != size:
+        arrays = _PRICES[memo] = (array("d", [-1.0]) * size, array("d", [-1.0]) * size)
+    return arrays
 
 
 def _config(replica: Replica) -> tuple[PricedByParts, tuple]:
@@ -119,7 +158,7 @@ def _config(replica: Replica) -> tuple[PricedByParts, tuple]:
     if host is not None:
         plan_pricer = host.inner
     memo: PricedByParts = plan_pricer.memo
-    model, pricer = plan_pricer.model, plan_pricer.pricer
+    model, pricer = memo.model, memo.pricer  # what PricedByParts prices with
     rates = pricer.rates[memo.processor]
     profile = host.profile if host else None
     config = (
@@ -145,6 +184,8 @@ def fill_recorder(rec, out: dict, plan_pricer: PlanPricer):
     """Fill `rec` (empty) as the Python loop would have from the same run; its per-step
     samples keep their kind (lists, or a fleet's arrays)."""
     memo = _memo(plan_pricer)
+    if rec.busy.num_bins != len(out["bins"]):
+        raise ValueError("fill_recorder: the recorder's BusySeries needs its default bins")
     rec.steps, rec.iterations = out["steps"], out["iterations"]
     rec.preemptions = out["preemptions"]
     for name, code in _SAMPLES:

@@ -28,7 +28,7 @@ from llmemu.core.pricing import IterationCost, PlanPricer, WrappedPlanPricer
 class EngineProfile(BaseModel):
     """Per-iteration work of one serving engine; every number's source is in its preset."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True, allow_inf_nan=False)
 
     name: str
     iteration_s: float = Field(0.0, ge=0, description="fixed host time of one iteration, s")

@@ -119,27 +119,24 @@ def _alone(op: Op) -> tuple[Op]:
     return (op,)
 
 
-def _layer_stages(model: ModelSpec, m: int, tp: int, moe: bool, attention, expert_tokens):
-    """One layer's stages; `attention` is its attention stage (None: left out, for the ops
-    that depend on the token count alone)."""
+def _layer_ops(model: ModelSpec, m: int, tp: int, moe: bool, expert_tokens) -> list[Op]:
+    """One layer's ops but attention, in the order they run (attention runs after the first)."""
     dt, w, h, f = model.dtype_bytes, model.weight_width, model.hidden_size, model.ffn_size
-    stages = [_alone(gemm("qkv", m, h, model.qkv_out, dt, w))]
-    if attention is not None:
-        stages.append(attention)
-    stages.append(_alone(gemm("o_proj", m, model.q_size, h, dt, w)))
+    ops = [gemm("qkv", m, h, model.qkv_out, dt, w), gemm("o_proj", m, model.q_size, h, dt, w)]
     if tp > 1:
-        stages.append(_alone(allreduce(model, m, tp)))
+        ops.append(allreduce(model, m, tp))
     if moe:
         routed = expert_tokens or even_expert_tokens(model, m)
         # The router stays 16-bit: FP8 checkpoints leave the gate unquantised.
-        stages.append(_alone(gemm("router", m, h, model.num_experts, dt)))
-        stages.append((experts(model, routed),))
+        ops += [gemm("router", m, h, model.num_experts, dt), experts(model, routed)]
     else:
-        stages.append(_alone(gemm("gate_up", m, h, (model.ffn_matrices - 1) * f, dt, w)))
-        stages.append(_alone(gemm("down", m, f, h, dt, w)))
+        ops += [
+            gemm("gate_up", m, h, (model.ffn_matrices - 1) * f, dt, w),
+            gemm("down", m, f, h, dt, w),
+        ]
     if tp > 1:
-        stages.append(_alone(allreduce(model, m, tp)))
-    return stages
+        ops.append(allreduce(model, m, tp))
+    return ops
 
 
 def _blocks(model: ModelSpec) -> tuple[tuple[int, bool], ...]:
@@ -155,13 +152,13 @@ def plan_iteration(model: ModelSpec, batch: BatchShape, tensor_parallel: int = 1
     """The operations of one iteration, grouped into blocks of identical layers."""
     m = batch.num_tokens
     attention = attention_ops(model, batch)
-    blocks = [
-        Block(
-            tuple(_layer_stages(model, m, tensor_parallel, moe, attention, batch.expert_tokens)),
-            layers,
-        )  # fmt: skip
-        for layers, moe in _blocks(model)
-    ]
+    blocks = []
+    for layers, moe in _blocks(model):
+        ops = _layer_ops(model, m, tensor_parallel, moe, batch.expert_tokens)
+        # Every op its own stage; the experts op is the batch's own, the others are shared.
+        stages = [(op,) if op.expert_tokens else _alone(op) for op in ops]
+        stages.insert(1, attention)
+        blocks.append(Block(tuple(stages), layers))
     if batch.num_logits:
         blocks.append(Block((_alone(lm_head(model, batch.num_logits)),), 1))
     return Plan(tuple(blocks), tokens=m)
@@ -177,8 +174,7 @@ def token_ops(model: ModelSpec, m: int, tensor_parallel: int = 1) -> tuple[tuple
     return tuple(
         (op, layers)
         for layers, moe in _blocks(model)
-        for stage in _layer_stages(model, m, tensor_parallel, moe, None, None)
-        for op in stage
+        for op in _layer_ops(model, m, tensor_parallel, moe, None)
     )
 
 

@@ -20,7 +20,7 @@ from llmemu.core.workload import WorkloadSpec
 class KVOffload(BaseModel):
     """A host-memory tier under the device KV cache (vLLM CPU offload, LMCache)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     bytes: float = Field(gt=0, description="host memory for KV blocks, bytes")
     bandwidth_bytes_per_s: float = Field(gt=0, description="host-to-device copy, bytes/s")
@@ -31,7 +31,7 @@ class PolicySpec(BaseModel):
     policies read is refused under the others when it is not at its default
     (core/batching.py SETTINGS)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     batching: str = Field("continuous", description="batching policy name")
     max_num_seqs: int = Field(256, gt=0, description="requests in one batch at most")
@@ -76,7 +76,7 @@ class PolicySpec(BaseModel):
 
 
 class ScenarioSpec(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     model: str | dict[str, Any] = Field(description="preset name or {hf_config: path}")
     system: str | dict[str, Any] = Field(description="preset name or an inline system")

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 class TopologyNode(BaseModel):
     """One device of the cluster."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     name: str
     device: str | None = Field(None, description="device preset; None: the system's processor")
@@ -32,7 +32,7 @@ class TopologyNode(BaseModel):
 class TopologyLink(BaseModel):
     """A full-duplex link; each direction has the whole bandwidth."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     ends: tuple[str, str]
     bytes_per_s: float = Field(gt=0, description="per-direction bandwidth, B/s")
@@ -58,7 +58,7 @@ LAYOUTS = {"gateway-core": gateway_core}
 class Topology(BaseModel):
     """Devices (node 0 is the master), routers and links."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     nodes: tuple[TopologyNode, ...] = Field(min_length=1)
     routers: tuple[str, ...] = ()

@@ -14,6 +14,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from llmemu.core.errors import ConfigError
+from llmemu.core.int_table import int_table
 
 MAX_TOKENS = 10_000_000
 """Longer than any model's context: a larger length is a typo, refused with its field."""
@@ -27,7 +28,7 @@ MAX_SPAN_S = 1e9
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True, allow_inf_nan=False)
 
 
 class Constant(_Spec):
@@ -175,6 +176,9 @@ _COLUMNS = {
 def parse_length_rows(text: str, source: str) -> np.ndarray:
     """(input, output) pairs from CSV text with a header; accepts our and Splitwise's names.
     Blank lines are skipped; errors name the line of the file."""
+    plain = _plain_rows(text, source)
+    if plain is not None:
+        return plain
     lines = text.splitlines()
     head = next((i for i, line in enumerate(lines) if line.strip()), len(lines))
     if head == len(lines):
@@ -191,6 +195,21 @@ def parse_length_rows(text: str, source: str) -> np.ndarray:
         number = _data_lines(lines, head)[int(np.argmax(bad))]
         raise ConfigError(f"{source}:{number}: lengths must be in [0, {MAX_TOKENS}]")
     return rows.astype(np.int64)
+
+
+def _plain_rows(text: str, source: str) -> np.ndarray | None:
+    """The pairs of a file whose first line is the header and whose every other line holds
+    plain integers in range (int_table.py); None for the general reader to parse or refuse."""
+    first, _, body = text.partition("\n")
+    if len(first.splitlines()) != 1 or not first.strip():
+        return None
+    header = [h.strip() for h in first.split(",")]
+    col_in, col_out = (_column(header, key, source) for key in ("input", "output"))
+    table = int_table(body, len(header))
+    if table is None:
+        return None
+    rows = table[:, [col_in, col_out]]
+    return rows if (rows <= MAX_TOKENS).all() else None
 
 
 def _column(header: list[str], key: str, source: str) -> int:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import numpy as np
+
 from llmemu.cli.explain import op_rows
 from llmemu.core.ops import BatchShape
 from llmemu.core.pricing import PlanPricer
@@ -26,16 +28,17 @@ def mean_batch(run: SimulationRun) -> BatchShape | None:
     iterations = run.recorder.iterations
     if not len(run.log) or not iterations:
         return None
-    generated = run.log.column("generated").tolist()
-    prompts = run.log.column("prompt_tokens").tolist()
-    # Decode token j (j = 1 .. generated-1) attends to prompt + j tokens.
-    decode_tokens = sum(g - 1 for g in generated)
-    context_sum = sum(
-        (g - 1) * p + g * (g - 1) / 2 for g, p in zip(generated, prompts, strict=True)
-    )
+    generated = run.log.column("generated")
+    prompts = run.log.column("prompt_tokens")
+    # Decode token j (j = 1 .. generated-1) attends to prompt + j tokens. Each request's
+    # term is a whole number; cumsum adds them one after the other in float64, as a Python
+    # sum of floats does, so a sum past 2**53 rounds the same way too.
+    decode_tokens = int((generated - 1).sum())
+    terms = (generated - 1) * prompts + generated * (generated - 1) / 2
+    context_sum = float(np.cumsum(terms)[-1])
     num_decode = round(decode_tokens / iterations)
     context = context_sum / decode_tokens if decode_tokens else 0.0
-    prefill = round(sum(prompts) / iterations)
+    prefill = round(int(prompts.sum()) / iterations)
     return BatchShape(
         prefill_chunks=((prefill, 0),) if prefill else (),
         num_decode=num_decode,

@@ -32,8 +32,19 @@ SCENARIO = {
 }
 
 
-def _run(compiled_loop: bool, memory: float | None = None):
+POOLS = {  # mixed pools of two kinds of hardware and policy, one router over both
+    "router": "round-robin",
+    "pools": [
+        {"name": "h100", "replicas": 2},
+        {"name": "a100", "system": "a100x2", "replicas": 1, "policy": {"engine": "vllm"}},
+    ],
+}
+
+
+def _run(compiled_loop: bool, memory: float | None = None, pools: bool = False):
     data = dict(SCENARIO)
+    if pools:
+        data["cluster"] = POOLS
     if memory is not None:  # a small KV cache: preemption, and prompts refused at arrival
         data["system"] = load_system("h100x1").model_copy(update={"memory_utilization": memory})
         data["system"] = data["system"].model_dump(mode="json")
@@ -60,15 +71,15 @@ def _same(got, want, path=""):
             _same(g, w, f"{path}[{i}]")
     elif isinstance(want, float):
         assert got == pytest.approx(want, rel=1e-12, abs=1e-300), path
-    elif path not in (".engine_steps",):
+    else:
         assert got == want, path
 
 
-@pytest.mark.parametrize("memory", [None, 0.225])
-def test_a_compiled_fleet_gives_the_drivers_numbers(memory):
+@pytest.mark.parametrize(("memory", "pools"), [(None, False), (0.225, False), (None, True)])
+def test_a_compiled_fleet_gives_the_drivers_numbers(memory, pools):
     assert fastcore._fastcore is not None, "llmemu.core._fastcore is not built"
-    want, want_summary = _run(False, memory)
-    got, got_summary = _run(True, memory)
+    want, want_summary = _run(False, memory, pools)
+    got, got_summary = _run(True, memory, pools)
     _same(got_summary, want_summary)
     for name in (*FIELDS, *COUNTS):
         assert np.array_equal(got.log.column(name), want.log.column(name)), name

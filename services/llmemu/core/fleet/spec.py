@@ -12,7 +12,7 @@ MAX_REPLICAS = 4096
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class LinkSpec(_Spec):

@@ -19,7 +19,7 @@ class Efficiency(BaseModel):
     ``compute * m / (m + compute_half_tokens)``.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True, allow_inf_nan=False)
 
     compute: float = Field(gt=0, le=1, description="fraction of peak FLOP/s of large GEMMs")
     compute_fp8: float = Field(
@@ -63,7 +63,7 @@ class Efficiency(BaseModel):
 class DeviceSpec(BaseModel):
     """One processor: a GPU, an NPU, a PIM unit or an edge CPU."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True, allow_inf_nan=False)
 
     name: str = Field(description="preset name")
     kind: Literal["gpu", "npu", "pim", "cpu"] = Field(description="processor class")

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 class ModelSpec(BaseModel):
     """A decoder-only transformer, dense or mixture-of-experts."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     name: str = Field(description="preset name, e.g. llama-3-8b")
     num_layers: int = Field(gt=0, description="decoder blocks")

@@ -15,7 +15,7 @@ class PimCommands(BaseModel):
     compute group per head; an s.V tile holds `banks` head elements of one head and issues one
     group over up to `page_elements` tokens. Every tile opens a new row in every bank."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True, allow_inf_nan=False)
 
     clock_hz: float = Field(gt=0, description="command clock, Hz")
     readout: Literal["fused", "separate"] = Field(

@@ -13,7 +13,7 @@ from llmemu.core.topology import Topology
 class Processor(BaseModel):
     """A processor of every device of the system (an xPU, a Logic-PIM, an NPU...)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     name: str = Field(description="name in results, e.g. h100, logic-pim")
     device: DeviceSpec
@@ -33,7 +33,7 @@ class Processor(BaseModel):
 class Link(BaseModel):
     """The interconnect between the devices of one replica."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     bytes_per_s: float = Field(gt=0, description="per-direction bandwidth per device, B/s")
     latency_s: float = Field(0.0, ge=0, description="one hop, s")
@@ -42,7 +42,7 @@ class Link(BaseModel):
 class SystemSpec(BaseModel):
     """One serving replica: `tensor_parallel` devices, each holding every processor listed."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     name: str
     processors: tuple[Processor, ...] = Field(min_length=1)
