@@ -107,6 +107,11 @@ class Pricer:
             seconds = self._memo[key] = self._time(op, processor)
         return seconds
 
+    def time_once(self, op: Op, processor: str) -> float:
+        """`time` without its memo, for a caller that keeps the result itself (a priced
+        part is memoised whole: caching its ops too only fills the memo)."""
+        return self._time(op, processor)
+
     def memo(self, owner: str) -> dict:
         """A cache that lives as long as this pricer, for a router's decisions about the ops
         and stages the planner shares (hashed by identity; the cache keeps them alive, so an

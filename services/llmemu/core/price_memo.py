@@ -69,7 +69,7 @@ class PricedByParts:
 
     def _part(self, ops: tuple[tuple[Op, int], ...]) -> IterationCost:
         """The ops, each run in its layers, on the one processor."""
-        time, processor = self.pricer.time, self.processor
+        time, processor = self.pricer.time_once, self.processor
         busy = flops = moved = written = 0.0
         counts: dict[str, float] = {}
         for op, layers in ops:
