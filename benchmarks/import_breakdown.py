@@ -26,8 +26,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from startup import ENTRY as SIMULATE
+from startup import TINY
+
 REPO = Path(__file__).resolve().parents[1]
-SIMULATE = "import sys; from llmemu.cli.main import main; sys.exit(main())"
 FLOOR = """import numpy, numpy.random, yaml
 from pydantic import BaseModel, ConfigDict, Field
 class Spec(BaseModel):
@@ -37,14 +39,6 @@ class Spec(BaseModel):
 Spec(rate=1.0)
 """
 FLOOR_WITHOUT_PYDANTIC = "import numpy, numpy.random, yaml"
-TINY = """model: llama-3-8b
-system: h100x1
-workload:
-  requests: 10
-  arrival: {{kind: poisson, rate: 25}}
-  lengths: {{kind: csv, path: {csv}}}
-seed: 0
-"""
 
 
 def importtime(code: str, argv: list[str]) -> str:
