@@ -54,10 +54,6 @@ MAX_BATCHED_TOKENS = 1 << 22
 """The C loop memoises prices in arrays indexed by token count (32 bytes per possible count)."""
 
 
-def available() -> bool:
-    return _fastcore is not None
-
-
 def why_not(replica: Replica) -> str | None:
     """Why the C loop cannot run this replica (None: it can)."""
     if STALE:

@@ -51,11 +51,15 @@ class RequestLog:
     def from_columns(cls, columns: dict[str, bytes]) -> RequestLog:
         """A log from each field's machine bytes (float64 and int64), in any order."""
         log = cls()
-        for name in FIELDS:
-            log._floats[name].frombytes(columns[name])
-        for name in COUNTS:
-            log._ints[name].frombytes(columns[name])
+        log.extend(columns)
         return log
+
+    def extend(self, columns: dict[str, bytes], ids: bytes | None = None) -> None:
+        """Rows given as each field's machine bytes; `ids` in place of `columns["id"]`."""
+        for name in FIELDS:
+            self._floats[name].frombytes(columns[name])
+        for name in COUNTS:
+            self._ints[name].frombytes(ids if name == "id" and ids is not None else columns[name])
 
     @classmethod
     def of(cls, requests) -> RequestLog:

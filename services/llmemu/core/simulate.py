@@ -202,7 +202,7 @@ def run(
     if not keep_requests and compiled:
         from llmemu.core import fastcore
 
-        if fastcore.available() and fastcore.why_not(replica) is None:
+        if fastcore.why_not(replica) is None:
             return fastcore.run(replica, workload, progress)
     engine = replica.engine
     engine.track_requests = False  # only first tokens and finishes are read here

@@ -22,8 +22,7 @@ from llmemu.core.simulate import Workload, rejection
 def usable(driver, workload) -> bool:
     pool = driver.entry
     return (
-        fastcore.available()
-        and hasattr(driver.router, "picks")
+        hasattr(driver.router, "picks")
         and all(not r.caches_prefixes and fastcore.why_not(r.replica) is None for r in pool)
         and workload.arrivals is not None
     )

@@ -30,12 +30,8 @@ class FleetLog(RequestLog):
         """One replica's finished requests as the compiled loop logs them (fastcore.py):
         `columns["id"]` numbers them in the order the replica took them, `index[k]` is the
         workload index of the k-th it took."""
-        for name in ("arrival_s", "first_scheduled_s", "first_token_s", "finish_s"):
-            self._floats[name].frombytes(columns[name])
-        for name in ("prompt_tokens", "generated", "num_preemptions"):
-            self._ints[name].frombytes(columns[name])
         taken = np.frombuffer(columns["id"], np.int64)
-        self._ints["id"].frombytes(index[taken].astype(np.int64).tobytes())
+        self.extend(columns, ids=index[taken].astype(np.int64).tobytes())
         self._prefilled_by.extend([served_by] * len(taken))
         self._served_by.extend([served_by] * len(taken))
 
