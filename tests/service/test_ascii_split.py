@@ -55,17 +55,18 @@ def test_any_plain_ascii_text_counts_as_the_package_does(text):
     assert "".join(TOK._ascii._pieces(text)) == text  # every character in some piece
     assert TOK._ascii.encode(text) == package_ids(text)
     assert TOK._ascii.count(text) == len(package_ids(text))
+    assert TOK._ascii._count_runs(text) == len(package_ids(text))  # whichever count() chose
     assert TOK.encode_all([text, [7, 8]]) == [package_ids(text), [7, 8]]
 
 
 def test_runs_of_space_led_words_count_one_token_a_vocabulary_word():
     # "user", ":", " the", " cat", "\n", "assistant", ":": seven vocabulary entries.
-    assert TOK._ascii.count("user: the cat\nassistant:") == 7
+    assert TOK._ascii._count_runs("user: the cat\nassistant:") == 7
     # Two spaces: " " alone, then " b"; "'s" after "it"; a tab leads "cat"; digits alone.
-    assert TOK._ascii.count("a  b") == 3
-    assert TOK._ascii.count("it's  the\tcat 123 dogs") == 8
+    assert TOK._ascii._count_runs("a  b") == 3
+    assert TOK._ascii._count_runs("it's  the\tcat 123 dogs") == 8
     # A word that is not one token after a space is counted by the BPE, as the package does.
-    assert TOK._ascii.count(" the zzqxw") == len(package_ids(" the zzqxw")) == 1 + len(package_ids(" zzqxw"))  # fmt: skip
+    assert TOK._ascii._count_runs(" the zzqxw") == len(package_ids(" the zzqxw")) == 1 + len(package_ids(" zzqxw"))  # fmt: skip
 
 
 def test_counts_are_the_lengths_of_the_ids_on_either_path():

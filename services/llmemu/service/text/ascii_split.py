@@ -36,6 +36,11 @@ second alternative, the space as the optional first character), and a piece ends
 before the run (no alternative takes a space followed by a letter into a longer match;
 whitespace runs leave their last space to the word). So a run's pieces are its words, split
 by `str.split` in C instead of one regex match each."""
+LETTERS_AND_SPACE = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz "
+SPACES_PER_OTHER = 16
+"""Text takes the word runs when it has at least this many spaces per character that is
+neither a letter nor a space (lists of words, what load generators send). In prose and
+code a run ends every few words, and a call per run cost twice the regex over the whole."""
 MAX_LEARNED = 200_000
 """Pieces learned at most (a few tens of MB) beyond the vocabulary's own; then forgotten."""
 
@@ -68,6 +73,14 @@ class AsciiEncoder:
     def count(self, text: str) -> int | None:
         if PLAIN.fullmatch(text) is None or any(a in text for a in self._added):
             return None
+        # Plain text is ASCII: its bytes are its characters, and bytes.translate is a C loop.
+        others = len(text.encode("ascii").translate(None, LETTERS_AND_SPACE))
+        if others * SPACES_PER_OTHER > text.count(" "):
+            return self._count_pieces(ASCII_SPLIT.findall(text))
+        return self._count_runs(text)
+
+    def _count_runs(self, text: str) -> int:
+        """count() of plain text, by its runs of space-led words."""
         total = start = 0
         for run in WORD_RUN.finditer(text):
             begin, end = run.span()
