@@ -21,6 +21,7 @@ from llmemu.protocol.openai import (
 )
 from llmemu.service.api.errors import ApiError
 from llmemu.service.api.gateway import Gateway
+from llmemu.service.api.hot_routes import route_hot
 from llmemu.service.api.jobs import (
     COMPLETIONS_DEFAULT_MAX_TOKENS,
     Job,
@@ -108,6 +109,8 @@ def openai_routes(app: FastAPI, settings, emu, gateway: Gateway, tok, sampler, c
     @app.post("/v1/chat/completions")
     async def chat(request: Request) -> Response:
         return await serve(request, chat_prompts_of)
+
+    route_hot(app, {"/v1/completions": completions, "/v1/chat/completions": chat})
 
     @app.get("/v1/models")
     async def models() -> dict:
