@@ -60,7 +60,11 @@ class AsciiEncoder:
         # other byte (or a character outside the alphabet: U+0100 and up) is not ASCII.
         from_alphabet = str.maketrans({c: b for b, c in enumerate(byte_alphabet()) if c != chr(b)})  # fmt: skip
         self._vocab_ids: dict[str, list[int]] = {}
-        for token, token_id in vocab.items():
+        # In id order, the BPE's order of frequency: the frequent words' keys and entries
+        # are then made one after another and sit together in memory. In the vocabulary's
+        # own order, a 512-word prompt's lookups cost 0.3 ms on the event loop, three
+        # times as much, most of it waiting for memory.
+        for token, token_id in sorted(vocab.items(), key=lambda item: item[1]):
             text = token.translate(from_alphabet)
             if text.isascii() and PLAIN.fullmatch(text):
                 self._vocab_ids[text] = [token_id]
