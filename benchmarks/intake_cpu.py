@@ -13,12 +13,13 @@ the engine, and when the response's head is written; the engine itself is not st
 nothing else runs on the loop. One request at a time, the collector run between them
 (`llmemu serve` runs it between iterations), after warm-up requests.
 
-A cProfile pass lists the functions with the most own time. A third pass wraps the steps of the intake (the outermost llmemu
-layer, the body's parse, the prompt's count, the answer's draw, the gateway) to read the
-CPU clock as each begins and ends, and prints the median time from the first byte to each
-mark: where the intake's time goes, with caches as cold as the request leaves them (a
-step timed alone in a loop runs up to twice as fast). `--baseline-path DIR` runs DIR's `services` and this tree's in
-separate processes, alternating, and prints the ratio of the medians.
+A cProfile pass lists the functions with the most own time. A third pass wraps the steps of
+the intake (the outermost llmemu layer, the body's parse, the prompt's count, the answer's
+draw, the gateway) to read the CPU clock as each begins and ends, and prints the median
+time from the first byte to each mark: where the intake's time goes, with caches as cold as
+the request leaves them (a step timed alone in a loop runs up to twice as fast).
+`--baseline-path DIR` runs DIR's `services` and this tree's in separate processes,
+alternating, and prints the ratio of the medians.
 """
 
 from __future__ import annotations
