@@ -31,3 +31,26 @@ def test_while_serving_the_collector_waits_for_the_engine_loop_to_run_its_passes
         assert gc.get_count()[0] < YOUNG_EVERY // 2  # due: generation 0 collected
     assert gc.get_threshold() == before
     del keep
+
+
+def test_a_full_pass_waits_for_an_iteration_with_room_for_it():
+    from llmemu.service.live import heap
+
+    keep: list[list] = []  # tracked allocations
+    with heap.frozen_heap():
+        gc.collect()
+        threshold2 = gc.get_threshold()[2]
+        while gc.get_count()[2] <= threshold2:  # the oldest generation over its threshold
+            gc.collect(1)  # each pass of generation 1 counts one in generation 2
+        keep.extend([] for _ in range(heap.YOUNG_EVERY))  # and a young pass due
+        heap.collect_due(room_s=heap.FULL_PASS_ROOM_S / 2)  # a short iteration: the young pass only
+        assert gc.get_count()[2] > threshold2
+        keep.extend([] for _ in range(heap.YOUNG_EVERY))
+        heap.collect_due(room_s=heap.FULL_PASS_ROOM_S)  # room enough: the full pass
+        assert gc.get_count()[2] == 0
+        while gc.get_count()[2] <= threshold2 * heap.FULL_PASS_DEFERRED_AT_MOST:  # no room, ever
+            gc.collect(1)
+        keep.extend([] for _ in range(heap.YOUNG_EVERY))
+        heap.collect_due(room_s=0.0)  # deferred as far as it may be: it runs anyway
+        assert gc.get_count()[2] == 0
+    keep.clear()

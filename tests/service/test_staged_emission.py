@@ -61,8 +61,10 @@ async def test_a_stream_formats_when_staged_and_writes_when_released():
     assert lags == [1.5]  # lag_s(0.5) = 2.0 - 0.5, taken as it was written
     sink.prepare([TokenEvent("s-0", 2, 0.6, "length")])()
     last = HEAD + '"text":" two","logprobs":null,"finish_reason":"length","stop_reason":null}]}\n\ndata: [DONE]\n\n'  # fmt: skip
-    assert peer.bodies[-1] == (last.encode(), False)
+    assert peer.bodies[-1] == (last.encode(), True)  # the last tokens leave with their iteration
     assert lags == [1.5, 1.4]
+    await asyncio.sleep(0)  # the response ends in its own task's turn, after the burst
+    assert peer.bodies[-1] == (b"", False) and len(peer.bodies) == 3
 
 
 async def test_a_stream_that_ends_between_stage_and_release_writes_nothing_more():
@@ -98,3 +100,22 @@ async def test_the_transport_prepares_every_subscriber_then_releases_them_in_ord
     release()
     assert log == ["prepare a", "prepare b", "release a", "release b"]
     assert queue.get_nowait() is events
+
+
+async def test_a_chat_stream_sends_its_role_chunk_with_its_first_token():
+    """vLLM writes the role chunk when the request's first output comes, with its first token;
+    `vllm bench serve` stamps TTFT at the first chunk that has choices, the role chunk."""
+    choice = Choice(0, "c-0", 3, Draw(2, "length", [7, 8], pieces=(" one", " two")))
+    job = Job("chatcmpl-1", chat=True, created=0, choices=[choice])
+    sink = gateway([])._sink(job, _Body(), "m")  # type: ignore[arg-type]
+    peer = Peer()
+    asyncio.ensure_future(sink.run(EagerWriter(peer.send)))
+    await asyncio.sleep(0)
+    assert peer.bodies == []  # the response has started, and nothing is written before a token
+    sink.prepare([TokenEvent("c-0", 1, 0.5)])()
+    head = 'data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":0,"model":"m","choices":[{"index":0,'  # fmt: skip
+    role = head + '"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}\n\n'  # fmt: skip
+    first = head + '"delta":{"content":" one"},"logprobs":null,"finish_reason":null}]}\n\n'
+    assert peer.bodies == [((role + first).encode(), True)]
+    sink.prepare([TokenEvent("c-0", 2, 0.6, "length")])()  # the role chunk comes once
+    assert peer.bodies[-1][0].startswith((head + '"delta":{"content":" two"}').encode())

@@ -45,6 +45,14 @@ class ChunkFormat:
         if not chat:
             self._token_tail = ',"logprobs":null,"finish_reason":null,"stop_reason":null}]}\n\n'
 
+    def token(self, index: int, text: str) -> str:
+        """The chunk of an ordinary token: neither the last nor carrying usage."""
+        head = self._token_head.get(index)
+        if head is None:
+            field = '"delta":{"content":' if self.chat else '"text":'
+            head = self._token_head[index] = f'{self._head}{{"index":{index},{field}'
+        return head + json_string(text) + self._token_tail
+
     def role(self, index: int, usage: str | None = None) -> str:
         choice = f'{{"index":{index},"delta":{{"role":"assistant","content":""}},"logprobs":null,"finish_reason":null}}'  # fmt: skip
         return self._wrap(choice, usage)
@@ -58,11 +66,7 @@ class ChunkFormat:
         stop_reason: str | None = None,
     ) -> str:
         if finish_reason is None and usage is None:  # every token but the last
-            head = self._token_head.get(index)
-            if head is None:
-                field = '"delta":{"content":' if self.chat else '"text":'
-                head = self._token_head[index] = f'{self._head}{{"index":{index},{field}'
-            return head + json_string(text) + self._token_tail
+            return self.token(index, text)
         reason = "null" if finish_reason is None else f'"{finish_reason}"'
         stop = "null" if stop_reason is None else json_string(stop_reason)
         if self.chat:

@@ -48,10 +48,16 @@ class StreamSink:
         self.lag_s, self.on_lag = lag_s, on_lag
         """Wall seconds a token left after its emulated moment; called once per token."""
         self.prompt = job.prompt_tokens  # a sum over the choices: once, not per token
+        self._role = ""
+        """A chat stream's role chunks, written just before its first token (`_opening`)."""
+        if fmt.chat:
+            usage = usage_json(self.prompt, 0) if continuous_usage else None
+            self._role = "".join(fmt.role(c.index, usage) for c in job.choices)
         self.completion = 0
         self._writer: EagerWriter | None = None
         self._early: list[Events] = []
-        self._ended = asyncio.get_running_loop().create_future()
+        self._ended: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        """Done when the stream has ended: True if run() must still end the response."""
 
     # ---- the transport's side (Subscriber) ------------------------------------------------
     def put_nowait(self, events: Events) -> None:
@@ -67,6 +73,22 @@ class StreamSink:
             return partial(self._early.append, events)
         if events is None:  # the client left, or the server is closing
             return partial(self._end, None)
+        if len(events) == 1 and not self.continuous_usage:  # one choice's ordinary token(s)
+            ev = events[0]
+            choice = self.pending.get(ev.seq_id)
+            if choice is not None and ev.finish_reason is None and ev.error is None:
+                try:
+                    text, new = self.advance(choice, ev, self.pending)
+                    self.completion += new
+                    chunk = self.fmt.token(choice.index, text)
+                    body = (self._opening() + chunk if self._role else chunk).encode()
+                except Exception as exc:  # raised in the response's task
+                    return partial(self._fail, exc)
+                return partial(self._emit, body, new, ev.time_s)
+        return self._prepare_any(events)
+
+    def _prepare_any(self, events: list[TokenEvent]) -> Callable[[], None]:
+        """`prepare` of any events: several choices, a last token, an error, usage."""
         fmt, pending, parts, tokens = self.fmt, self.pending, [], 0
         try:
             for ev in events:
@@ -78,6 +100,8 @@ class StreamSink:
                     parts.append(error_event(body))
                     return partial(self._write, ("".join(parts) + DONE).encode(), tokens, True, ev.time_s)  # fmt: skip
                 text, new = self.advance(choice, ev, pending)
+                if self._role:
+                    parts.append(self._opening())
                 self.completion += new
                 tokens += new
                 usage = usage_json(self.prompt, self.completion) if self.continuous_usage else None  # fmt: skip
@@ -92,34 +116,59 @@ class StreamSink:
             return partial(self._fail, exc)
         return partial(self._write, "".join(parts).encode(), tokens, not pending, events[0].time_s)  # fmt: skip
 
+    def _opening(self) -> str:
+        """The role chunks, once. vLLM sends them when the request's first output comes (with
+        its first token), not when the response starts: a client that stamps TTFT at the
+        first chunk with choices (`vllm bench serve`) must see the prefill's time there.
+        An error before any token comes without them, as vLLM's."""
+        role, self._role = self._role, ""
+        return role
+
     # ---- the response's side ----------------------------------------------------------
     async def run(self, writer: EagerWriter) -> None:
         """EventStream's body: write what is ready, then return once the stream has ended."""
         self._writer = writer
-        if self.fmt.chat:
-            usage = usage_json(self.prompt, 0) if self.continuous_usage else None
-            writer.write("".join(self.fmt.role(c.index, usage) for c in self.job.choices).encode())  # fmt: skip
         early, self._early = self._early, []
         for events in early:
             self.put_nowait(events)
-        await self._ended
+        if await self._ended:  # the last tokens left with their iteration: end the response
+            writer.write(b"", more=False)
 
     # ---- writing -----------------------------------------------------------------------
-    def _write(self, body: bytes, tokens: int, last: bool, due_s: float) -> None:
+    def _emit(self, body: bytes, tokens: int, due_s: float) -> None:
+        """`_write` of a chunk that does not end the stream: the one written once per token
+        per stream in the iteration's burst, so it does no more than that."""
         if self._ended.done():
             return
+        self._lags(due_s, tokens)
+        try:
+            self._writer.write(body)  # type: ignore[union-attr]
+        except OSError:  # the client is gone: nothing more to write
+            self._end(None)
+
+    def _lags(self, due_s: float, tokens: int) -> None:
+        """Each of `tokens` tokens due at `due_s` leaves now: how late."""
         if tokens == 1:
             self.on_lag(self.lag_s(due_s))
         elif tokens:
             lag = self.lag_s(due_s)
             for _ in range(tokens):
                 self.on_lag(lag)
-        if last:
-            self._ended.set_result(None)
+
+    def _write(self, body: bytes, tokens: int, last: bool, due_s: float) -> None:
+        if self._ended.done():
+            return
+        self._lags(due_s, tokens)
         try:
-            self._writer.write(body, more=not last)  # type: ignore[union-attr]
+            self._writer.write(body)  # type: ignore[union-attr]
         except OSError:  # the client is gone: nothing more to write
             self._end(None)
+            return
+        if last:
+            # The response's end (uvicorn's last send, its keep-alive bookkeeping, the
+            # layers unwinding) waits for the response's own task, after the burst: a wave of
+            # requests finishing together had tripled the burst of the iteration they end in.
+            self._ended.set_result(True)
 
     def _fail(self, exc: Exception) -> None:
         if not self._ended.done():
@@ -128,6 +177,6 @@ class StreamSink:
     def _end(self, body: bytes | None) -> None:
         """Write `body` as the last chunk (None: nothing more) and end the stream."""
         if not self._ended.done():
-            self._ended.set_result(None)
+            self._ended.set_result(False)  # ended here: nothing left for run() to write
         with suppress(OSError):  # the client is gone: nobody to tell
             self._writer.write(b"" if body is None else body, more=False)  # type: ignore[union-attr]

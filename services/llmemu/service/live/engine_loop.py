@@ -104,6 +104,9 @@ class SchedulerService:
                     continue
                 end_s = start_s + result.duration_s
                 release, seen = self._stage(result, end_s)
+                # The last iteration's events and chunks are garbage by now; the collector's
+                # pause here delays no token unless it outlasts the iteration (heap.py).
+                collect_due(room_s=-self.clock.lag_s(end_s))
                 try:
                     await self.clock.sleep_until(end_s)
                 except asyncio.CancelledError:  # the tokens are computed: out before the errors
@@ -116,10 +119,7 @@ class SchedulerService:
                 # a client that read its last token and scrapes /metrics at once finds its
                 # request and iteration counted.
                 self._observe(result, start_s, end_s, seen)
-                # The iteration's events and chunks are garbage now, not survivors the
-                # collector would carry into an older generation and walk again.
-                del release, seen, result
-                collect_due()  # the collector's pause here delays no token (heap.py)
+                del release, seen, result  # garbage before the next collection, not survivors
                 await asyncio.sleep(0)  # what the writes readied runs before the next step
         except asyncio.CancelledError:
             raise

@@ -14,12 +14,15 @@ passes put the p99 pacing lag at 12-15 ms where it was 6-9 ms with the collector
 serving, the engine loop runs them itself right after an iteration's tokens are out
 (`collect_due`, the same schedule: generation 0 every 700 allocations, an older one when
 its count is over its threshold), and the collector's own trigger is raised tenfold, a
-safety net for a turn that allocates that much before the loop gets round.
+safety net for a turn that allocates that much before the loop gets round. The loop runs
+them once it has staged the next iteration, so it knows how long that iteration leaves: a
+full pass waits for one with room for it.
 """
 
 from __future__ import annotations
 
 import gc
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -41,11 +44,26 @@ def frozen_heap() -> Iterator[None]:
         gc.unfreeze()
 
 
-def collect_due() -> None:
+FULL_PASS_ROOM_S = 0.030
+"""Wall seconds to spare before the next token is due for a full pass to run: at 256
+streams one took up to 15 ms, and a cut into the next iteration's time made its burst late."""
+FULL_PASS_DEFERRED_AT_MOST = 8
+"""How far over its threshold the oldest generation's count may grow while full passes
+wait for room (a steady load of short iterations never leaves any)."""
+
+
+def collect_due(room_s: float = math.inf) -> None:
     """The collection the collector would have run by now, if any: the oldest generation
-    whose count is over its threshold, once YOUNG_EVERY allocations have piled up."""
+    whose count is over its threshold, once YOUNG_EVERY allocations have piled up. A full
+    pass (the oldest generation) waits for an iteration with `room_s` >= FULL_PASS_ROOM_S
+    wall seconds to spare (a prefill, an idle spell); the younger ones, a fraction of a
+    millisecond, run at once."""
     count0, count1, count2 = gc.get_count()
     if count0 < YOUNG_EVERY:
         return
     _, threshold1, threshold2 = gc.get_threshold()
-    gc.collect(2 if count2 > threshold2 else 1 if count1 > threshold1 else 0)
+    full_due = count2 > threshold2
+    if full_due and (room_s >= FULL_PASS_ROOM_S or count2 > threshold2 * FULL_PASS_DEFERRED_AT_MOST):  # fmt: skip
+        gc.collect(2)
+    else:
+        gc.collect(1 if count1 > threshold1 else 0)

@@ -64,7 +64,7 @@ class ServingMetrics:
     def dashboard_collectors(self) -> list:
         """The collectors of what /dashboard draws (a cheap subset of the registry)."""
         v = self.vllm
-        return [*v.success.values(), v.generation_tokens, v.ttft, v.itl_family, self._gauges, DashboardTotals(self.own.totals), self._lag]  # fmt: skip
+        return [*v.success.values(), v.generation_tokens, v.families["vllm:time_to_first_token_seconds"], v.itl_family, self._gauges, DashboardTotals(self.own.totals), self._lag]  # fmt: skip
 
     def on_step(self, result: StepResult, start_s: float, end_s: float) -> None:
         self.vllm.on_step(result)

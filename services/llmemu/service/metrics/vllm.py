@@ -7,12 +7,12 @@ read from the scheduler at scrape time (ServingState in metrics_state.py).
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter
 
 from llmemu.core.engine import StepResult
 from llmemu.core.request import Request
 from llmemu.protocol.internal import SubmitSequence
-from llmemu.service.metrics.histogram import FastHistogram
+from llmemu.service.metrics.histogram import FastHistogram, Series
 
 TTFT_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5,
                 5.0, 7.5, 10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0)  # fmt: skip
@@ -46,8 +46,17 @@ class VllmMetrics:
         def counter(name: str, doc: str) -> Counter:
             return Counter(name, doc, LABELS, registry=registry).labels(**labels)
 
-        def hist(name: str, doc: str, buckets) -> Histogram:
-            return Histogram(name, doc, LABELS, buckets=buckets, registry=registry).labels(**labels)
+        # FastHistogram, not prometheus_client's Histogram: the same samples, at a fifth of
+        # the cost per observation. A wave of finishing requests observes a dozen each, on
+        # the engine loop between two iterations' tokens.
+        def hist(name: str, doc: str, buckets) -> Series:
+            family = FastHistogram(name, doc, LABELS, buckets)
+            registry.register(family)
+            self.families[name] = family
+            return family.labels(model_name, "0")
+
+        self.families: dict[str, FastHistogram] = {}
+        """The histogram collectors by name (a scrape reads them; observe their series)."""
 
         tokens = buckets_1_2_5(max_model_len)
         self.preemptions = counter("vllm:num_preemptions", "Cumulative number of preemption from the engine.")  # fmt: skip
