@@ -40,7 +40,8 @@ LETTERS_AND_SPACE = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz "
 SPACES_PER_OTHER = 16
 """Text takes the word runs when it has at least this many spaces per character that is
 neither a letter nor a space (lists of words, what load generators send). In prose and
-code a run ends every few words, and a call per run cost twice the regex over the whole."""
+code a run ends every few words, and a call per run cost up to twice the regex over the
+whole."""
 MAX_LEARNED = 200_000
 """Pieces learned at most (a few tens of MB) beyond the vocabulary's own; then forgotten."""
 
@@ -62,8 +63,8 @@ class AsciiEncoder:
         self._vocab_ids: dict[str, list[int]] = {}
         # In id order, the BPE's order of frequency: the frequent words' keys and entries
         # are then made one after another and sit together in memory. In the vocabulary's
-        # own order, a 512-word prompt's lookups cost 0.3 ms on the event loop, three
-        # times as much, most of it waiting for memory.
+        # own order a 512-word prompt's lookups took 0.3 ms of the event loop, not 0.17,
+        # most of it waiting for memory.
         for token, token_id in sorted(vocab.items(), key=lambda item: item[1]):
             text = token.translate(from_alphabet)
             if text.isascii() and PLAIN.fullmatch(text):
