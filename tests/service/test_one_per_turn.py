@@ -4,6 +4,7 @@ wake-up) runs between two prompts being counted, not after a whole burst of them
 from __future__ import annotations
 
 import asyncio
+import math
 
 from llmemu.service.live.pacing import OnePerTurn
 
@@ -34,3 +35,35 @@ def test_other_callbacks_run_between_two_holders():
     entries = [i for i, x in enumerate(order) if x != "tick"]
     assert [order[i] for i in entries] == ["A", "B", "C"]  # in arrival order
     assert all(b - a > 1 for a, b in zip(entries, entries[1:], strict=False))  # a tick between
+
+
+def test_no_turn_is_given_while_a_burst_is_due_sooner_than_a_request_takes():
+    entered: list[str] = []
+
+    async def go() -> None:
+        room = {"s": 0.001}  # the engine's next burst is due in 1 ms; a request takes 2
+        gate = OnePerTurn(room_s=lambda: room["s"], reserve_s=0.002)
+
+        async def holder(name: str) -> None:
+            async with gate:
+                entered.append(name)
+
+        waiting = asyncio.gather(holder("A"), holder("B"))
+        await asyncio.sleep(0.02)  # ten retries find the burst still due
+        assert entered == []
+        room["s"] = math.inf  # the burst is out and the next iteration not staged yet
+        await asyncio.wait_for(waiting, 1.0)
+
+    asyncio.run(go())
+    assert entered == ["A", "B"]  # in arrival order
+
+
+def test_a_turn_is_given_at_once_with_room_before_the_burst():
+    async def go() -> list[str]:
+        gate = OnePerTurn(room_s=lambda: 0.010, reserve_s=0.002)
+        entered: list[str] = []
+        async with gate:
+            entered.append("A")
+        return entered
+
+    assert asyncio.run(go()) == ["A"]

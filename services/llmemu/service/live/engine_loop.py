@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -71,7 +72,14 @@ class SchedulerService:
         self._outside: list[SubmitSequence] = []
         """Submitted sequences not yet handed to the engine (see _admit)."""
         self._task: asyncio.Task[None] | None = None
+        self._due_s: float | None = None
+        """The emulated end of the staged iteration, whose tokens are not out yet."""
         transport.report_load(self.load)
+
+    def room_s(self) -> float:
+        """Wall seconds until the staged iteration's tokens are due (inf: none staged), for
+        the request gate (service/live/pacing.py)."""
+        return math.inf if self._due_s is None else -self.clock.lag_s(self._due_s)
 
     def load(self) -> SchedulerLoad:
         sched = self.engine.scheduler
@@ -107,11 +115,14 @@ class SchedulerService:
                 # The last iteration's events and chunks are garbage by now; the collector's
                 # pause here delays no token unless it outlasts the iteration (heap.py).
                 collect_due(room_s=-self.clock.lag_s(end_s))
+                self._due_s = end_s
                 try:
                     await self.clock.sleep_until(end_s)
                 except asyncio.CancelledError:  # the tokens are computed: out before the errors
                     release()
                     raise
+                finally:
+                    self._due_s = None
                 self.observer.on_pacing_lag(self.clock.lag_s(end_s))
                 self._last_end_s = end_s
                 release()

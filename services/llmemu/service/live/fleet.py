@@ -145,6 +145,10 @@ class FleetScheduler:
     def dead(self) -> str | None:
         return next((s.dead for s in self.services if s.dead), None)
 
+    def room_s(self) -> float:
+        """Wall seconds until the first replica's staged tokens are due."""
+        return min(s.room_s() for s in self.services)
+
     def start(self) -> None:
         for s in self.services:
             s.start()
