@@ -4,7 +4,6 @@ wake-up) runs between two prompts being counted, not after a whole burst of them
 from __future__ import annotations
 
 import asyncio
-import math
 
 from llmemu.service.live.pacing import OnePerTurn
 
@@ -37,33 +36,69 @@ def test_other_callbacks_run_between_two_holders():
     assert all(b - a > 1 for a, b in zip(entries, entries[1:], strict=False))  # a tick between
 
 
+class Bursts:
+    """The engine's bursts as the gate sees them: one staged, due in `room_s`."""
+
+    def __init__(self, room_s: float) -> None:
+        self.room = room_s
+        self.waiting: list = []
+
+    def room_s(self) -> float:
+        return self.room
+
+    def after_burst(self, callback) -> None:
+        self.waiting.append(callback)
+
+    def out(self, next_room_s: float) -> None:
+        """The burst is out, and the next one is staged `next_room_s` ahead."""
+        self.room = next_room_s
+        callbacks, self.waiting = self.waiting, []
+        for callback in callbacks:
+            callback()
+
+
 def test_no_turn_is_given_while_a_burst_is_due_sooner_than_a_request_takes():
     entered: list[str] = []
 
     async def go() -> None:
-        room = {"s": 0.001}  # the engine's next burst is due in 1 ms; a request takes 2
-        gate = OnePerTurn(room_s=lambda: room["s"], reserve_s=0.002)
+        bursts = Bursts(room_s=0.001)  # the next burst is due in 1 ms; a request takes 2
+        gate = OnePerTurn(bursts, reserve_s=0.002)
+
+        async def holder(name: str) -> None:
+            async with gate:
+                entered.append(name)
+
+        waiting = asyncio.gather(holder("A"), holder("B"), holder("C"))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert entered == []  # held back for the burst
+        bursts.out(next_room_s=0.010)  # out; the next one leaves room for several turns
+        await asyncio.wait_for(waiting, 1.0)
+
+    asyncio.run(go())
+    assert entered == ["A", "B", "C"]  # in arrival order
+
+
+def test_after_a_burst_one_turn_is_given_however_soon_the_next_is_due():
+    """Iterations shorter than a request's handling (a fast --speed) leave no room ever:
+    each burst lets one request in, so none waits for more than one burst."""
+    entered: list[str] = []
+
+    async def go() -> None:
+        bursts = Bursts(room_s=0.0005)
+        gate = OnePerTurn(bursts, reserve_s=0.002)
 
         async def holder(name: str) -> None:
             async with gate:
                 entered.append(name)
 
         waiting = asyncio.gather(holder("A"), holder("B"))
-        await asyncio.sleep(0.02)  # ten retries find the burst still due
-        assert entered == []
-        room["s"] = math.inf  # the burst is out and the next iteration not staged yet
+        for expected in (["A"], ["A", "B"]):
+            await asyncio.sleep(0)
+            bursts.out(next_room_s=0.0005)
+            for _ in range(3):
+                await asyncio.sleep(0)
+            assert entered == expected
         await asyncio.wait_for(waiting, 1.0)
 
     asyncio.run(go())
-    assert entered == ["A", "B"]  # in arrival order
-
-
-def test_a_turn_is_given_at_once_with_room_before_the_burst():
-    async def go() -> list[str]:
-        gate = OnePerTurn(room_s=lambda: 0.010, reserve_s=0.002)
-        entered: list[str] = []
-        async with gate:
-            entered.append("A")
-        return entered
-
-    assert asyncio.run(go()) == ["A"]

@@ -83,7 +83,7 @@ def create_app(
         scheduler.start()
 
     offload = OffLoop()
-    gate = OnePerTurn(room_s=scheduler.room_s)  # no request handled as a burst falls due
+    gate = OnePerTurn(scheduler)  # no request is handled as a burst falls due
     gateway = Gateway.serving(emu, transport, tok, clock, metrics, settings, ensure_started, offload)  # fmt: skip
 
     @asynccontextmanager

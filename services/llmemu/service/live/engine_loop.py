@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -74,12 +75,26 @@ class SchedulerService:
         self._task: asyncio.Task[None] | None = None
         self._due_s: float | None = None
         """The emulated end of the staged iteration, whose tokens are not out yet."""
+        self._after_burst: list[Callable[[], None]] = []
         transport.report_load(self.load)
 
+    # ---- the request gate's view (service/live/pacing.py Bursts) --------------------------
     def room_s(self) -> float:
-        """Wall seconds until the staged iteration's tokens are due (inf: none staged), for
-        the request gate (service/live/pacing.py)."""
+        """Wall seconds until the staged iteration's tokens are due (inf: none staged)."""
         return math.inf if self._due_s is None else -self.clock.lag_s(self._due_s)
+
+    def after_burst(self, callback: Callable[[], None]) -> None:
+        if self._due_s is None:
+            callback()
+        else:
+            self._after_burst.append(callback)
+
+    def _burst_out(self) -> None:
+        """The staged tokens are out, or never will be (the loop stopped): call back."""
+        self._due_s = None
+        callbacks, self._after_burst = self._after_burst, []
+        for callback in callbacks:
+            callback()
 
     def load(self) -> SchedulerLoad:
         sched = self.engine.scheduler
@@ -95,6 +110,7 @@ class SchedulerService:
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
         self._fail_all("the server is shutting down")
+        self._burst_out()
 
     # ---- the loop ---------------------------------------------------------------------
     async def _run(self) -> None:
@@ -120,12 +136,12 @@ class SchedulerService:
                     await self.clock.sleep_until(end_s)
                 except asyncio.CancelledError:  # the tokens are computed: out before the errors
                     release()
+                    self._burst_out()
                     raise
-                finally:
-                    self._due_s = None
                 self.observer.on_pacing_lag(self.clock.lag_s(end_s))
                 self._last_end_s = end_s
                 release()
+                self._burst_out()
                 # The streams have written their bytes, so observing now delays no token, and
                 # a client that read its last token and scrapes /metrics at once finds its
                 # request and iteration counted.
@@ -138,6 +154,7 @@ class SchedulerService:
             log.exception("engine step failed")
             self.dead = f"engine error: {type(exc).__name__}: {exc}"
             self._fail_all(self.dead, getattr(exc, "status", 500))
+            self._burst_out()  # the gate's waiters go on, to be told the engine is dead
 
     def _next_start_s(self) -> float | None:
         """The emulated moment the next iteration starts: when the last one ended while

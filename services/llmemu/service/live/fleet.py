@@ -149,6 +149,10 @@ class FleetScheduler:
         """Wall seconds until the first replica's staged tokens are due."""
         return min(s.room_s() for s in self.services)
 
+    def after_burst(self, callback) -> None:
+        """`callback` once the burst due first is out."""
+        min(self.services, key=lambda s: s.room_s()).after_burst(callback)
+
     def start(self) -> None:
         for s in self.services:
             s.start()

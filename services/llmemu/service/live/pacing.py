@@ -10,16 +10,17 @@ middleware.py holds each request at the door until its turn).
 
 A turn is not given while the engine's next burst of tokens is due sooner than a request's
 handling takes (`reserve_s`): the request would hold the loop past the burst's moment and
-every token in it would leave late. It waits until the burst is out (the engine has not
-staged the next iteration yet: no burst is due) and is retried every `reserve_s` until then.
+every token in it would leave late. The turn waits for that burst to be out and is then
+given whatever the next burst leaves, so that a request waits one burst at most, however
+short the iterations (a fast `--speed`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 from collections import deque
 from collections.abc import Callable
+from typing import Protocol
 
 RESERVE_S = 0.002
 """Wall seconds a turn needs before the next burst: a 512-token chat request's handling
@@ -27,25 +28,32 @@ takes about 1.2 ms of the event loop (benchmarks/intake_cpu.py), a little more i
 middle of serving."""
 
 
-def no_burst_due() -> float:
-    return math.inf
+class Bursts(Protocol):
+    """The engine's bursts of tokens, as the gate sees them (SchedulerService)."""
+
+    def room_s(self) -> float:
+        """Wall seconds until the staged burst is due; inf when none is staged."""
+        ...
+
+    def after_burst(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once the staged burst is out (at once if none is staged)."""
+        ...
 
 
 class OnePerTurn:
     """An async context manager: at most one entry per event-loop iteration, in order, and
-    none while a burst is due within `reserve_s` (`room_s`: wall seconds until the engine's
-    next burst, inf when none is staged)."""
+    none while one of the engine's bursts is due within `reserve_s`."""
 
-    def __init__(self, room_s: Callable[[], float] = no_burst_due, reserve_s: float = RESERVE_S) -> None:  # fmt: skip
+    def __init__(self, bursts: Bursts | None = None, reserve_s: float = RESERVE_S) -> None:
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._used = False
-        self.room_s, self.reserve_s = room_s, reserve_s
+        self.bursts, self.reserve_s = bursts, reserve_s
 
     async def __aenter__(self) -> None:
-        if self._used or self._waiters or self.room_s() < self.reserve_s:
+        if self._used or self._waiters or self._burst_near():
             fut = asyncio.get_running_loop().create_future()
             self._waiters.append(fut)
-            if not self._used:  # nobody will call _next_turn: the burst held this one back
+            if not self._used:  # no turn is coming: the burst held this one back
                 self._used = True
                 self._next_turn()
             await fut  # granted by _next_turn, which has marked this turn used
@@ -55,16 +63,20 @@ class OnePerTurn:
     async def __aexit__(self, *exc: object) -> None:
         return None
 
+    def _burst_near(self) -> bool:
+        return self.bursts is not None and self.bursts.room_s() < self.reserve_s
+
     def _take(self) -> None:
         self._used = True
         # Runs in the next iteration: callbacks scheduled now wait for the loop to go
         # round, and the loop checks its timers (the engine's wake-up) on the way.
         asyncio.get_running_loop().call_soon(self._next_turn)
 
-    def _next_turn(self) -> None:
-        room_s = self.room_s()
-        if room_s < self.reserve_s and self._waiters:  # the burst first; look again after it
-            asyncio.get_running_loop().call_later(max(room_s, 0.0) + self.reserve_s, self._next_turn)  # fmt: skip
+    def _next_turn(self, burst_out: bool = False) -> None:
+        if self._waiters and not burst_out and self._burst_near():
+            # Called as the burst goes out, before the engine loop steps again: the request
+            # let in then reaches the engine in time for the next iteration.
+            self.bursts.after_burst(lambda: self._next_turn(True))  # type: ignore[union-attr]
             return
         self._used = False
         while self._waiters:
