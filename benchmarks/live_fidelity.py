@@ -11,7 +11,8 @@ TTFT and ITL medians (wall seconds x speed) with the exact emulated ones (every 
 request and every token gap, recorded in the server), and reports the pacing lag: how late
 each token was handed to the HTTP layer against the end of its emulated iteration (wall
 seconds, exact p50/p99 over every token; times the speed, what that lateness does to a
-latency measured in emulated seconds). The sweep raises the concurrency per speed until
+latency measured in emulated seconds), and the p99 of how late each iteration's burst of
+tokens began (the rest of a token's lag is its place in the burst). The sweep raises the concurrency per speed until
 the p99 lag in emulated seconds reaches 5 ms; --find-max steps up the levels at speed 1 and
 bisects between the last level that held and the first that did not, to --resolution
 clients. docs/live.md records the output.
@@ -46,6 +47,8 @@ class Recorder:
         self.inner = inner
         self.ttft_s: list[float] = []
         self.itl_s: list[float] = []
+        self.start_lag_s: list[float] = []
+        """How late each iteration's burst of tokens began (its first token's lag)."""
 
     def __getattr__(self, name):
         return getattr(self.inner, name)
@@ -57,6 +60,10 @@ class Recorder:
     def on_tokens(self, gap_s: float, count: int) -> None:
         self.inner.on_tokens(gap_s, count)
         self.itl_s.extend([gap_s] * count)
+
+    def on_pacing_lag(self, lag_s: float) -> None:
+        self.inner.on_pacing_lag(lag_s)
+        self.start_lag_s.append(lag_s)
 
 
 def one_run(concurrency: int, speed: float, args: argparse.Namespace) -> dict:
@@ -94,6 +101,9 @@ def one_run(concurrency: int, speed: float, args: argparse.Namespace) -> dict:
         "lag_p99_ms": float(np.percentile(lag, 99)) * 1e3,
         # What a late emission does to a latency measured in emulated seconds.
         "lag_p99_emulated_ms": float(np.percentile(lag, 99)) * 1e3 * speed,
+        # The part of the lag that is the burst starting late; the rest is each token's
+        # place in its burst (one socket write after another).
+        "burst_start_lag_p99_ms": float(np.percentile(recorder.start_lag_s, 99)) * 1e3,
         "tokens_per_wall_s": client["output_tokens_per_s"] * speed,
     }
     row["ttft_error"] = row["client_ttft_p50_ms"] / row["emulated_ttft_p50_ms"] - 1
@@ -106,7 +116,7 @@ def show(row: dict) -> None:
         f"c={row['concurrency']:4d} speed={row['speed']:<5g} ok={row['requests']:4d} err={row['errors']} "
         f"TTFT p50 client {row['client_ttft_p50_ms']:7.2f} emulated {row['emulated_ttft_p50_ms']:7.2f} ms ({row['ttft_error']:+.1%})  "
         f"ITL p50 client {row['client_itl_p50_ms']:6.2f} emulated {row['emulated_itl_p50_ms']:6.2f} ms ({row['itl_error']:+.1%})  "
-        f"lag p50 {row['lag_p50_ms']:5.2f} p99 {row['lag_p99_ms']:6.2f} ms (x speed {row['lag_p99_emulated_ms']:6.2f})  {row['tokens_per_wall_s']:7.0f} tok/s wall",
+        f"lag p50 {row['lag_p50_ms']:5.2f} p99 {row['lag_p99_ms']:6.2f} ms (x speed {row['lag_p99_emulated_ms']:6.2f}; burst start p99 {row['burst_start_lag_p99_ms']:5.2f})  {row['tokens_per_wall_s']:7.0f} tok/s wall",
         flush=True,
     )  # fmt: skip
 
