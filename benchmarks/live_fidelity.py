@@ -15,13 +15,16 @@ latency measured in emulated seconds), and the p99 of how late each iteration's 
 tokens began (the rest of a token's lag is its place in the burst). The sweep raises the concurrency per speed until
 the p99 lag in emulated seconds reaches 5 ms; --find-max steps up the levels at speed 1 and
 bisects between the last level that held and the first that did not, to --resolution
-clients. docs/live.md records the output.
+clients. --pin puts the server on one CPU and the clients on the rest: on this 2-core
+host the scheduler otherwise moves the woken client onto the server's core in a burst.
+docs/live.md records the output.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -80,7 +83,7 @@ def one_run(concurrency: int, speed: float, args: argparse.Namespace) -> dict:
                "--input-tokens", str(args.input_tokens), "--output-tokens", str(args.output_tokens),
                "--json"]  # fmt: skip
         started = time.perf_counter()
-        out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        out = subprocess.run(cmd, capture_output=True, text=True, check=False, preexec_fn=args.client_cpus)  # fmt: skip
         wall_s = time.perf_counter() - started
     if not out.stdout.strip():
         raise RuntimeError(f"bench failed: {out.stderr[-2000:]}")
@@ -132,6 +135,16 @@ def median_row(rows: list[dict]) -> dict:
     return out
 
 
+def pin_apart():
+    """Pin this process (the server's thread is started later and inherits it) to the first
+    CPU it may use; return what pins the client process to the others."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        raise SystemExit("--pin needs two CPUs or more")
+    os.sched_setaffinity(0, cpus[:1])
+    return lambda: os.sched_setaffinity(0, cpus[1:])
+
+
 def held(row: dict) -> bool:
     return row["lag_p99_emulated_ms"] < 5 and not row["errors"]
 
@@ -175,7 +188,9 @@ def main() -> int:
     p.add_argument("--find-max", action="store_true", help="bisect the largest concurrency at speed 1 with p99 lag < 5 ms")  # fmt: skip
     p.add_argument("--resolution", type=int, default=16, help="--find-max stops when the bracket is this narrow")  # fmt: skip
     p.add_argument("--out", help="write all rows as JSON here")
+    p.add_argument("--pin", action="store_true", help="server on the first CPU, clients on the others (as a load generator on another machine would not share the server's core)")  # fmt: skip
     args = p.parse_args()
+    args.client_cpus = pin_apart() if args.pin else None
     point = lambda c, speed: median_row([one_run(c, speed, args) for _ in range(args.repeats)])  # noqa: E731
     rows: list[dict] = []
     if args.find_max:
