@@ -8,14 +8,12 @@ every answer runs to its limit. Text is seeded: the same request seed gives the 
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from itertools import count
 
 import numpy as np
 
 from llmemu.core.workload import Length, WorkloadSpec, sample_lengths
-from llmemu.service.text.seeding import SeededGenerators
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,13 +42,6 @@ class OutputSampler:
         """Output column of a lengths file or trace, sampled uniformly."""
         self._counter = count(1)
         """Unseeded draws, numbered; next() is atomic, and requests draw on worker threads."""
-        self._generators = SeededGenerators()
-        self._draws_lengths = length is not None or (rows is not None and len(rows) > 0)
-        words = len(self.word_ids)
-        self._word_shift = 32 - (words.bit_length() - 1) if words >= 2 and words & (words - 1) == 0 else None  # fmt: skip
-        """With a power-of-two number of words, `integers(0, words, n)` of a fresh generator
-        is the top bits of its first n 32-bit outputs (numpy's Lemire method never rejects
-        then); None: ask numpy."""
 
     @classmethod
     def for_workload(
@@ -60,27 +51,17 @@ class OutputSampler:
         return cls(word_ids, seed, length=length, rows=rows)
 
     def draw(self, max_tokens: int, *, ignore_eos: bool, min_tokens: int, seed: int | None) -> Draw:
-        # The generator np.random.default_rng(entropy) would give, built without its cost.
         if seed is None:
-            rng = self._generators.generator([self.seed, 0, next(self._counter)])
+            rng = np.random.default_rng([self.seed, 0, next(self._counter)])
         else:
-            rng = self._generators.generator([self.seed, 1, seed & 0xFFFFFFFFFFFFFFFF])
+            rng = np.random.default_rng([self.seed, 1, seed & 0xFFFFFFFFFFFFFFFF])
         natural = None if ignore_eos else self._natural(rng)
         if natural is None or natural >= max_tokens:
             n, reason = max_tokens, "length"
         else:  # an end-of-sequence token came first, but not before min_tokens
             n, reason = min(max(natural, min_tokens, 1), max_tokens), "stop"
-        fresh = ignore_eos or not self._draws_lengths
-        return Draw(n, reason, self._words(rng, n, fresh))
-
-    def _words(self, rng: np.random.Generator, n: int, fresh: bool) -> list[int]:
-        """n word ids, as `word_ids[rng.integers(0, len(word_ids), n)]`."""
-        if fresh and self._word_shift is not None and sys.byteorder == "little":
-            # A fresh PCG64 hands out 32-bit outputs as the low, then the high, half of
-            # each 64-bit one: the same values as its raw 64-bit outputs viewed as uint32.
-            halves = rng.bit_generator.random_raw((n + 1) // 2).view(np.uint32)[:n]
-            return self.word_ids[halves >> self._word_shift].tolist()
-        return self.word_ids[rng.integers(0, len(self.word_ids), n)].tolist()
+        ids = self.word_ids[rng.integers(0, len(self.word_ids), n)]
+        return Draw(n, reason, ids.tolist())
 
     def _natural(self, rng: np.random.Generator) -> int | None:
         if self.length is not None:
