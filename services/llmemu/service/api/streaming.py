@@ -136,8 +136,8 @@ class StreamSink:
 
     # ---- writing -----------------------------------------------------------------------
     def _emit(self, body: bytes, tokens: int, due_s: float) -> None:
-        """`_write` of a chunk that does not end the stream: the one written once per token
-        per stream in the iteration's burst, so it does no more than that."""
+        """Write a chunk that does not end the stream: the one written once per token per
+        stream in the iteration's burst, so it does no more than that."""
         if self._ended.done():
             return
         self._lags(due_s, tokens)
@@ -156,15 +156,8 @@ class StreamSink:
                 self.on_lag(lag)
 
     def _write(self, body: bytes, tokens: int, last: bool, due_s: float) -> None:
-        if self._ended.done():
-            return
-        self._lags(due_s, tokens)
-        try:
-            self._writer.write(body)  # type: ignore[union-attr]
-        except OSError:  # the client is gone: nothing more to write
-            self._end(None)
-            return
-        if last:
+        self._emit(body, tokens, due_s)
+        if last and not self._ended.done():  # written, and not ended meanwhile
             # The response's end (uvicorn's last send, its keep-alive bookkeeping, the
             # layers unwinding) waits for the response's own task, after the burst: a wave of
             # requests finishing together had tripled the burst of the iteration they end in.

@@ -31,9 +31,7 @@ class RealTimeClock:
 
     def lag_s(self, emulated_s: float) -> float:
         """Wall seconds by which now is past the moment `emulated_s` was due (<0: early)."""
-        return self._wall() - (
-            self._start_wall_s + emulated_s / self.speed
-        )  # wall_at inlined: per token
+        return self._wall() - self.wall_at(emulated_s)
 
     async def sleep_until(self, emulated_s: float) -> None:
         """Return at the wall moment of `emulated_s` or after it, never before. An event

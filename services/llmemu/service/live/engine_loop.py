@@ -110,7 +110,6 @@ class SchedulerService:
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
         self._fail_all("the server is shutting down")
-        self._burst_out()
 
     # ---- the loop ---------------------------------------------------------------------
     async def _run(self) -> None:
@@ -136,7 +135,6 @@ class SchedulerService:
                     await self.clock.sleep_until(end_s)
                 except asyncio.CancelledError:  # the tokens are computed: out before the errors
                     release()
-                    self._burst_out()
                     raise
                 self.observer.on_pacing_lag(self.clock.lag_s(end_s))
                 self._last_end_s = end_s
@@ -154,7 +152,8 @@ class SchedulerService:
             log.exception("engine step failed")
             self.dead = f"engine error: {type(exc).__name__}: {exc}"
             self._fail_all(self.dead, getattr(exc, "status", 500))
-            self._burst_out()  # the gate's waiters go on, to be told the engine is dead
+        finally:  # stopped or dead: the gate's waiters go on (to be told, if it is dead)
+            self._burst_out()
 
     def _next_start_s(self) -> float | None:
         """The emulated moment the next iteration starts: when the last one ended while
