@@ -33,13 +33,31 @@ def test_while_serving_the_collector_waits_for_the_engine_loop_to_run_its_passes
     del keep
 
 
+def test_the_middle_generation_is_collected_every_second_young_pass():
+    from llmemu.service.live import heap
+
+    keep: list[list] = []  # tracked allocations
+    with heap.frozen_heap():
+        gc.collect()
+        middle = gc.get_count()[2]
+        keep.extend([] for _ in range(heap.YOUNG_EVERY))
+        heap.collect_due()  # the first young pass: generation 0 only
+        assert gc.get_count()[1:] == (1, middle)
+        keep.extend([] for _ in range(heap.YOUNG_EVERY))
+        heap.collect_due()  # the second: generation 1 too, counted once in generation 2
+        assert gc.get_count()[1:] == (0, middle + 1)
+    keep.clear()
+
+
 def test_a_full_pass_waits_for_an_iteration_with_room_for_it():
     from llmemu.service.live import heap
 
     keep: list[list] = []  # tracked allocations
     with heap.frozen_heap():
         gc.collect()
-        threshold2 = gc.get_threshold()[2]
+        _, threshold1, threshold2 = gc.get_threshold()
+        threshold2 = threshold1 * threshold2 // heap.MIDDLE_EVERY  # 100 young passes, as CPython's
+        assert threshold2 == 50
         while gc.get_count()[2] <= threshold2:  # the oldest generation over its threshold
             gc.collect(1)  # each pass of generation 1 counts one in generation 2
         keep.extend([] for _ in range(heap.YOUNG_EVERY))  # and a young pass due
