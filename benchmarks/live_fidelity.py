@@ -8,12 +8,14 @@ Each run starts `llmemu serve` (llama-3-8b on one H100) in this process on a fre
 loads it with `llmemu bench` in a separate process: N concurrent streaming chat clients,
 closed loop, fixed prompt and output lengths, `ignore_eos`. It compares the client-observed
 TTFT and ITL medians (wall seconds x speed) with the exact emulated ones (every finished
-request and every token gap, recorded in the server), and reports the pacing lag: how late
-each token was handed to the HTTP layer against the end of its emulated iteration (wall
-seconds, exact p50/p99 over every token; times the speed, what that lateness does to a
-latency measured in emulated seconds), and the p99 of how late each iteration's burst of
-tokens began (the rest of a token's lag is its place in the burst). The sweep raises the concurrency per speed until
-the p99 lag in emulated seconds reaches 5 ms; --find-max steps up the levels at speed 1 and
+request and every token gap, recorded in the server), and reports the pacing error: how far
+from the end of its emulated iteration each token was handed to the HTTP layer (wall
+seconds, exact p99 over every token of |left - due|; times the speed, what it does to a
+latency measured in emulated seconds), the signed lag beside it (p50, p99 late, p1 early:
+an iteration's burst begins half its length early, lead.py), and the p99 of how late each
+burst began against that plan (the rest of a token's error is its place in the burst).
+The sweep raises the concurrency per speed until
+the p99 error in emulated seconds reaches 5 ms; --find-max steps up the levels at speed 1 and
 bisects between the last level that held and the first that did not, to --resolution
 clients. --pin puts the server on one CPU and the clients on the rest: on this 2-core
 host the scheduler otherwise moves the woken client onto the server's core in a burst.
@@ -102,10 +104,12 @@ def one_run(concurrency: int, speed: float, args: argparse.Namespace) -> dict:
         "emulated_itl_p50_ms": emulated["itl_p50"] * 1e3,
         "lag_p50_ms": float(np.percentile(lag, 50)) * 1e3,
         "lag_p99_ms": float(np.percentile(lag, 99)) * 1e3,
-        # What a late emission does to a latency measured in emulated seconds.
-        "lag_p99_emulated_ms": float(np.percentile(lag, 99)) * 1e3 * speed,
-        # The part of the lag that is the burst starting late; the rest is each token's
-        # place in its burst (one socket write after another).
+        "early_p1_ms": -float(np.percentile(lag, 1)) * 1e3,
+        "error_p99_ms": float(np.percentile(np.abs(lag), 99)) * 1e3,
+        # What an emission off its moment does to a latency measured in emulated seconds.
+        "error_p99_emulated_ms": float(np.percentile(np.abs(lag), 99)) * 1e3 * speed,
+        # How late bursts began against their planned start; the rest of a token's error is
+        # its place in its burst (one socket write after another).
         "burst_start_lag_p99_ms": float(np.percentile(recorder.start_lag_s, 99)) * 1e3,
         "tokens_per_wall_s": client["output_tokens_per_s"] * speed,
     }
@@ -119,7 +123,7 @@ def show(row: dict) -> None:
         f"c={row['concurrency']:4d} speed={row['speed']:<5g} ok={row['requests']:4d} err={row['errors']} "
         f"TTFT p50 client {row['client_ttft_p50_ms']:7.2f} emulated {row['emulated_ttft_p50_ms']:7.2f} ms ({row['ttft_error']:+.1%})  "
         f"ITL p50 client {row['client_itl_p50_ms']:6.2f} emulated {row['emulated_itl_p50_ms']:6.2f} ms ({row['itl_error']:+.1%})  "
-        f"lag p50 {row['lag_p50_ms']:5.2f} p99 {row['lag_p99_ms']:6.2f} ms (x speed {row['lag_p99_emulated_ms']:6.2f}; burst start p99 {row['burst_start_lag_p99_ms']:5.2f})  {row['tokens_per_wall_s']:7.0f} tok/s wall",
+        f"error p99 {row['error_p99_ms']:6.2f} ms (x speed {row['error_p99_emulated_ms']:6.2f}; lag p50 {row['lag_p50_ms']:5.2f} p99 late {row['lag_p99_ms']:6.2f} p1 early {row['early_p1_ms']:5.2f}; burst start p99 {row['burst_start_lag_p99_ms']:5.2f})  {row['tokens_per_wall_s']:7.0f} tok/s wall",
         flush=True,
     )  # fmt: skip
 
@@ -146,11 +150,11 @@ def pin_apart():
 
 
 def held(row: dict) -> bool:
-    return row["lag_p99_emulated_ms"] < 5 and not row["errors"]
+    return row["error_p99_emulated_ms"] < 5 and not row["errors"]
 
 
 def find_max(point, levels: list[int], resolution: int, rows: list[dict]) -> int | None:
-    """The largest concurrency at speed 1 whose p99 lag stays under 5 ms (None: not even
+    """The largest concurrency at speed 1 whose p99 pacing error stays under 5 ms (None: not even
     the first level). Points are medians over --repeats runs."""
 
     def probe(c: int) -> bool:
@@ -182,10 +186,10 @@ def main() -> int:
     p.add_argument("--output-tokens", type=int, default=128)
     p.add_argument("--requests-per-user", type=int, default=3)
     p.add_argument("--repeats", type=int, default=3, help="runs per point; rows report medians")
-    p.add_argument("--sweep", action="store_true", help="also find, per speed, the largest concurrency with p99 lag x speed < 5 ms")  # fmt: skip
+    p.add_argument("--sweep", action="store_true", help="also find, per speed, the largest concurrency with p99 error x speed < 5 ms")  # fmt: skip
     p.add_argument("--speeds", default="1,0.5,0.25")
     p.add_argument("--levels", default="32,64,128,192,256,320,384,512")
-    p.add_argument("--find-max", action="store_true", help="bisect the largest concurrency at speed 1 with p99 lag < 5 ms")  # fmt: skip
+    p.add_argument("--find-max", action="store_true", help="bisect the largest concurrency at speed 1 with p99 error < 5 ms")  # fmt: skip
     p.add_argument("--resolution", type=int, default=16, help="--find-max stops when the bracket is this narrow")  # fmt: skip
     p.add_argument("--out", help="write all rows as JSON here")
     p.add_argument("--pin", action="store_true", help="server on the first CPU, clients on the others (as a load generator on another machine would not share the server's core)")  # fmt: skip
@@ -196,7 +200,7 @@ def main() -> int:
     if args.find_max:
         levels = [int(x) for x in args.levels.split(",")]
         best = find_max(point, levels, args.resolution, rows)
-        print(f"largest concurrency at speed 1 with p99 lag < 5 ms: {best} (levels {args.levels}, resolution {args.resolution})")  # fmt: skip
+        print(f"largest concurrency at speed 1 with p99 pacing error < 5 ms: {best} (levels {args.levels}, resolution {args.resolution})")  # fmt: skip
     else:
         rows.append(point(args.concurrency, 1.0))
         show(rows[0])
@@ -206,7 +210,7 @@ def main() -> int:
                 row = point(c, speed)
                 rows.append(row)
                 show(row)
-                if row["lag_p99_emulated_ms"] >= 5 or row["errors"]:
+                if not held(row):
                     break
     if args.out:
         Path(args.out).write_text(json.dumps(rows, indent=1) + "\n")

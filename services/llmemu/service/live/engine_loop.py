@@ -2,9 +2,10 @@
 
 After computing an iteration of emulated duration d that starts at emulated time t, it
 stages the iteration's tokens (the streams format their chunks), sleeps until the wall moment
-of t + d and only then releases them (the streams write), so each token leaves when the
+of t + d and then releases them (the streams write), so each token leaves when the
 emulated iteration that produced it ends, and the burst of writes at that moment carries no
-formatting. An iteration starts when
+formatting. The burst begins half its predicted length early (lead.py): its writes, one
+after another, then straddle the moment instead of all trailing it. An iteration starts when
 the previous one ended, or, after an idle spell, at the arrival that woke the engine; a
 host that falls behind does not move the emulated schedule, it shows up as pacing lag.
 
@@ -28,6 +29,7 @@ from llmemu.core.request import Request, Status
 from llmemu.protocol.internal import AbortSequence, SchedulerLoad, SubmitSequence, TokenEvent
 from llmemu.service.live.clock import RealTimeClock
 from llmemu.service.live.heap import collect_due
+from llmemu.service.live.lead import BurstLead
 from llmemu.service.live.transport import Release, SchedulerTransport
 
 log = logging.getLogger("llmemu.scheduler")
@@ -73,25 +75,26 @@ class SchedulerService:
         self._outside: list[SubmitSequence] = []
         """Submitted sequences not yet handed to the engine (see _admit)."""
         self._task: asyncio.Task[None] | None = None
-        self._due_s: float | None = None
-        """The emulated end of the staged iteration, whose tokens are not out yet."""
+        self._burst_s: float | None = None
+        """The emulated moment the staged iteration's burst begins (its tokens are not out)."""
+        self._lead = BurstLead()
         self._after_burst: list[Callable[[], None]] = []
         transport.report_load(self.load)
 
     # ---- the request gate's view (service/live/pacing.py Bursts) --------------------------
     def room_s(self) -> float:
-        """Wall seconds until the staged iteration's tokens are due (inf: none staged)."""
-        return math.inf if self._due_s is None else -self.clock.lag_s(self._due_s)
+        """Wall seconds until the staged iteration's burst begins (inf: none staged)."""
+        return math.inf if self._burst_s is None else -self.clock.lag_s(self._burst_s)
 
     def after_burst(self, callback: Callable[[], None]) -> None:
-        if self._due_s is None:
+        if self._burst_s is None:
             callback()
         else:
             self._after_burst.append(callback)
 
     def _burst_out(self) -> None:
         """The staged tokens are out, or never will be (the loop stopped): call back."""
-        self._due_s = None
+        self._burst_s = None
         callbacks, self._after_burst = self._after_burst, []
         for callback in callbacks:
             callback()
@@ -126,20 +129,24 @@ class SchedulerService:
                     await self.transport.wait()
                     continue
                 end_s = start_s + result.duration_s
-                release, seen = self._stage(result, end_s)
+                release, seen, writes = self._stage(result, end_s)
+                lead_s = self._lead.lead_s(writes, result.duration_s / self.clock.speed)
+                burst_s = end_s - lead_s * self.clock.speed
                 # The last iteration's events and chunks are garbage by now; the collector's
                 # pause here delays no token unless it outlasts the iteration (heap.py).
-                collect_due(room_s=-self.clock.lag_s(end_s))
-                self._due_s = end_s
+                collect_due(room_s=-self.clock.lag_s(burst_s))
+                self._burst_s = burst_s
                 try:
-                    await self.clock.sleep_until(end_s)
+                    await self.clock.sleep_until(burst_s)
                 except asyncio.CancelledError:  # the tokens are computed: out before the errors
                     release()
                     raise
-                self.observer.on_pacing_lag(self.clock.lag_s(end_s))
+                began_s = self.clock.lag_s(burst_s)
                 self._last_end_s = end_s
                 release()
+                self._lead.observe(writes, self.clock.lag_s(burst_s) - began_s)
                 self._burst_out()
+                self.observer.on_pacing_lag(began_s)  # late against the burst's planned start
                 # The streams have written their bytes, so observing now delays no token, and
                 # a client that read its last token and scrapes /metrics at once finds its
                 # request and iteration counted.
@@ -211,9 +218,10 @@ class SchedulerService:
                 self.engine.abort(seq.req)
                 self.observer.on_finish(seq.req, seq.msg, "abort")
 
-    def _stage(self, result: StepResult, end_s: float) -> tuple[Release, list[tuple[Request, _Seq, float | None, str | None]]]:  # fmt: skip
-        """Stage the iteration's tokens with the transport; return its release and what the
-        metrics will observe once the tokens are out (metrics never delay a token)."""
+    def _stage(self, result: StepResult, end_s: float) -> tuple[Release, list[tuple[Request, _Seq, float | None, str | None]], int]:  # fmt: skip
+        """Stage the iteration's tokens with the transport; return its release, what the
+        metrics will observe once the tokens are out (metrics never delay a token) and how
+        many subscribers the release writes to."""
         by_reply: dict[str, list[TokenEvent]] = {}
         finished = Status.FINISHED
         seqs = self._seqs
@@ -229,7 +237,7 @@ class SchedulerService:
             if reason is not None:
                 del seqs[msg.seq_id]
             seen.append((req, seq, gap_s, reason))
-        return self.transport.stage(by_reply), seen
+        return self.transport.stage(by_reply), seen, len(by_reply)
 
     def _observe(self, result: StepResult, start_s: float, end_s: float, seen) -> None:
         observer = self.observer

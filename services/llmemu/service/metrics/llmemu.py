@@ -27,7 +27,7 @@ class LlmemuMetrics:
         self._labels = {"model_name": model_name, "engine": "0"}
         self.iteration = Histogram("llmemu_iteration_seconds", "Emulated duration of one engine iteration.", LABELS, buckets=ITERATION_BUCKETS, registry=registry).labels(**self._labels)  # fmt: skip
         # Observed once per token as it is handed out: the cheap kind (histogram.py).
-        lag = FastHistogram("llmemu_pacing_lag_seconds", "Wall seconds by which each token emission was later than the end of the emulated iteration that produced it.", LABELS, LAG_BUCKETS)  # fmt: skip
+        lag = FastHistogram("llmemu_pacing_lag_seconds", "Wall seconds between each token emission and the end of the emulated iteration that produced it, early or late (an iteration's burst of writes is centred on that moment).", LABELS, LAG_BUCKETS)  # fmt: skip
         registry.register(lag)
         self.lag = lag.labels(model_name, "0")
         # A dozen observations per iteration: the cheap kind too.

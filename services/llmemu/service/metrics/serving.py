@@ -97,7 +97,7 @@ class ServingMetrics:
         self.timings.lags.append(self.lag.observe(lag_s))
 
     def on_emission_lag(self, lag_s: float) -> None:
-        self.own.lag.observe(max(0.0, lag_s))
+        self.own.lag.observe(abs(lag_s))  # early or late: both are errors
 
 
 class _GaugeCollector:
