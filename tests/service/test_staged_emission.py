@@ -119,3 +119,27 @@ async def test_a_chat_stream_sends_its_role_chunk_with_its_first_token():
     assert peer.bodies == [((role + first).encode(), True)]
     sink.prepare([TokenEvent("c-0", 2, 0.6, "length")])()  # the role chunk comes once
     assert peer.bodies[-1][0].startswith((head + '"delta":{"content":" two"}').encode())
+
+
+async def test_a_stream_ends_its_response_on_a_turn_clear_of_a_burst():
+    from tests.service.test_one_per_turn import Bursts
+
+    from llmemu.service.live.pacing import OnePerTurn
+
+    bursts = Bursts(room_s=0.001)  # the next burst is due sooner than an end takes
+    gw = gateway([])
+    gw.turns = OnePerTurn(bursts, reserve_s=0.002)
+    choice = Choice(0, "s-0", 3, Draw(1, "length", [7], pieces=(" one",)))
+    sink = gw._sink(Job("cmpl-1", chat=False, created=0, choices=[choice]), _Body(), "m")  # type: ignore[arg-type]
+    peer = Peer()
+    asyncio.ensure_future(sink.run(EagerWriter(peer.send)))
+    await asyncio.sleep(0)
+    sink.prepare([TokenEvent("s-0", 1, 0.5, "length")])()
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert peer.bodies[-1][0].endswith(b"data: [DONE]\n\n")  # the tokens left with their burst
+    assert len(peer.bodies) == 1  # the response has not ended: the burst is near
+    bursts.out(next_room_s=0.010)
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert peer.bodies[-1] == (b"", False)  # ended on the turn after the burst

@@ -83,8 +83,8 @@ def create_app(
         scheduler.start()
 
     offload = OffLoop()
-    gate = OnePerTurn(scheduler)  # no request is handled as a burst falls due
-    gateway = Gateway.serving(emu, transport, tok, clock, metrics, settings, ensure_started, offload)  # fmt: skip
+    gate = OnePerTurn(scheduler)  # no request is handled, or ended, as a burst falls due
+    gateway = Gateway.serving(emu, transport, tok, clock, metrics, settings, ensure_started, offload, gate)  # fmt: skip
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):

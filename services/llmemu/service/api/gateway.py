@@ -11,6 +11,7 @@ import asyncio
 import random
 import time
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from fastapi import Request
@@ -41,6 +42,7 @@ class Gateway:
         retry_after_s: int,
         ensure_started: Callable[[], None],
         offload: OffLoop | None = None,
+        turns: AbstractAsyncContextManager[None] | None = None,
     ) -> None:
         self.model_names = model_names
         self.transport = transport
@@ -53,12 +55,16 @@ class Gateway:
         self.ensure_started = ensure_started
         self.offload = offload
         """Where a whole answer is rendered (its text grows with n x tokens); None: inline."""
+        self.turns = turns
+        """The event loop's turns clear of a burst (OnePerTurn), which a stream's response
+        waits for to end; None: it ends at once."""
         self.in_flight = 0
         self._ids = random.Random()  # seeded from the OS: ids unique across gateways
 
     @classmethod
     def serving(cls, emu, transport: GatewayTransport, tok, clock, metrics, settings,
-                ensure_started: Callable[[], None], offload: OffLoop | None = None) -> Gateway:  # fmt: skip
+                ensure_started: Callable[[], None], offload: OffLoop | None = None,
+                turns: AbstractAsyncContextManager[None] | None = None) -> Gateway:  # fmt: skip
         """The gateway of one emulated model, as the embedded server and the distributed
         gateway both build it: the tokenizer's words, the clock's lag, the metrics' hooks and
         the serving settings' queue limit."""
@@ -73,6 +79,7 @@ class Gateway:
             retry_after_s=settings.retry_after_s,
             ensure_started=ensure_started,
             offload=offload,
+            turns=turns,
         )
 
     def new_job(self, chat: bool) -> Job:
@@ -133,6 +140,7 @@ class Gateway:
             continuous_usage=bool(opts and opts.continuous_usage_stats),
             lag_s=self.lag_s,
             on_lag=self.on_lag,
+            end_turn=self.turns,
         )
 
     # ---- both ---------------------------------------------------------------------------
