@@ -13,12 +13,14 @@ from the end of its emulated iteration each token was handed to the HTTP layer (
 seconds, exact p99 over every token of |left - due|; times the speed, what it does to a
 latency measured in emulated seconds), the signed lag beside it (p50, p99 late, p1 early:
 an iteration's burst begins half its length early, lead.py), and the p99 of how late each
-burst began against that plan (the rest of a token's error is its place in the burst).
+iteration's last token left (the end of its burst).
 The sweep raises the concurrency per speed until
 the p99 error in emulated seconds reaches 5 ms; --find-max steps up the levels at speed 1 and
 bisects between the last level that held and the first that did not, to --resolution
-clients. --pin puts the server on one CPU and the clients on the rest: on this 2-core
-host the scheduler otherwise moves the woken client onto the server's core in a burst.
+clients. The server runs on one CPU and the clients on the rest, as a load generator on
+another machine would not share the server's core (--no-pin: anywhere; on this 2-core host
+the kernel then puts the woken client on the server's core in mid-burst, and a neighbour's
+work on the other core does the rest).
 docs/live.md records the output.
 """
 
@@ -52,8 +54,8 @@ class Recorder:
         self.inner = inner
         self.ttft_s: list[float] = []
         self.itl_s: list[float] = []
-        self.start_lag_s: list[float] = []
-        """How late each iteration's burst of tokens began (its first token's lag)."""
+        self.end_lag_s: list[float] = []
+        """How late each iteration's last token left (the end of its burst)."""
 
     def __getattr__(self, name):
         return getattr(self.inner, name)
@@ -68,7 +70,7 @@ class Recorder:
 
     def on_pacing_lag(self, lag_s: float) -> None:
         self.inner.on_pacing_lag(lag_s)
-        self.start_lag_s.append(lag_s)
+        self.end_lag_s.append(lag_s)
 
 
 def one_run(concurrency: int, speed: float, args: argparse.Namespace) -> dict:
@@ -108,9 +110,9 @@ def one_run(concurrency: int, speed: float, args: argparse.Namespace) -> dict:
         "error_p99_ms": float(np.percentile(np.abs(lag), 99)) * 1e3,
         # What an emission off its moment does to a latency measured in emulated seconds.
         "error_p99_emulated_ms": float(np.percentile(np.abs(lag), 99)) * 1e3 * speed,
-        # How late bursts began against their planned start; the rest of a token's error is
-        # its place in its burst (one socket write after another).
-        "burst_start_lag_p99_ms": float(np.percentile(recorder.start_lag_s, 99)) * 1e3,
+        # How late each burst ended: its last token, one socket write after another from a
+        # start half a burst early. Over the tokens' p99 error: the burst began late.
+        "burst_end_lag_p99_ms": float(np.percentile(recorder.end_lag_s, 99)) * 1e3,
         "tokens_per_wall_s": client["output_tokens_per_s"] * speed,
     }
     row["ttft_error"] = row["client_ttft_p50_ms"] / row["emulated_ttft_p50_ms"] - 1
@@ -123,7 +125,7 @@ def show(row: dict) -> None:
         f"c={row['concurrency']:4d} speed={row['speed']:<5g} ok={row['requests']:4d} err={row['errors']} "
         f"TTFT p50 client {row['client_ttft_p50_ms']:7.2f} emulated {row['emulated_ttft_p50_ms']:7.2f} ms ({row['ttft_error']:+.1%})  "
         f"ITL p50 client {row['client_itl_p50_ms']:6.2f} emulated {row['emulated_itl_p50_ms']:6.2f} ms ({row['itl_error']:+.1%})  "
-        f"error p99 {row['error_p99_ms']:6.2f} ms (x speed {row['error_p99_emulated_ms']:6.2f}; lag p50 {row['lag_p50_ms']:5.2f} p99 late {row['lag_p99_ms']:6.2f} p1 early {row['early_p1_ms']:5.2f}; burst start p99 {row['burst_start_lag_p99_ms']:5.2f})  {row['tokens_per_wall_s']:7.0f} tok/s wall",
+        f"error p99 {row['error_p99_ms']:6.2f} ms (x speed {row['error_p99_emulated_ms']:6.2f}; lag p50 {row['lag_p50_ms']:5.2f} p99 late {row['lag_p99_ms']:6.2f} p1 early {row['early_p1_ms']:5.2f}; burst end p99 {row['burst_end_lag_p99_ms']:5.2f})  {row['tokens_per_wall_s']:7.0f} tok/s wall",
         flush=True,
     )  # fmt: skip
 
@@ -192,7 +194,7 @@ def main() -> int:
     p.add_argument("--find-max", action="store_true", help="bisect the largest concurrency at speed 1 with p99 error < 5 ms")  # fmt: skip
     p.add_argument("--resolution", type=int, default=16, help="--find-max stops when the bracket is this narrow")  # fmt: skip
     p.add_argument("--out", help="write all rows as JSON here")
-    p.add_argument("--pin", action="store_true", help="server on the first CPU, clients on the others (as a load generator on another machine would not share the server's core)")  # fmt: skip
+    p.add_argument("--pin", action=argparse.BooleanOptionalAction, default=len(os.sched_getaffinity(0)) > 1, help="server on the first CPU, clients on the others, as a load generator on another machine would not share the server's core (default where there are two CPUs or more)")  # fmt: skip
     args = p.parse_args()
     args.client_cpus = pin_apart() if args.pin else None
     point = lambda c, speed: median_row([one_run(c, speed, args) for _ in range(args.repeats)])  # noqa: E731
