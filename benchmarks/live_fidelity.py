@@ -13,7 +13,7 @@ from the end of its emulated iteration each token was handed to the HTTP layer (
 seconds, exact p99 over every token of |left - due|; times the speed, what it does to a
 latency measured in emulated seconds), the signed lag beside it (p50, p99 late, p1 early:
 an iteration's burst begins half its length early, lead.py), and the p99 of how late each
-iteration's last token left (the end of its burst).
+burst began against that plan (the server's own lag monitor watches the same figure).
 The sweep raises the concurrency per speed until
 the p99 error in emulated seconds reaches 5 ms; --find-max steps up the levels at speed 1 and
 bisects between the last level that held and the first that did not, to --resolution
@@ -54,8 +54,8 @@ class Recorder:
         self.inner = inner
         self.ttft_s: list[float] = []
         self.itl_s: list[float] = []
-        self.end_lag_s: list[float] = []
-        """How late each iteration's last token left (the end of its burst)."""
+        self.start_lag_s: list[float] = []
+        """How late each iteration's burst began against its plan (half a burst early)."""
 
     def __getattr__(self, name):
         return getattr(self.inner, name)
@@ -70,7 +70,7 @@ class Recorder:
 
     def on_pacing_lag(self, lag_s: float) -> None:
         self.inner.on_pacing_lag(lag_s)
-        self.end_lag_s.append(lag_s)
+        self.start_lag_s.append(lag_s)
 
 
 def one_run(concurrency: int, speed: float, args: argparse.Namespace) -> dict:
@@ -110,9 +110,9 @@ def one_run(concurrency: int, speed: float, args: argparse.Namespace) -> dict:
         "error_p99_ms": float(np.percentile(np.abs(lag), 99)) * 1e3,
         # What an emission off its moment does to a latency measured in emulated seconds.
         "error_p99_emulated_ms": float(np.percentile(np.abs(lag), 99)) * 1e3 * speed,
-        # How late each burst ended: its last token, one socket write after another from a
-        # start half a burst early. Over the tokens' p99 error: the burst began late.
-        "burst_end_lag_p99_ms": float(np.percentile(recorder.end_lag_s, 99)) * 1e3,
+        # How late bursts began against their plan, half a burst early; the rest of a
+        # token's error is its place in its burst (one socket write after another).
+        "burst_start_lag_p99_ms": float(np.percentile(recorder.start_lag_s, 99)) * 1e3,
         "tokens_per_wall_s": client["output_tokens_per_s"] * speed,
     }
     row["ttft_error"] = row["client_ttft_p50_ms"] / row["emulated_ttft_p50_ms"] - 1
@@ -125,7 +125,7 @@ def show(row: dict) -> None:
         f"c={row['concurrency']:4d} speed={row['speed']:<5g} ok={row['requests']:4d} err={row['errors']} "
         f"TTFT p50 client {row['client_ttft_p50_ms']:7.2f} emulated {row['emulated_ttft_p50_ms']:7.2f} ms ({row['ttft_error']:+.1%})  "
         f"ITL p50 client {row['client_itl_p50_ms']:6.2f} emulated {row['emulated_itl_p50_ms']:6.2f} ms ({row['itl_error']:+.1%})  "
-        f"error p99 {row['error_p99_ms']:6.2f} ms (x speed {row['error_p99_emulated_ms']:6.2f}; lag p50 {row['lag_p50_ms']:5.2f} p99 late {row['lag_p99_ms']:6.2f} p1 early {row['early_p1_ms']:5.2f}; burst end p99 {row['burst_end_lag_p99_ms']:5.2f})  {row['tokens_per_wall_s']:7.0f} tok/s wall",
+        f"error p99 {row['error_p99_ms']:6.2f} ms (x speed {row['error_p99_emulated_ms']:6.2f}; lag p50 {row['lag_p50_ms']:5.2f} p99 late {row['lag_p99_ms']:6.2f} p1 early {row['early_p1_ms']:5.2f}; burst start p99 {row['burst_start_lag_p99_ms']:5.2f})  {row['tokens_per_wall_s']:7.0f} tok/s wall",
         flush=True,
     )  # fmt: skip
 

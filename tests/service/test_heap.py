@@ -17,11 +17,19 @@ def test_the_start_up_heap_is_frozen_while_serving_and_released_after():
 
 
 def test_while_serving_the_collector_waits_for_the_engine_loop_to_run_its_passes():
-    from llmemu.service.live.heap import YOUNG_EVERY, collect_due, frozen_heap
+    from llmemu.service.live.heap import (
+        FULL_AFTER_MIDDLE,
+        FULL_PASS_DEFERRED_AT_MOST,
+        YOUNG_EVERY,
+        collect_due,
+        frozen_heap,
+    )
 
     before = gc.get_threshold()
     with frozen_heap():
-        assert gc.get_threshold() == (before[0] * 10, *before[1:])  # a safety net only
+        # A safety net only: young passes at ten times the allocations, and no full pass
+        # before collect_due would have forced one (65 x 8 middle passes).
+        assert gc.get_threshold() == (before[0] * 10, before[1], FULL_AFTER_MIDDLE * FULL_PASS_DEFERRED_AT_MOST)  # fmt: skip
         gc.collect()
         keep = [[] for _ in range(YOUNG_EVERY // 2)]  # tracked allocations, fewer than due
         collect_due()
@@ -49,24 +57,48 @@ def test_the_middle_generation_is_collected_every_second_young_pass():
     keep.clear()
 
 
+def test_a_full_pass_comes_every_133_young_passes_as_the_collectors_own_thresholds_space_them():
+    """CPython's (700, 10, 10): a middle pass when its count is over 10 (every 12th young
+    pass), a full one when the oldest's count is over 10: 11 x 12 + 1 = 133 passes."""
+    from llmemu.service.live import heap
+
+    passes: list[int] = []
+
+    def seen(phase: str, info: dict) -> None:
+        if phase == "start":
+            passes.append(info["generation"])
+
+    keep: list[list] = []  # tracked allocations
+    with heap.frozen_heap():
+        gc.collect()
+        gc.callbacks.append(seen)
+        try:
+            while 2 not in passes:
+                keep.extend([] for _ in range(heap.YOUNG_EVERY))
+                heap.collect_due()
+        finally:
+            gc.callbacks.remove(seen)
+    keep.clear()
+    assert len(passes) == 133
+    assert passes[:-1] == [0, 1] * 66  # the middle generation every second pass
+
+
 def test_a_full_pass_waits_for_an_iteration_with_room_for_it():
     from llmemu.service.live import heap
 
     keep: list[list] = []  # tracked allocations
     with heap.frozen_heap():
         gc.collect()
-        _, threshold1, threshold2 = gc.get_threshold()
-        threshold2 = threshold1 * threshold2 // heap.MIDDLE_EVERY  # 100 young passes, as CPython's
-        assert threshold2 == 50
-        while gc.get_count()[2] <= threshold2:  # the oldest generation over its threshold
+        due = heap.FULL_AFTER_MIDDLE
+        while gc.get_count()[2] <= due:  # the oldest generation due
             gc.collect(1)  # each pass of generation 1 counts one in generation 2
         keep.extend([] for _ in range(heap.YOUNG_EVERY))  # and a young pass due
         heap.collect_due(room_s=heap.FULL_PASS_ROOM_S / 2)  # a short iteration: the young pass only
-        assert gc.get_count()[2] > threshold2
+        assert gc.get_count()[2] > due
         keep.extend([] for _ in range(heap.YOUNG_EVERY))
         heap.collect_due(room_s=heap.FULL_PASS_ROOM_S)  # room enough: the full pass
         assert gc.get_count()[2] == 0
-        while gc.get_count()[2] <= threshold2 * heap.FULL_PASS_DEFERRED_AT_MOST:  # no room, ever
+        while gc.get_count()[2] <= due * heap.FULL_PASS_DEFERRED_AT_MOST:  # no room, ever
             gc.collect(1)
         keep.extend([] for _ in range(heap.YOUNG_EVERY))
         heap.collect_due(room_s=0.0)  # deferred as far as it may be: it runs anyway

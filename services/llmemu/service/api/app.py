@@ -83,8 +83,10 @@ def create_app(
         scheduler.start()
 
     offload = OffLoop()
-    gate = OnePerTurn(scheduler)  # no request is handled, or ended, as a burst falls due
-    gateway = Gateway.serving(emu, transport, tok, clock, metrics, settings, ensure_started, offload, gate)  # fmt: skip
+    gate = OnePerTurn(scheduler)  # no request is handled as a burst falls due
+    # Nor is a response ended; in a line of its own, so that ends never hold requests back.
+    ends = OnePerTurn(scheduler)
+    gateway = Gateway.serving(emu, transport, tok, clock, metrics, settings, ensure_started, offload, ends)  # fmt: skip
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):

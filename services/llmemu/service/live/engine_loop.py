@@ -45,8 +45,8 @@ class EngineObserver(Protocol):
 
     def on_finish(self, req: Request, seq: SubmitSequence, reason: str) -> None: ...
     def on_pacing_lag(self, lag_s: float) -> None:
-        """Wall seconds by which an iteration's last token was handed out after its end
-        (its burst begins a little early, lead.py: <0 when the whole burst was early)."""
+        """Wall seconds by which an iteration's burst of tokens began after its planned
+        start (half a burst before the iteration's end, lead.py)."""
 
 
 @dataclass(slots=True)
@@ -145,10 +145,11 @@ class SchedulerService:
                 began_s = self.clock.lag_s(burst_s)
                 self._last_end_s = end_s
                 release()
-                ended_s = self.clock.lag_s(burst_s)
-                self._lead.observe(writes, ended_s - began_s)
+                self._lead.observe(writes, self.clock.lag_s(burst_s) - began_s)
                 self._burst_out()
-                self.observer.on_pacing_lag(ended_s - lead_s)  # how late its last token left
+                # How late the burst began against its plan: the host falling behind. The
+                # spread of a burst is in each token's lag (the emission histogram).
+                self.observer.on_pacing_lag(began_s)
                 # The streams have written their bytes, so observing now delays no token, and
                 # a client that read its last token and scrapes /metrics at once finds its
                 # request and iteration counted.

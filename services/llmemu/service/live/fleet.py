@@ -146,7 +146,7 @@ class FleetScheduler:
         return next((s.dead for s in self.services if s.dead), None)
 
     def room_s(self) -> float:
-        """Wall seconds until the first replica's staged tokens are due."""
+        """Wall seconds until the first replica's staged burst begins."""
         return min(s.room_s() for s in self.services)
 
     def after_burst(self, callback) -> None:

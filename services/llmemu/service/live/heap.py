@@ -12,21 +12,24 @@ The young passes, left to themselves, run whenever 700 allocations have piled up
 middle of an iteration's burst of writes as likely as anywhere: at 32 streams their 2-5 ms
 passes put the p99 pacing lag at 12-15 ms where it was 6-9 ms with the collector off. While
 serving, the engine loop runs them itself right after an iteration's tokens are out
-(`collect_due`, the same schedule: generation 0 every 700 allocations, an older one when
-its count is over its threshold), and the collector's own trigger is raised tenfold, a
-safety net for a turn that allocates that much before the loop gets round. The loop runs
+(`collect_due`: generation 0 every 700 allocations, the older ones on the schedule below),
+and the collector's own trigger is raised tenfold, a safety net for a turn that allocates
+that much before the loop gets round. The loop runs
 them once it has staged the next iteration, so it knows how long that iteration leaves: a
 full pass waits for one with room for it.
 
-The middle generation is collected every second young pass, not every tenth as the
-collector's own schedule has it. Its pass walks everything that survived the young passes
-since the last one, and a request lives a second or more, so nearly everything a request
-allocates survives them (its coroutines, its connection's protocol, its chunks in flight): at
-300 streams, when a wave of requests came in, ten passes' survivors were 40,000 objects and
-the pass held the loop for 6-16 ms, a stall that made the next four bursts late. Two passes'
-worth is a fifth of that. Each object is walked there once either way (it moves on to the
-oldest generation), so the total stays the same; full passes come after as many young passes
-as before.
+The middle generation is collected every second young pass, not every twelfth as the
+collector's own thresholds (700, 10, 10) space it. Its pass walks everything that survived
+the young passes since the last one, and a request lives a second or more, so nearly
+everything a request allocates survives them (its coroutines, its connection's protocol, its
+chunks in flight): at 300 streams, when a wave of requests came in, a dozen passes'
+survivors were 40,000 objects and the pass held the loop for 6-16 ms, a stall that made the
+next four bursts late. Two passes' worth is a sixth of that. Each object is walked there
+once either way (it moves on to the oldest generation), so the total stays the same. Full
+passes come every 133 young passes, as the collector's own thresholds space them, and the
+collector's own trigger for the oldest generation is raised past the point where the
+engine loop would run a deferred full pass anyway: left at 10, it ran full passes wherever
+a turn allocated enough to trip the safety net, in the middle of an iteration.
 """
 
 from __future__ import annotations
@@ -39,7 +42,16 @@ from contextlib import contextmanager
 YOUNG_EVERY = 700
 """Allocations between young passes (CPython's default first threshold)."""
 MIDDLE_EVERY = 2
-"""Young passes between passes of the middle generation (CPython's default: 10)."""
+"""Young passes from one pass of the middle generation to the next, that one included."""
+FULL_AFTER_MIDDLE = 65
+"""Passes of the middle generation after which the oldest is due: its pass is then the
+133rd young pass since the last, as CPython's default thresholds space them."""
+FULL_PASS_DEFERRED_AT_MOST = 8
+"""How many times FULL_AFTER_MIDDLE the oldest generation's count may reach while full
+passes wait for room (a steady load of short iterations never leaves any)."""
+FULL_PASS_ROOM_S = 0.040
+"""Wall seconds to spare before the next burst for a full pass to run: at 300 streams one
+took 20-31 ms, and a cut into the next iteration's time made its burst late."""
 SAFETY_FACTOR = 10
 
 
@@ -48,7 +60,9 @@ def frozen_heap() -> Iterator[None]:
     gc.collect()  # only what is alive is frozen
     gc.freeze()
     thresholds = gc.get_threshold()
-    gc.set_threshold(thresholds[0] * SAFETY_FACTOR, *thresholds[1:])
+    # The collector's own trigger is a safety net: young passes at ten times the
+    # allocations, and a full pass only past where collect_due would have forced one.
+    gc.set_threshold(thresholds[0] * SAFETY_FACTOR, thresholds[1], FULL_AFTER_MIDDLE * FULL_PASS_DEFERRED_AT_MOST)  # fmt: skip
     try:
         yield
     finally:
@@ -56,27 +70,16 @@ def frozen_heap() -> Iterator[None]:
         gc.unfreeze()
 
 
-FULL_PASS_ROOM_S = 0.030
-"""Wall seconds to spare before the next token is due for a full pass to run: at 256
-streams one took up to 15 ms, and a cut into the next iteration's time made its burst late."""
-FULL_PASS_DEFERRED_AT_MOST = 8
-"""How far over its threshold the oldest generation's count may grow while full passes
-wait for room (a steady load of short iterations never leaves any)."""
-
-
 def collect_due(room_s: float = math.inf) -> None:
     """The collection due by now, if any, once YOUNG_EVERY allocations have piled up: the
-    middle generation every MIDDLE_EVERY young passes, the oldest after as many young
-    passes as the collector's own thresholds put between two full passes. A full pass
-    waits for an iteration with `room_s` >= FULL_PASS_ROOM_S wall seconds to spare (a
-    prefill, an idle spell); the younger ones, a millisecond or two, run at once."""
+    middle generation every MIDDLE_EVERY young passes, the oldest after FULL_AFTER_MIDDLE
+    middle ones. A full pass waits for an iteration with `room_s` >= FULL_PASS_ROOM_S wall
+    seconds to spare (a prefill, an idle spell); the younger ones, a millisecond or two,
+    run at once."""
     count0, count1, count2 = gc.get_count()
     if count0 < YOUNG_EVERY:
         return
-    _, threshold1, threshold2 = gc.get_threshold()
-    # count2: middle passes since the last full one, each MIDDLE_EVERY young passes.
-    full_after = threshold1 * threshold2 // MIDDLE_EVERY
-    if count2 > full_after and (room_s >= FULL_PASS_ROOM_S or count2 > full_after * FULL_PASS_DEFERRED_AT_MOST):  # fmt: skip
+    if count2 > FULL_AFTER_MIDDLE and (room_s >= FULL_PASS_ROOM_S or count2 > FULL_AFTER_MIDDLE * FULL_PASS_DEFERRED_AT_MOST):  # fmt: skip
         gc.collect(2)
     else:
         gc.collect(1 if count1 + 1 >= MIDDLE_EVERY else 0)  # this pass is one of them

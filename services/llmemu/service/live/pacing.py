@@ -14,9 +14,10 @@ every token in it would leave late. The turn waits for that burst to be out and 
 given whatever the next burst leaves, so that a request waits one burst at most, however
 short the iterations (a fast `--speed`).
 
-A stream's response ends on a turn too (StreamSink.run): its end and the layers unwinding
-after it take a quarter to half a millisecond, and requests finishing fifteen an iteration
-otherwise pushed each burst later than the last.
+A stream's response ends on a turn too (StreamSink.run), of a gate of its own, so that ends
+never hold a request back: its end and the layers unwinding after it take a quarter to half
+a millisecond, and requests finishing fifteen an iteration otherwise pushed each burst later
+than the last.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class Bursts(Protocol):
     """The engine's bursts of tokens, as the gate sees them (SchedulerService)."""
 
     def room_s(self) -> float:
-        """Wall seconds until the staged burst is due; inf when none is staged."""
+        """Wall seconds until the staged burst begins; inf when none is staged."""
         ...
 
     def after_burst(self, callback: Callable[[], None]) -> None:

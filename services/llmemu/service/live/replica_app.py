@@ -59,7 +59,7 @@ def replica_apps(fleet_app: FastAPI) -> list[tuple[str, FastAPI]]:
     apps = []
     for member, (name, metrics) in zip(transport.members, scheduler.replica_metrics, strict=True):  # fmt: skip
         pinned = PinnedTransport(transport, member)
-        gateway = Gateway.serving(emu, pinned, tok, clock, metrics, settings, ensure_started, offload)  # fmt: skip
+        gateway = Gateway.serving(emu, pinned, tok, clock, metrics, settings, ensure_started, offload, state.gateway.turns)  # fmt: skip
         app = ServingApp(title=f"llmemu {name}", version=_version())
         app.state.gateway, app.state.metrics = gateway, metrics
         install_error_handlers(app)

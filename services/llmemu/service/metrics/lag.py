@@ -1,8 +1,10 @@
 """Is the host keeping up? A rolling p99 of pacing lag against a bound.
 
-The engine loop reports, once per iteration, how late (wall seconds) it got to hand the
-iteration's tokens out after the moment the emulated iteration ended. Scaled by the speed
-that lag is an error in emulated seconds, the unit of every latency the server reports.
+The engine loop reports, once per iteration, how late (wall seconds) it began handing the
+iteration's tokens out against its plan, half a burst before the emulated iteration's end
+(lead.py): the host falling behind; the spread of a burst is in each token's own lag (the
+emission histogram). Scaled by the speed that lag is an error in emulated seconds, the unit
+of every latency the server reports.
 When the p99 over the last `window_s` of wall time exceeds `bound_s` the emulated timings
 still hold but clients see tokens late: the monitor logs a warning (at most once per
 `every_s`), counts it, and exports the p99, the bound and whether it is exceeded.
