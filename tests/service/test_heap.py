@@ -18,8 +18,8 @@ def test_the_start_up_heap_is_frozen_while_serving_and_released_after():
 
 def test_while_serving_the_collector_waits_for_the_engine_loop_to_run_its_passes():
     from llmemu.service.live.heap import (
-        FULL_AFTER_MIDDLE,
         FULL_PASS_DEFERRED_AT_MOST,
+        SERVING,
         YOUNG_EVERY,
         collect_due,
         frozen_heap,
@@ -29,7 +29,7 @@ def test_while_serving_the_collector_waits_for_the_engine_loop_to_run_its_passes
     with frozen_heap():
         # A safety net only: young passes at ten times the allocations, and no full pass
         # before collect_due would have forced one (65 x 8 middle passes).
-        assert gc.get_threshold() == (before[0] * 10, before[1], FULL_AFTER_MIDDLE * FULL_PASS_DEFERRED_AT_MOST)  # fmt: skip
+        assert gc.get_threshold() == (before[0] * 10, before[1], SERVING.full_after * FULL_PASS_DEFERRED_AT_MOST)  # fmt: skip
         gc.collect()
         keep = [[] for _ in range(YOUNG_EVERY // 2)]  # tracked allocations, fewer than due
         collect_due()
@@ -89,7 +89,7 @@ def test_a_full_pass_waits_for_an_iteration_with_room_for_it():
     keep: list[list] = []  # tracked allocations
     with heap.frozen_heap():
         gc.collect()
-        due = heap.FULL_AFTER_MIDDLE
+        due = heap.SERVING.full_after
         while gc.get_count()[2] <= due:  # the oldest generation due
             gc.collect(1)  # each pass of generation 1 counts one in generation 2
         keep.extend([] for _ in range(heap.YOUNG_EVERY))  # and a young pass due
