@@ -76,7 +76,7 @@ class AsciiEncoder:
         """Tokens of " " + word, keyed by the word: the vocabulary's space-led words."""
 
     def count(self, text: str) -> int | None:
-        if PLAIN.fullmatch(text) is None or any(a in text for a in self._added):
+        if not self._plain(text):
             return None
         # Plain text is ASCII: its bytes are its characters, and bytes.translate is a C loop.
         others = len(text.encode("ascii").translate(None, LETTERS_AND_SPACE))
@@ -121,8 +121,12 @@ class AsciiEncoder:
                 self._learn(piece)
             return list(chain.from_iterable(self._ids.get(p) or self._learn(p) for p in pieces))
 
+    def _plain(self, text: str) -> bool:
+        """Text this encoder takes: PLAIN, and no added token's text in it."""
+        return PLAIN.fullmatch(text) is not None and not any(a in text for a in self._added)
+
     def _pieces(self, text: str) -> list[str] | None:
-        if PLAIN.fullmatch(text) is None or any(a in text for a in self._added):
+        if not self._plain(text):
             return None
         # No character of PLAIN text is skipped: a letter, a digit, a space and any other
         # printable character each begin a match of some alternative, none of which is empty.
